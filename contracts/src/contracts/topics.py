@@ -1,0 +1,64 @@
+"""Every topic on the platform, declared once with partitions, configs and key.
+
+Project code (``messaging.admin.ensure_topics``) creates them; the Helm chart renders them.
+Each topic has a dead-letter twin ``<name>.dlq`` with the same partition count.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+WEEK_MS = 7 * 24 * 3600 * 1000
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    name: str
+    partitions: int
+    key: str
+    description: str
+    configs: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def dlq(self) -> TopicSpec:
+        return TopicSpec(
+            name=f"{self.name}.dlq",
+            partitions=self.partitions,
+            key=self.key,
+            description=f"Dead letters of {self.name}: messages that can never succeed.",
+            configs={"retention.ms": str(4 * WEEK_MS)},
+        )
+
+
+_SAGA = {"retention.ms": str(WEEK_MS), "cleanup.policy": "delete"}
+
+INVENTORY_COMMANDS = TopicSpec(
+    "inventory.commands", 6, "booking id", "Commands to the inventory service.", dict(_SAGA)
+)
+PRICING_COMMANDS = TopicSpec(
+    "pricing.commands", 6, "booking id", "Commands to the pricing service.", dict(_SAGA)
+)
+PAYMENT_COMMANDS = TopicSpec(
+    "payment.commands", 6, "booking id", "Commands to the payment service.", dict(_SAGA)
+)
+BOOKING_SAGA_REPLIES = TopicSpec(
+    "booking.saga.replies", 6, "booking id",
+    "Replies of inventory, pricing and payment to the booking saga orchestrator.", dict(_SAGA),
+)
+BOOKING_EVENTS = TopicSpec(
+    "booking.events", 6, "booking id",
+    "Public booking lifecycle events (booking.*), ordered per booking.",
+    {"retention.ms": str(4 * WEEK_MS), "cleanup.policy": "delete"},
+)
+
+PRIMARY_TOPICS: tuple[TopicSpec, ...] = (
+    INVENTORY_COMMANDS, PRICING_COMMANDS, PAYMENT_COMMANDS, BOOKING_SAGA_REPLIES, BOOKING_EVENTS,
+)
+ALL_TOPICS: tuple[TopicSpec, ...] = PRIMARY_TOPICS + tuple(t.dlq for t in PRIMARY_TOPICS)
+
+
+def by_name(name: str) -> TopicSpec:
+    for spec in ALL_TOPICS:
+        if spec.name == name:
+            return spec
+    raise KeyError(name)

@@ -1,0 +1,43 @@
+"""The inbox: a consumer applies each message once, however often Kafka delivers it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import Table, delete, func
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from messaging.envelope import Envelope
+
+
+@dataclass(frozen=True)
+class Inbox:
+    table: Table
+
+    async def claim(self, conn: AsyncConnection, consumer: str, envelope: Envelope) -> bool:
+        """Record the message for ``consumer``; False when it was already applied.
+
+        Must run in the transaction that applies the effect: if that transaction rolls back,
+        the claim goes with it and the redelivery is applied. A concurrent duplicate blocks on
+        the primary key until the first commits, then sees the conflict.
+        """
+        stmt = (
+            insert(self.table)
+            .values(
+                consumer=consumer,
+                message_source=envelope.source,
+                message_id=envelope.id,
+                ce_type=envelope.type,
+            )
+            .on_conflict_do_nothing(index_elements=["consumer", "message_source", "message_id"])
+            .returning(self.table.c.message_id)
+        )
+        result = await conn.execute(stmt)
+        return result.first() is not None
+
+    async def purge(self, conn: AsyncConnection, older_than_seconds: float) -> int:
+        """Forget messages older than the retention (longer than the topics keep them)."""
+        cutoff = func.now() - func.make_interval(0, 0, 0, 0, 0, 0, older_than_seconds)
+        result = await conn.execute(delete(self.table).where(self.table.c.received_at < cutoff))
+        return result.rowcount or 0

@@ -1,0 +1,78 @@
+"""aiokafka clients configured the way the platform needs them.
+
+Saga-path latency rules: producers do not linger (batching only what is already queued) and
+consumers never sit in a long fetch wait.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from aiokafka import AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
+
+from contracts.topics import ALL_TOPICS, TopicSpec
+
+log = logging.getLogger(__name__)
+
+# Upper bound for a consumer's fetch wait: the broker answers as soon as one byte is there, this
+# only caps how long an idle fetch is parked (aiokafka defaults to 500 ms, faust to 1500 ms).
+FETCH_MAX_WAIT_MS = 20
+
+
+def reliable_producer(bootstrap_servers: str, client_id: str) -> AIOKafkaProducer:
+    """Idempotent, ``acks=all``, no linger: what the outbox relay and the DLQ publish with."""
+    return AIOKafkaProducer(
+        bootstrap_servers=bootstrap_servers,
+        client_id=client_id,
+        enable_idempotence=True,
+        acks="all",
+        linger_ms=0,
+        request_timeout_ms=30_000,
+        retry_backoff_ms=100,
+    )
+
+
+async def ensure_topics(
+    bootstrap_servers: str,
+    topics: tuple[TopicSpec, ...] = ALL_TOPICS,
+    *,
+    replication_factor: int = 1,
+    timeout_s: float = 60.0,
+) -> list[str]:
+    """Create the declared topics that do not exist yet; returns the names created.
+
+    Idempotent: safe to run from every replica of a migration job or launcher.
+    """
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id="topic-admin")
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while True:
+        try:
+            await admin.start()
+            break
+        except Exception:
+            if asyncio.get_running_loop().time() > deadline:
+                raise
+            await asyncio.sleep(0.5)
+    try:
+        existing = set(await admin.list_topics())
+        missing = [t for t in topics if t.name not in existing]
+        if missing:
+            new = [
+                NewTopic(
+                    name=t.name,
+                    num_partitions=t.partitions,
+                    replication_factor=replication_factor,
+                    topic_configs=dict(t.configs),
+                )
+                for t in missing
+            ]
+            try:
+                await admin.create_topics(new)
+            except TopicAlreadyExistsError:
+                log.info("topics created concurrently by another process")
+        return [t.name for t in missing]
+    finally:
+        await admin.close()

@@ -1,0 +1,1 @@
+"""Settings, database, logging, health, problem details and the app/worker/relay factories."""

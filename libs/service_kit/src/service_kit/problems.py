@@ -1,0 +1,110 @@
+"""RFC 9457 problem details: every error a client sees, in one shape.
+
+Domain errors are mapped to a ``Problem`` at the edge (routes); nothing below the API layer
+knows about HTTP.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+PROBLEM_JSON = "application/problem+json"
+TYPE_BASE = "https://booking-platform.dev/problems/"
+
+
+class Problem(Exception):
+    """Raise from a route to answer with ``application/problem+json``."""
+
+    def __init__(
+        self,
+        status: int,
+        type_: str,
+        title: str,
+        detail: str | None = None,
+        headers: dict[str, str] | None = None,
+        **extensions: Any,
+    ) -> None:
+        super().__init__(detail or title)
+        self.status = status
+        self.type = type_
+        self.title = title
+        self.detail = detail
+        self.headers = headers or {}
+        self.extensions = extensions
+
+    def body(self, instance: str | None = None) -> dict[str, Any]:
+        doc: dict[str, Any] = {
+            "type": TYPE_BASE + self.type,
+            "title": self.title,
+            "status": self.status,
+        }
+        if self.detail:
+            doc["detail"] = self.detail
+        if instance:
+            doc["instance"] = instance
+        doc.update(self.extensions)
+        return doc
+
+
+def problem_response(problem: Problem, request: Request | None = None) -> JSONResponse:
+    return JSONResponse(
+        problem.body(request.url.path if request else None),
+        status_code=problem.status,
+        media_type=PROBLEM_JSON,
+        headers=problem.headers,
+    )
+
+
+def _clean_errors(errors: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    out = []
+    for err in errors:
+        out.append(
+            {
+                "field": ".".join(str(p) for p in err.get("loc", ()) if p != "body") or None,
+                "message": err.get("msg"),
+                "code": err.get("type"),
+            }
+        )
+    return out
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(Problem)
+    async def _problem(request: Request, exc: Problem) -> JSONResponse:
+        return problem_response(exc, request)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = list(exc.errors())
+        if any(e.get("type") == "json_invalid" for e in errors):
+            problem = Problem(400, "malformed-json", "Malformed JSON", "The request body is not valid JSON.")
+        else:
+            problem = Problem(
+                422, "validation-error", "Invalid request", "One or more fields are invalid.",
+                errors=_clean_errors(errors),
+            )
+        return problem_response(problem, request)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        titles = {404: "Not found", 405: "Method not allowed", 401: "Unauthorized", 403: "Forbidden"}
+        problem = Problem(
+            exc.status_code, f"http-{exc.status_code}", titles.get(exc.status_code, "Error"),
+            str(exc.detail) if exc.detail else None, headers=dict(exc.headers or {}),
+        )
+        return problem_response(problem, request)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        # Never leak internals (or secrets inside them) to the client; the log has the details.
+        import logging
+
+        logging.getLogger("service_kit.api").exception("unhandled error on %s", request.url.path)
+        return problem_response(
+            Problem(500, "internal-error", "Internal error", "The error has been logged."), request
+        )

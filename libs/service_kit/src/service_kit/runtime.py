@@ -1,0 +1,165 @@
+"""The wiring of one service process: what ``bootstrap.py`` of each service declares, and the
+three process roles built from it (web, worker, relay), all written once here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+
+from fastapi import APIRouter, FastAPI
+from sqlalchemy import MetaData, Table
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from messaging.inbox import Inbox
+from messaging.kafka import reliable_producer
+from messaging.outbox import Outbox
+from messaging.relay import OutboxRelay, RelayConfig
+from messaging.runner import ConsumerRunner, RetryPolicy, Subscription
+from service_kit import logs
+from service_kit.db import asyncpg_dsn, make_engine, redact
+from service_kit.settings import ServiceSettings
+from service_kit.web import create_app
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Wiring:
+    """Process-wide collaborators handed to routes and handlers."""
+
+    settings: ServiceSettings
+    engine: AsyncEngine
+    outbox: Outbox
+    inbox: Inbox
+
+
+@dataclass
+class ServiceDefinition:
+    """What makes a service: declared once in its ``bootstrap.py``."""
+
+    name: str
+    settings_factory: Callable[[], ServiceSettings]
+    metadata: MetaData
+    outbox_table: Table
+    inbox_table: Table
+    routers: Callable[[Wiring], list[APIRouter]]
+    subscriptions: Callable[[Wiring], list[Subscription]] = field(default=lambda w: [])
+    title: str = ""
+
+    def wire(self, settings: ServiceSettings | None = None) -> Wiring:
+        settings = settings or self.settings_factory()
+        logs.configure(self.name, settings.log_level, settings.log_json)
+        engine = make_engine(settings.database_url.get_secret_value(), pool_size=settings.db_pool_size)
+        return Wiring(
+            settings=settings,
+            engine=engine,
+            outbox=Outbox(self.outbox_table, settings.source),
+            inbox=Inbox(self.inbox_table),
+        )
+
+    # -- roles --------------------------------------------------------------------------------
+
+    def web_app(self, wiring: Wiring | None = None) -> FastAPI:
+        wiring = wiring or self.wire()
+        return create_app(
+            title=self.title or f"{self.name} service",
+            service=self.name,
+            engine=wiring.engine,
+            settings=wiring.settings,
+            routers=self.routers(wiring),
+        )
+
+    def relay(self, wiring: Wiring) -> OutboxRelay:
+        s = wiring.settings
+        return OutboxRelay(
+            dsn=asyncpg_dsn(s.database_url.get_secret_value()),
+            producer_factory=lambda: reliable_producer(s.kafka_bootstrap_servers, f"{self.name}-relay"),
+            config=RelayConfig(
+                service=self.name,
+                batch_size=s.relay_batch_size,
+                poll_interval_s=s.relay_poll_interval_s,
+                retention_s=s.outbox_retention_s,
+            ),
+        )
+
+    def consumer_runner(self, wiring: Wiring) -> ConsumerRunner:
+        s = wiring.settings
+        return ConsumerRunner(
+            consumer_name=f"{self.name}-worker",
+            bootstrap_servers=s.kafka_bootstrap_servers,
+            engine=wiring.engine,
+            outbox=wiring.outbox,
+            inbox=wiring.inbox,
+            subscriptions=self.subscriptions(wiring),
+            retry=RetryPolicy(attempts=s.consumer_retry_attempts),
+        )
+
+
+def run_web(definition: ServiceDefinition) -> None:
+    import uvicorn
+
+    wiring = definition.wire()
+    app = definition.web_app(wiring)
+    log.info("serving %s on %s:%s", definition.name, wiring.settings.http_host, wiring.settings.port)
+    uvicorn.run(
+        app,
+        host=wiring.settings.http_host,
+        port=wiring.settings.port,
+        log_config=None,
+        access_log=False,
+        lifespan="on",
+    )
+
+
+def run_worker(definition: ServiceDefinition) -> None:
+    """faust worker for the service's subscriptions; embeds a relay unless told not to."""
+    import faust
+
+    wiring = definition.wire()
+    runner = definition.consumer_runner(wiring)
+    if wiring.settings.relay_embedded:
+        relay = definition.relay(wiring)
+        runner.background.append(relay.run)
+    app = runner.build_app()
+    if not runner_has_agents(app):
+        # A service that consumes nothing still needs its relay running.
+        log.info("%s has no subscriptions", definition.name)
+    log.info(
+        "worker %s: kafka=%s db=%s", definition.name, wiring.settings.kafka_bootstrap_servers,
+        redact(wiring.settings.database_url.get_secret_value()),
+    )
+    worker = faust.Worker(app, loglevel=wiring.settings.log_level.lower(), quiet=True)
+    # faust's worker installs its own logging; put ours back so every line stays JSON.
+    worker.on_setup_root_logger = lambda *a, **k: logs.configure(  # type: ignore[method-assign]
+        definition.name, wiring.settings.log_level, wiring.settings.log_json
+    )
+    worker.execute_from_commandline()
+
+
+def runner_has_agents(app: object) -> bool:
+    return bool(getattr(app, "agents", {}))
+
+
+def run_relay(definition: ServiceDefinition) -> None:
+    """A standalone relay process (Helm runs these as their own Deployment)."""
+
+    async def main() -> None:
+        wiring = definition.wire()
+        relay = definition.relay(wiring)
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, relay.stop)
+        await relay.run()
+        await wiring.engine.dispose()
+
+    asyncio.run(main())
+
+
+@contextlib.asynccontextmanager
+async def nothing() -> AsyncIterator[None]:
+    yield

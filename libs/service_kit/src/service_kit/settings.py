@@ -1,0 +1,79 @@
+"""One settings class per service, read from the environment with the service's prefix.
+
+``KAFKA_BOOTSTRAP_SERVERS`` is shared by all services (no prefix). Each service has its own
+``<SERVICE>_DATABASE_URL``. Values are validated when the process starts; a bad value stops it
+with a message that never contains a secret.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+_LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+
+
+class ServiceSettings(BaseSettings):
+    model_config = SettingsConfigDict(extra="ignore", frozen=True)
+
+    service_name: ClassVar[str]
+    default_port: ClassVar[int]
+
+    database_url: SecretStr
+    kafka_bootstrap_servers: str = Field(
+        default="127.0.0.1:9092", validation_alias="KAFKA_BOOTSTRAP_SERVERS"
+    )
+    http_host: str = "127.0.0.1"
+    http_port: int = 0
+    allow_public_bind: bool = False
+    log_level: str = "INFO"
+    log_json: bool = True
+    db_pool_size: int = Field(default=10, ge=1, le=200)
+    relay_embedded: bool = True
+    relay_batch_size: int = Field(default=500, ge=1, le=10_000)
+    relay_poll_interval_s: float = Field(default=1.0, gt=0, le=60)
+    outbox_retention_s: float = Field(default=24 * 3600, ge=0)
+    inbox_retention_s: float = Field(default=8 * 24 * 3600, ge=3600)
+    consumer_retry_attempts: int = Field(default=8, ge=1, le=100)
+
+    @field_validator("database_url")
+    @classmethod
+    def _postgres_only(cls, value: SecretStr) -> SecretStr:
+        raw = value.get_secret_value()
+        if not raw.startswith(("postgresql://", "postgresql+asyncpg://", "postgres://")):
+            raise ValueError("must be a postgresql:// URL")
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _level(cls, value: str) -> str:
+        value = value.upper()
+        if value not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+            raise ValueError("must be DEBUG, INFO, WARNING, ERROR or CRITICAL")
+        return value
+
+    @field_validator("kafka_bootstrap_servers")
+    @classmethod
+    def _bootstrap(cls, value: str) -> str:
+        hosts = [h.strip() for h in value.split(",") if h.strip()]
+        if not hosts or any(":" not in h for h in hosts):
+            raise ValueError("must be host:port[,host:port...]")
+        return ",".join(hosts)
+
+    def model_post_init(self, __context: object) -> None:
+        if self.http_host not in _LOOPBACK and not self.allow_public_bind:
+            raise ValueError(
+                f"refusing to bind {self.http_host}: set ALLOW_PUBLIC_BIND=true to listen beyond "
+                "loopback (in a container, behind a Service)"
+            )
+
+    @property
+    def port(self) -> int:
+        return self.http_port or self.default_port
+
+    @property
+    def source(self) -> str:
+        """CloudEvents source of every message this service emits."""
+        return f"/booking-platform/{self.service_name}"

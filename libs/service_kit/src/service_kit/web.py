@@ -1,0 +1,104 @@
+"""The FastAPI app factory: health, readiness, metrics, problem details and trace context."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+from fastapi import APIRouter, FastAPI, Request, Response
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from messaging import tracing
+from service_kit import problems
+from service_kit.settings import ServiceSettings
+
+REQUESTS = Counter("http_requests_total", "HTTP requests", ["service", "method", "route", "status"])
+LATENCY = Histogram("http_request_seconds", "HTTP request latency", ["service", "method", "route"])
+
+
+async def _kafka_reachable(bootstrap: str, timeout: float = 1.0) -> bool:
+    for hostport in bootstrap.split(","):
+        host, _, port = hostport.rpartition(":")
+        try:
+            _, writer = await asyncio.wait_for(asyncio.open_connection(host.strip("[]"), int(port)), timeout)
+            writer.close()
+            with contextlib.suppress(Exception):
+                await writer.wait_closed()
+            return True
+        except (OSError, TimeoutError, ValueError):
+            continue
+    return False
+
+
+def create_app(
+    *,
+    title: str,
+    service: str,
+    engine: AsyncEngine,
+    settings: ServiceSettings,
+    routers: list[APIRouter],
+) -> FastAPI:
+    @contextlib.asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        await engine.dispose()
+
+    app = FastAPI(title=title, version="1.0.0", lifespan=lifespan, openapi_url="/api/v1/openapi.json")
+    problems.install(app)
+
+    @app.middleware("http")
+    async def trace_and_measure(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        started = time.perf_counter()
+        with tracing.span(request.headers.get("traceparent")) as traceparent:
+            response = await call_next(request)
+        route = request.scope.get("route")
+        path = getattr(route, "path", "unmatched")
+        REQUESTS.labels(service, request.method, path, response.status_code).inc()
+        LATENCY.labels(service, request.method, path).observe(time.perf_counter() - started)
+        response.headers["traceparent"] = traceparent
+        return response
+
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz() -> dict[str, str]:
+        """Liveness: the process answers. Never checks dependencies."""
+        return {"status": "ok", "service": service}
+
+    @app.get("/readyz", include_in_schema=False)
+    async def readyz() -> Response:
+        """Readiness: the database and Kafka answer."""
+        checks: dict[str, str] = {}
+        try:
+            async with engine.connect() as conn:
+                await asyncio.wait_for(conn.execute(text("SELECT 1")), 2.0)
+            checks["database"] = "ok"
+        except Exception as exc:
+            checks["database"] = f"unavailable: {type(exc).__name__}"
+        checks["kafka"] = "ok" if await _kafka_reachable(settings.kafka_bootstrap_servers) else "unavailable"
+        ready = all(v == "ok" for v in checks.values())
+        if ready:
+            return Response(
+                content=f'{{"status":"ready","checks":{_json(checks)}}}', media_type="application/json"
+            )
+        return problems.problem_response(
+            problems.Problem(503, "not-ready", "Not ready", "A dependency is unavailable.", checks=checks)
+        )
+
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    for router in routers:
+        app.include_router(router)
+    return app
+
+
+def _json(value: object) -> str:
+    import json
+
+    return json.dumps(value)

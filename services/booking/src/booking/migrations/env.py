@@ -1,0 +1,4 @@
+from booking.adapters.tables import metadata
+from service_kit.migrate import run_env
+
+run_env(metadata, "booking")

@@ -1,0 +1,21 @@
+from __future__ import annotations
+
+from typing import ClassVar
+
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
+
+from service_kit.settings import ServiceSettings
+
+
+class BookingSettings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="BOOKING_", extra="ignore", frozen=True)
+    service_name: ClassVar[str] = "booking"
+    default_port: ClassVar[int] = 8000
+
+    inventory_url: str = "http://127.0.0.1:8001"
+    step_timeout_s: float = Field(default=30.0, gt=0, le=3600)
+    step_max_attempts: int = Field(default=3, ge=1, le=20)
+    deadline_scan_interval_s: float = Field(default=1.0, gt=0, le=60)
+    idempotency_ttl_s: float = Field(default=24 * 3600, ge=60)
+    max_prefer_wait_s: float = Field(default=30.0, ge=0, le=120)

@@ -1,0 +1,1 @@
+"""Inventory: resources and the capacity ledger. Nothing else may oversell."""

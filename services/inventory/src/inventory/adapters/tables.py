@@ -1,0 +1,75 @@
+"""Inventory tables. The ledger's guarantee lives in the schema:
+
+``capacity_nights`` has one row per resource and night with ``CHECK (reserved <= capacity)``,
+so no interleaving of transactions can ever oversell a night; application code only chooses
+how to react when Postgres refuses.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    Column,
+    Date,
+    DateTime,
+    ForeignKey,
+    Integer,
+    MetaData,
+    PrimaryKeyConstraint,
+    Table,
+    Text,
+    func,
+)
+from sqlalchemy.dialects.postgresql import UUID
+
+from messaging.tables import inbox_table, outbox_table
+
+metadata = MetaData()
+
+resources = Table(
+    "resources",
+    metadata,
+    Column("id", UUID(as_uuid=False), primary_key=True),
+    Column("tenant_id", Text, nullable=False, server_default="default"),
+    Column("name", Text, nullable=False),
+    Column("kind", Text, nullable=False, server_default="property"),
+    Column("booking_mode", Text, nullable=False),
+    Column("capacity", Integer, nullable=False),
+    Column("timezone", Text, nullable=False),
+    Column("active", Boolean, nullable=False, server_default="true"),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    CheckConstraint("capacity > 0", name="resources_capacity_positive"),
+    CheckConstraint("booking_mode IN ('nightly', 'timeslot')", name="resources_booking_mode"),
+)
+
+capacity_nights = Table(
+    "capacity_nights",
+    metadata,
+    Column("resource_id", UUID(as_uuid=False), ForeignKey("resources.id"), nullable=False),
+    Column("night", Date, nullable=False),
+    Column("capacity", Integer, nullable=False),
+    Column("reserved", Integer, nullable=False),
+    PrimaryKeyConstraint("resource_id", "night", name="capacity_nights_pkey"),
+    CheckConstraint("reserved >= 0 AND reserved <= capacity", name="capacity_nights_not_oversold"),
+)
+
+reservations = Table(
+    "reservations",
+    metadata,
+    Column("id", UUID(as_uuid=False), primary_key=True),
+    Column("booking_id", Text, nullable=False, unique=True),
+    Column("resource_id", UUID(as_uuid=False), ForeignKey("resources.id"), nullable=False),
+    Column("check_in", Date, nullable=False),
+    Column("check_out", Date, nullable=False),
+    Column("quantity", Integer, nullable=False),
+    Column("status", Text, nullable=False),
+    Column("expires_at", DateTime(timezone=True)),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    CheckConstraint("status IN ('held', 'confirmed', 'released')", name="reservations_status"),
+    CheckConstraint("check_out > check_in", name="reservations_period"),
+)
+
+outbox = outbox_table(metadata)
+inbox = inbox_table(metadata)

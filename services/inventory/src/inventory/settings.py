@@ -1,0 +1,15 @@
+from __future__ import annotations
+
+from typing import ClassVar
+
+from pydantic_settings import SettingsConfigDict
+
+from service_kit.settings import ServiceSettings
+
+
+class InventorySettings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="INVENTORY_", extra="ignore", frozen=True)
+    service_name: ClassVar[str] = "inventory"
+    default_port: ClassVar[int] = 8001
+
+    hold_ttl_s: float = 15 * 60

@@ -1,0 +1,11 @@
+"""Entry point: the notifier service's relay process."""
+
+from service_kit.main import main as _main
+
+
+def main() -> None:
+    _main(["notifier", "relay"])
+
+
+if __name__ == "__main__":
+    main()

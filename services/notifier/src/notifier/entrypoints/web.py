@@ -1,0 +1,11 @@
+"""Entry point: the notifier service's web process."""
+
+from service_kit.main import main as _main
+
+
+def main() -> None:
+    _main(["notifier", "web"])
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Payment: payment intents over provider adapters; never charges twice."""

@@ -1,0 +1,1 @@
+"""Pricing: rate plans and quotes, exact to the currency's minor unit."""

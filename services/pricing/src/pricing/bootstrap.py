@@ -1,0 +1,23 @@
+"""The one place a pricing process is wired."""
+
+from __future__ import annotations
+
+from contracts.pricing import PriceBooking
+from contracts.topics import PRICING_COMMANDS
+from messaging.runner import Subscription
+from pricing.adapters import tables
+from pricing.api.routes import router
+from pricing.handlers.price_booking import price_booking
+from pricing.settings import PricingSettings
+from service_kit.runtime import ServiceDefinition
+
+SERVICE = ServiceDefinition(
+    name="pricing",
+    title="Pricing service",
+    settings_factory=PricingSettings,  # type: ignore[arg-type]
+    metadata=tables.metadata,
+    outbox_table=tables.outbox,
+    inbox_table=tables.inbox,
+    routers=lambda wiring: [router(wiring)],
+    subscriptions=lambda wiring: [Subscription(PRICING_COMMANDS, {PriceBooking: price_booking})],
+)
