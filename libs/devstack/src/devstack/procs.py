@@ -75,10 +75,11 @@ def spawn(
     log = open(log_path, "ab")  # noqa: SIM115 - handed to the child, closed below
 
     def preexec() -> None:
-        _die_with_parent()
         if user is not None:
             os.setgid(user[1])
             os.setuid(user[0])
+        # After setuid: a credential change clears the parent-death signal.
+        _die_with_parent()
 
     try:
         popen = subprocess.Popen(

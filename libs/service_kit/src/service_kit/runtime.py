@@ -5,10 +5,9 @@ three process roles built from it (web, worker, relay), all written once here.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import signal
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from fastapi import APIRouter, FastAPI
@@ -49,6 +48,9 @@ class ServiceDefinition:
     inbox_table: Table
     routers: Callable[[Wiring], list[APIRouter]]
     subscriptions: Callable[[Wiring], list[Subscription]] = field(default=lambda w: [])
+    # Long-running jobs of the worker process (timers, sweepers); each must be safe to run in
+    # several replicas at once.
+    background: Callable[[Wiring], list[Callable[[], Awaitable[None]]]] = field(default=lambda w: [])
     title: str = ""
 
     def wire(self, settings: ServiceSettings | None = None) -> Wiring:
@@ -97,6 +99,7 @@ class ServiceDefinition:
             inbox=wiring.inbox,
             subscriptions=self.subscriptions(wiring),
             retry=RetryPolicy(attempts=s.consumer_retry_attempts),
+            background=list(self.background(wiring)),
         )
 
 
@@ -126,9 +129,6 @@ def run_worker(definition: ServiceDefinition) -> None:
         relay = definition.relay(wiring)
         runner.background.append(relay.run)
     app = runner.build_app()
-    if not runner_has_agents(app):
-        # A service that consumes nothing still needs its relay running.
-        log.info("%s has no subscriptions", definition.name)
     log.info(
         "worker %s: kafka=%s db=%s", definition.name, wiring.settings.kafka_bootstrap_servers,
         redact(wiring.settings.database_url.get_secret_value()),
@@ -139,10 +139,6 @@ def run_worker(definition: ServiceDefinition) -> None:
         definition.name, wiring.settings.log_level, wiring.settings.log_json
     )
     worker.execute_from_commandline()
-
-
-def runner_has_agents(app: object) -> bool:
-    return bool(getattr(app, "agents", {}))
 
 
 def run_relay(definition: ServiceDefinition) -> None:
@@ -158,8 +154,3 @@ def run_relay(definition: ServiceDefinition) -> None:
         await wiring.engine.dispose()
 
     asyncio.run(main())
-
-
-@contextlib.asynccontextmanager
-async def nothing() -> AsyncIterator[None]:
-    yield

@@ -1,0 +1,235 @@
+"""Runs the whole platform as real processes: Postgres, Kafka, migrations, topics and, per
+service, a web process and a worker process (faust consumers + embedded outbox relay).
+
+Used by ``make run`` (fixed ports), by the end-to-end tests (free ports, throwaway directory)
+and by the benchmark. ``KAFKA_BOOTSTRAP_SERVERS`` and ``<SERVICE>_DATABASE_URL`` point at
+external infrastructure instead; then nothing of that kind is started.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import json
+import os
+import sys
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from contracts.topics import ALL_TOPICS
+from devstack.kafka import REPO_ROOT, KafkaBroker
+from devstack.postgres import EmbeddedPostgres
+from devstack.procs import Proc, free_port, spawn, wait_for
+from messaging.kafka import ensure_topics
+
+SERVICES: dict[str, int] = {
+    "booking": 8000,
+    "inventory": 8001,
+    "pricing": 8002,
+    "payment": 8003,
+    "notifier": 8004,
+}
+ROLES = ("web", "worker")
+
+
+@dataclass
+class PlatformConfig:
+    workdir: Path
+    http_ports: dict[str, int] = field(default_factory=lambda: dict(SERVICES))
+    kafka_port: int = 9092
+    controller_port: int = 9093
+    pg_port: int = 55432
+    pg_fsync: bool = True
+    external_kafka: str | None = None
+    external_db: dict[str, str] = field(default_factory=dict)
+    service_env: dict[str, str] = field(default_factory=dict)
+    log_json: bool = True
+
+    @classmethod
+    def local(cls, workdir: Path | None = None) -> PlatformConfig:
+        """Fixed, documented ports for ``make run``; honours the external-infra variables."""
+        return cls(
+            workdir=workdir or REPO_ROOT / ".local" / "platform",
+            external_kafka=os.environ.get("KAFKA_BOOTSTRAP_SERVERS") or None,
+            external_db={
+                s: os.environ[f"{s.upper()}_DATABASE_URL"]
+                for s in SERVICES
+                if os.environ.get(f"{s.upper()}_DATABASE_URL")
+            },
+        )
+
+    @classmethod
+    def ephemeral(cls, workdir: Path, **overrides: object) -> PlatformConfig:
+        """Free ports everywhere: for tests and benchmarks beside a running platform."""
+        config = cls(
+            workdir=workdir,
+            http_ports={s: free_port() for s in SERVICES},
+            kafka_port=free_port(),
+            controller_port=free_port(),
+            pg_port=free_port(),
+            pg_fsync=False,
+            external_kafka=os.environ.get("KAFKA_BOOTSTRAP_SERVERS") or None,
+        )
+        for key, value in overrides.items():
+            setattr(config, key, value)
+        return config
+
+
+class Platform:
+    def __init__(self, config: PlatformConfig) -> None:
+        self.config = config
+        self.postgres: EmbeddedPostgres | None = None
+        self.kafka: KafkaBroker | None = None
+        self.procs: dict[tuple[str, str], Proc] = {}
+        self.database_urls: dict[str, str] = {}
+
+    # -- addresses ----------------------------------------------------------------------------
+
+    @property
+    def bootstrap(self) -> str:
+        if self.config.external_kafka:
+            return self.config.external_kafka
+        assert self.kafka is not None
+        return self.kafka.bootstrap
+
+    def url(self, service: str) -> str:
+        return f"http://127.0.0.1:{self.config.http_ports[service]}"
+
+    def env_for(self, service: str, extra: Mapping[str, str] | None = None) -> dict[str, str]:
+        prefix = service.upper()
+        env = {
+            **os.environ,
+            "KAFKA_BOOTSTRAP_SERVERS": self.bootstrap,
+            f"{prefix}_DATABASE_URL": self.database_urls[service],
+            f"{prefix}_HTTP_PORT": str(self.config.http_ports[service]),
+            f"{prefix}_LOG_JSON": "true" if self.config.log_json else "false",
+            "BOOKING_INVENTORY_URL": self.url("inventory"),
+            "PYTHONUNBUFFERED": "1",
+        }
+        env.update(self.config.service_env)
+        env.update(extra or {})
+        return env
+
+    # -- lifecycle ----------------------------------------------------------------------------
+
+    def start_infrastructure(self) -> None:
+        cfg = self.config
+        cfg.workdir.mkdir(parents=True, exist_ok=True)
+        missing_db = [s for s in SERVICES if s not in cfg.external_db]
+        if missing_db:
+            self.postgres = EmbeddedPostgres(
+                cfg.workdir / "pg" / "data", cfg.pg_port, cfg.workdir / "logs" / "postgres.log",
+                fsync=cfg.pg_fsync,
+            )
+            self.postgres.start()
+            for service in missing_db:
+                self.postgres.create_database(service)
+                self.database_urls[service] = self.postgres.url(service)
+        self.database_urls.update(cfg.external_db)
+        if not cfg.external_kafka:
+            self.kafka = KafkaBroker(cfg.workdir / "kafka", cfg.kafka_port, cfg.controller_port)
+            self.kafka.start()
+
+    def create_database(self, name: str) -> str:
+        """An extra database on the embedded server (tests use this)."""
+        assert self.postgres is not None, "extra databases need the embedded Postgres"
+        self.postgres.create_database(name)
+        return self.postgres.url(name)
+
+    def migrate(self) -> None:
+        """Run every service's Alembic migrations, in parallel processes."""
+
+        def one(service: str) -> None:
+            proc = self._spawn(service, "migrate")
+            code = proc.popen.wait(180)
+            if code != 0:
+                raise RuntimeError(f"migrations of {service} failed ({code}):\n{proc.tail()}")
+
+        with concurrent.futures.ThreadPoolExecutor(len(SERVICES)) as pool:
+            list(pool.map(one, SERVICES))
+
+    def create_topics(self) -> list[str]:
+        return asyncio.run(ensure_topics(self.bootstrap, ALL_TOPICS))
+
+    def _spawn(self, service: str, role: str, extra_env: Mapping[str, str] | None = None) -> Proc:
+        log = self.config.workdir / "logs" / f"{service}-{role}.log"
+        proc = spawn(
+            f"{service}-{role}",
+            [sys.executable, "-m", "service_kit.main", service, role],
+            log_path=log,
+            env=self.env_for(service, extra_env),
+            cwd=REPO_ROOT,
+        )
+        if role != "migrate":
+            self.procs[(service, role)] = proc
+        return proc
+
+    def start_service(
+        self, service: str, role: str, extra_env: Mapping[str, str] | None = None
+    ) -> Proc:
+        return self._spawn(service, role, extra_env)
+
+    def start_services(self, roles: tuple[str, ...] = ROLES) -> None:
+        for service in SERVICES:
+            for role in roles:
+                self.start_service(service, role)
+        self.wait_ready()
+
+    def wait_ready(self, timeout: float = 120.0) -> None:
+        with httpx.Client(timeout=2.0) as client:
+            for (service, role), proc in self.procs.items():
+                if role != "web":
+                    continue
+                wait_for(
+                    lambda s=service: client.get(f"{self.url(s)}/readyz").status_code == 200,
+                    timeout, f"{service} to be ready", proc=proc,
+                )
+
+    def start(self) -> None:
+        started = time.monotonic()
+        self.start_infrastructure()
+        self.migrate()
+        self.create_topics()
+        self.start_services()
+        self.write_state()
+        self.startup_s = time.monotonic() - started
+
+    def write_state(self) -> None:
+        state = {
+            "urls": {s: self.url(s) for s in SERVICES},
+            "kafka": self.bootstrap,
+            "pids": {f"{s}-{r}": p.pid for (s, r), p in self.procs.items()},
+            "postgres_pid": self.postgres.pid if self.postgres else None,
+            "kafka_pid": self.kafka.pid if self.kafka else None,
+        }
+        (self.config.workdir / "state.json").write_text(json.dumps(state, indent=2))
+
+    def stop(self) -> None:
+        """Stop everything this platform started, services first, then Kafka, then Postgres."""
+        for proc in reversed(list(self.procs.values())):
+            proc.stop(timeout=15)
+        self.procs.clear()
+        if self.kafka is not None:
+            self.kafka.stop()
+            self.kafka = None
+        if self.postgres is not None:
+            self.postgres.stop()
+            self.postgres = None
+        state = self.config.workdir / "state.json"
+        if state.exists():
+            state.unlink()
+
+    def __enter__(self) -> Platform:
+        try:
+            self.start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

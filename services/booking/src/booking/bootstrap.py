@@ -1,0 +1,51 @@
+"""The one place a booking process is wired."""
+
+from __future__ import annotations
+
+from booking.adapters import tables
+from booking.api.routes import router
+from booking.handlers import saga_reply, step_deadlines
+from booking.settings import BookingSettings
+from contracts.base import Reply
+from contracts.registry import REGISTRY
+from contracts.topics import BOOKING_SAGA_REPLIES
+from messaging.runner import Subscription
+from service_kit.runtime import ServiceDefinition, Wiring
+
+REPLY_TYPES = tuple(model for model in REGISTRY.values() if issubclass(model, Reply))
+
+
+def _settings(wiring: Wiring) -> BookingSettings:
+    assert isinstance(wiring.settings, BookingSettings)
+    return wiring.settings
+
+
+def _subscriptions(wiring: Wiring) -> list[Subscription]:
+    settings = _settings(wiring)
+    on_reply = saga_reply.handler(settings.step_timeout_s)
+    return [Subscription(BOOKING_SAGA_REPLIES, dict.fromkeys(REPLY_TYPES, on_reply))]
+
+
+def _background(wiring: Wiring) -> list:
+    settings = _settings(wiring)
+    return [
+        step_deadlines.job(
+            wiring.engine, wiring.outbox,
+            step_timeout_s=settings.step_timeout_s,
+            max_attempts=settings.step_max_attempts,
+            interval_s=settings.deadline_scan_interval_s,
+        )
+    ]
+
+
+SERVICE = ServiceDefinition(
+    name="booking",
+    title="Booking service",
+    settings_factory=BookingSettings,  # type: ignore[arg-type]
+    metadata=tables.metadata,
+    outbox_table=tables.outbox,
+    inbox_table=tables.inbox,
+    routers=lambda wiring: [router(wiring)],
+    subscriptions=_subscriptions,
+    background=_background,
+)

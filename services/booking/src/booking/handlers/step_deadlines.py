@@ -1,0 +1,55 @@
+"""A step that got no reply before its deadline is resent, failed, or parked.
+
+Runs in every booking worker replica; ``FOR UPDATE SKIP LOCKED`` hands each due saga to one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from booking.adapters import orchestrator, repository
+from booking.domain.saga import on_timeout
+from messaging import tracing
+from messaging.errors import is_transient
+from messaging.outbox import Outbox
+
+log = logging.getLogger(__name__)
+
+
+async def sweep_once(
+    engine: AsyncEngine, outbox: Outbox, *, step_timeout_s: float, max_attempts: int, limit: int = 100
+) -> int:
+    async with engine.begin() as conn:
+        due = await repository.due_sagas(conn, limit)
+        for booking_id in due:
+            saga = await repository.lock_saga(conn, booking_id)
+            assert saga is not None
+            with tracing.span(None):
+                decision = on_timeout(saga.state, max_attempts)
+                await orchestrator.apply(
+                    conn, outbox, booking_id, decision, step_timeout_s=step_timeout_s, actor="timer"
+                )
+        return len(due)
+
+
+def job(
+    engine: AsyncEngine, outbox: Outbox, *, step_timeout_s: float, max_attempts: int, interval_s: float
+):
+    async def step_deadlines() -> None:
+        while True:
+            try:
+                handled = await sweep_once(
+                    engine, outbox, step_timeout_s=step_timeout_s, max_attempts=max_attempts
+                )
+                if handled:
+                    log.info("handled %d sagas past their step deadline", handled)
+                    continue
+            except Exception as exc:
+                if not is_transient(exc):
+                    log.exception("deadline sweep failed")
+            await asyncio.sleep(interval_s)
+
+    return step_deadlines
