@@ -208,7 +208,7 @@ class ConsumerRunner:
         applied = False
         retrying = AsyncRetrying(
             stop=stop_after_attempt(self.retry.attempts) | stop_after_delay(self.retry.max_elapsed_s),
-            wait=wait_exponential_jitter(initial=self.retry.initial_s, max=self.retry.max_s),
+            wait=wait_exponential_jitter(multiplier=self.retry.initial_s, max=self.retry.max_s, jitter=self.retry.initial_s),
             retry=retry_if_exception(is_transient),
             reraise=True,
         )

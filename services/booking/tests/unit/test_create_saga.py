@@ -1,0 +1,182 @@
+"""The create-booking saga without a broker: given a state, feed a reply, expect a command."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+from booking.domain.saga import (
+    SagaData,
+    SagaState,
+    SagaStatus,
+    on_reply,
+    on_timeout,
+    retry_parked,
+    start,
+    state_from_json,
+    state_to_json,
+)
+from contracts.base import Money
+from contracts.inventory import (
+    CapacityReleased,
+    CapacityReservationRejected,
+    CapacityReserved,
+    ConfirmReservation,
+    ReleaseCapacity,
+    ReservationConfirmationFailed,
+    ReservationConfirmed,
+    ReserveCapacity,
+)
+from contracts.payment import (
+    AuthorizePayment,
+    CapturePayment,
+    PaymentAuthorized,
+    PaymentCaptured,
+    PaymentDeclined,
+    PaymentVoided,
+    VoidPayment,
+)
+from contracts.pricing import BookingPriced, PriceBooking
+
+EUR_450 = Money(amount=Decimal("450.00"), currency="EUR")
+
+
+def a_saga() -> SagaData:
+    return SagaData(
+        booking_id="b-1", resource_id="r-1", check_in=date(2027, 1, 10), check_out=date(2027, 1, 13),
+        party={"adults": 2, "children": 0, "infants": 0}, payment_method="pm_card_visa",
+    )
+
+
+def feed(state: SagaState, *replies):  # type: ignore[no-untyped-def]
+    decisions = []
+    for reply in replies:
+        decision = on_reply(state, reply)
+        decisions.append(decision)
+        state = decision.state
+    return state, decisions
+
+
+def reserved(step: str = "reserve_capacity") -> CapacityReserved:
+    return CapacityReserved(booking_id="b-1", step=step, reservation_id="res-1")
+
+
+def priced() -> BookingPriced:
+    return BookingPriced(
+        booking_id="b-1", step="price_booking", quote_id="q-1", nights=3,
+        nightly_rate=Money(amount=Decimal("150.00"), currency="EUR"), total=EUR_450,
+    )
+
+
+def authorized() -> PaymentAuthorized:
+    return PaymentAuthorized(booking_id="b-1", step="authorize_payment", payment_id="p-1", amount=EUR_450)
+
+
+def test_starts_by_reserving_capacity() -> None:
+    decision = start(a_saga())
+    assert decision.command is not None
+    assert isinstance(decision.command[1], ReserveCapacity)
+    assert decision.command[1].step == "reserve_capacity"
+
+
+def test_happy_path_runs_every_step_in_order_and_confirms() -> None:
+    state = start(a_saga()).state
+    state, decisions = feed(
+        state,
+        reserved(),
+        priced(),
+        authorized(),
+        ReservationConfirmed(booking_id="b-1", step="confirm_reservation", reservation_id="res-1"),
+        PaymentCaptured(booking_id="b-1", step="capture_payment", payment_id="p-1", amount=EUR_450),
+    )
+    commands = [type(d.command[1]) for d in decisions if d.command]
+    assert commands == [PriceBooking, AuthorizePayment, ConfirmReservation, CapturePayment]
+    assert decisions[-1].confirmed and not decisions[-1].rejected
+    assert state.status is SagaStatus.SUCCEEDED
+    assert state.data.total == EUR_450 and state.data.payment_id == "p-1"
+
+
+def test_authorizes_exactly_the_quoted_total() -> None:
+    state, decisions = feed(start(a_saga()).state, reserved(), priced())
+    command = decisions[-1].command[1]
+    assert isinstance(command, AuthorizePayment)
+    assert command.amount == EUR_450
+
+
+def test_releases_capacity_when_payment_is_declined() -> None:
+    state, decisions = feed(
+        start(a_saga()).state, reserved(), priced(),
+        PaymentDeclined(booking_id="b-1", step="authorize_payment", payment_id="p-1", reason="card_declined"),
+    )
+    assert isinstance(decisions[-1].command[1], ReleaseCapacity)
+    assert state.status is SagaStatus.COMPENSATING
+    state, decisions = feed(state, CapacityReleased(booking_id="b-1", step="release_capacity"))
+    assert decisions[-1].rejected
+    assert state.status is SagaStatus.FAILED
+    assert state.failure_reason == "payment_declined" and state.failure_detail == "card_declined"
+
+
+def test_rejects_without_charging_when_there_is_no_capacity() -> None:
+    state, decisions = feed(
+        start(a_saga()).state,
+        CapacityReservationRejected(booking_id="b-1", step="reserve_capacity", reason="insufficient_capacity"),
+    )
+    assert decisions[-1].rejected and decisions[-1].command is None
+    assert state.failure_reason == "capacity_unavailable"
+
+
+def test_voids_then_releases_when_the_reservation_cannot_be_confirmed() -> None:
+    state, decisions = feed(
+        start(a_saga()).state, reserved(), priced(), authorized(),
+        ReservationConfirmationFailed(
+            booking_id="b-1", step="confirm_reservation", reservation_id="res-1", reason="reservation_released"
+        ),
+        PaymentVoided(booking_id="b-1", step="void_payment", payment_id="p-1"),
+        CapacityReleased(booking_id="b-1", step="release_capacity"),
+    )
+    commands = [type(d.command[1]) for d in decisions if d.command]
+    assert commands[-2:] == [VoidPayment, ReleaseCapacity]
+    assert decisions[-1].rejected
+    assert state.failure_reason == "reservation_confirmation_failed"
+
+
+def test_ignores_a_late_duplicate_reply_for_an_earlier_step() -> None:
+    state, _ = feed(start(a_saga()).state, reserved(), priced())
+    decision = on_reply(state, reserved())
+    assert decision.ignored and decision.state == state
+
+
+def test_resends_the_current_command_when_its_deadline_passes() -> None:
+    state = start(a_saga()).state
+    decision = on_timeout(state, max_attempts=3)
+    assert isinstance(decision.command[1], ReserveCapacity)
+    assert decision.state.attempts == 2
+
+
+def test_compensates_when_a_step_never_answers() -> None:
+    state, _ = feed(start(a_saga()).state, reserved(), priced(), authorized())
+    state = on_timeout(state, 3).state
+    state = on_timeout(state, 3).state
+    decision = on_timeout(state, 3)
+    assert isinstance(decision.command[1], VoidPayment)
+    assert decision.state.failure_reason == "step_timed_out"
+
+
+def test_parks_when_a_compensation_never_answers_and_an_operator_can_retry() -> None:
+    state, _ = feed(
+        start(a_saga()).state, reserved(), priced(),
+        PaymentDeclined(booking_id="b-1", step="authorize_payment", payment_id="p-1", reason="x"),
+    )
+    for _ in range(2):
+        state = on_timeout(state, 3).state
+    parked = on_timeout(state, 3)
+    assert parked.state.status is SagaStatus.PARKED and parked.command is None
+    assert on_reply(parked.state, CapacityReleased(booking_id="b-1", step="release_capacity")).ignored
+    resumed = retry_parked(parked.state)
+    assert isinstance(resumed.command[1], ReleaseCapacity)
+    assert resumed.state.status is SagaStatus.COMPENSATING
+
+
+def test_state_survives_a_round_trip_through_json() -> None:
+    state, _ = feed(start(a_saga()).state, reserved(), priced(), authorized())
+    assert state_from_json(state_to_json(state)) == state

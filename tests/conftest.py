@@ -1,0 +1,48 @@
+"""Session fixtures: the whole platform as real processes on free loopback ports.
+
+Real Postgres (embedded) and a real Kafka broker (KRaft, Maven Central jars) are started once
+per test session; ``KAFKA_BOOTSTRAP_SERVERS`` points the suite at an external cluster instead.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from devstack.client import PlatformClient
+from devstack.platform import SERVICES, Platform, PlatformConfig
+
+
+@pytest.fixture(scope="session")
+def platform() -> Iterator[Platform]:
+    # Not under /tmp/pytest-of-root (0700): the embedded Postgres runs as an unprivileged user.
+    workdir = Path(tempfile.mkdtemp(prefix="booking-tests-", dir="/var/tmp"))
+    workdir.chmod(0o755)
+    config = PlatformConfig.ephemeral(
+        workdir,
+        service_env={
+            "BOOKING_STEP_TIMEOUT_S": "15",
+            "INVENTORY_CONSUMER_RETRY_ATTEMPTS": "3",
+        },
+    )
+    p = Platform(config)
+    try:
+        p.start()
+        yield p
+    finally:
+        p.stop()
+        if os.environ.get("KEEP_TEST_LOGS") is None:
+            import shutil
+
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def client(platform: Platform) -> Iterator[PlatformClient]:
+    c = PlatformClient({s: platform.url(s) for s in SERVICES}, timeout=30.0)
+    yield c
+    c.close()

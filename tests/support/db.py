@@ -1,0 +1,25 @@
+"""Direct database reads for assertions (tests look at what services stored, not only at APIs)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import asyncpg
+
+
+async def _fetch(url: str, sql: str, *args: Any) -> list[asyncpg.Record]:
+    conn = await asyncpg.connect(url)
+    try:
+        return await conn.fetch(sql, *args)
+    finally:
+        await conn.close()
+
+
+def fetch(url: str, sql: str, *args: Any) -> list[asyncpg.Record]:
+    return asyncio.run(_fetch(url, sql, *args))
+
+
+def scalar(url: str, sql: str, *args: Any) -> Any:
+    rows = fetch(url, sql, *args)
+    return rows[0][0] if rows else None
