@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 from typing import Any
 
 import asyncpg
@@ -17,7 +18,9 @@ async def _fetch(url: str, sql: str, *args: Any) -> list[asyncpg.Record]:
 
 
 def fetch(url: str, sql: str, *args: Any) -> list[asyncpg.Record]:
-    return asyncio.run(_fetch(url, sql, *args))
+    # A thread of its own: callable from sync tests and from inside a running event loop.
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, _fetch(url, sql, *args)).result()
 
 
 def scalar(url: str, sql: str, *args: Any) -> Any:

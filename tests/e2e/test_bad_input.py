@@ -1,0 +1,105 @@
+"""Bad input gets a clear RFC 9457 4xx, and nothing is written."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, timedelta
+
+import pytest
+
+from devstack.client import PlatformClient, booking_body
+from devstack.platform import Platform
+from tests.support.db import scalar
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def resource_id(client: PlatformClient) -> str:
+    resource = client.create_resource(f"Cabin {uuid.uuid4().hex[:6]}", capacity=1)
+    client.create_rate_plan(resource["id"], "99.00", "EUR")
+    return resource["id"]
+
+
+def written(platform: Platform) -> tuple[int, int, int]:
+    url = platform.database_urls["booking"]
+    return (
+        scalar(url, "SELECT count(*) FROM bookings"),
+        scalar(url, "SELECT count(*) FROM outbox"),
+        scalar(url, "SELECT count(*) FROM idempotency_keys"),
+    )
+
+
+def post(client: PlatformClient, content: bytes | str, key: str | None = None):  # type: ignore[no-untyped-def]
+    headers = {"Content-Type": "application/json", "Idempotency-Key": key or f"bad-{uuid.uuid4()}"}
+    return client.http.post(f"{client.urls['booking']}/api/v1/bookings", content=content, headers=headers)
+
+
+def assert_problem(response, status: int, type_suffix: str) -> dict:  # type: ignore[no-untyped-def]
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    body = response.json()
+    assert body["status"] == status and body["title"] and body["type"].endswith(type_suffix)
+    return body
+
+
+def test_malformed_json_is_a_400_problem(platform: Platform, client: PlatformClient) -> None:
+    before = written(platform)
+    assert_problem(post(client, b'{"resource_id": "x", '), 400, "/malformed-json")
+    assert_problem(post(client, b"\xff\xfe"), 400, "/malformed-json")
+    assert written(platform) == before
+
+
+def test_unknown_resource_is_a_422_problem(platform: Platform, client: PlatformClient) -> None:
+    before = written(platform)
+    body = booking_body(str(uuid.uuid4()), date.today() + timedelta(days=10))
+    assert_problem(client.book(body, key=f"k-{uuid.uuid4()}"), 422, "/unknown-resource")
+    assert_problem(client.book({**body, "resource_id": "not-a-uuid"}), 422, "/unknown-resource")
+    assert written(platform) == before
+
+
+def test_check_out_before_check_in_is_a_422_problem(
+    platform: Platform, client: PlatformClient, resource_id: str
+) -> None:
+    before = written(platform)
+    body = booking_body(resource_id, date.today() + timedelta(days=10))
+    body["check_out"], body["check_in"] = body["check_in"], body["check_out"]
+    problem = assert_problem(client.book(body), 422, "/validation-error")
+    assert any("check_out" in (e["message"] or "") for e in problem["errors"])
+    same_day = {**body, "check_out": body["check_out"], "check_in": body["check_out"]}
+    assert_problem(client.book(same_day), 422, "/validation-error")
+    assert written(platform) == before
+
+
+def test_missing_guest_phone_is_a_422_problem(
+    platform: Platform, client: PlatformClient, resource_id: str
+) -> None:
+    before = written(platform)
+    body = booking_body(resource_id, date.today() + timedelta(days=10))
+    del body["guest"]["phone"]
+    problem = assert_problem(client.book(body), 422, "/validation-error")
+    assert [e["field"] for e in problem["errors"]] == ["guest.phone"]
+    assert written(platform) == before
+
+
+def test_wrong_types_and_unknown_fields_are_422_problems(
+    platform: Platform, client: PlatformClient, resource_id: str
+) -> None:
+    before = written(platform)
+    body = booking_body(resource_id, date.today() + timedelta(days=10))
+    for broken in (
+        {**body, "party": {"adults": 0}},
+        {**body, "party": {"adults": "two"}},
+        {**body, "check_in": "tomorrow"},
+        {**body, "payment_method": "cash"},
+        {**body, "surprise": True},
+        [body],
+    ):
+        assert_problem(client.book(broken), 422, "/validation-error")  # type: ignore[arg-type]
+    assert written(platform) == before
+
+
+def test_an_unknown_booking_is_a_404_problem(client: PlatformClient) -> None:
+    for booking_id in (str(uuid.uuid4()), "nope"):
+        response = client.http.get(f"{client.urls['booking']}/api/v1/bookings/{booking_id}")
+        assert_problem(response, 404, "/booking-not-found")
