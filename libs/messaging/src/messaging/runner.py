@@ -137,6 +137,8 @@ class ConsumerRunner:
     inbox: Inbox
     subscriptions: Iterable[Subscription]
     retry: RetryPolicy = field(default_factory=RetryPolicy)
+    # How long a dead worker keeps its partitions before the group reassigns them.
+    session_timeout_s: float = 10.0
     background: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     _app: faust.App | None = None
 
@@ -153,6 +155,8 @@ class ConsumerRunner:
             producer_linger=0.0,
             producer_acks=-1,
             broker_commit_interval=1.0,
+            broker_session_timeout=self.session_timeout_s,
+            broker_heartbeat_interval=max(0.5, self.session_timeout_s / 5),
             stream_wait_empty=False,
         )
         for sub in self.subscriptions:

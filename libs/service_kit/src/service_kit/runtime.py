@@ -99,6 +99,7 @@ class ServiceDefinition:
             inbox=wiring.inbox,
             subscriptions=self.subscriptions(wiring),
             retry=RetryPolicy(attempts=s.consumer_retry_attempts),
+            session_timeout_s=s.consumer_session_timeout_s,
             background=list(self.background(wiring)),
         )
 

@@ -37,6 +37,7 @@ class ServiceSettings(BaseSettings):
     outbox_retention_s: float = Field(default=24 * 3600, ge=0)
     inbox_retention_s: float = Field(default=8 * 24 * 3600, ge=3600)
     consumer_retry_attempts: int = Field(default=8, ge=1, le=100)
+    consumer_session_timeout_s: float = Field(default=10.0, ge=3, le=300)
 
     @field_validator("database_url")
     @classmethod

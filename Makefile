@@ -1,0 +1,42 @@
+# The front door. `make run` starts the platform, `make test` runs the whole suite; both install
+# what they need first (scripts/bootstrap.sh).
+PY := .venv/bin/python
+BIN := .venv/bin
+
+.PHONY: bootstrap run demo test test-fast lint fmt bench schemas clean
+
+bootstrap:
+	@bash scripts/bootstrap.sh
+
+run: bootstrap
+	$(PY) -m devstack run
+
+demo:
+	$(PY) -m devstack demo
+
+test: bootstrap
+	$(PY) -m pytest
+
+test-fast: bootstrap
+	$(PY) -m pytest contracts libs services
+
+lint: bootstrap
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy contracts/src libs/messaging/src libs/service_kit/src libs/devstack/src \
+		services/booking/src services/inventory/src services/pricing/src services/payment/src \
+		services/notifier/src
+	$(BIN)/lint-imports
+
+fmt: bootstrap
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+bench: bootstrap
+	$(PY) -m bench $(BENCH_ARGS)
+
+schemas: bootstrap
+	$(PY) -m contracts.generate
+
+clean:
+	rm -rf .local .pytest_cache .mypy_cache .ruff_cache
