@@ -12,7 +12,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
 from devstack.client import PlatformClient
 from devstack.platform import SERVICES, Platform, PlatformConfig
 

@@ -6,9 +6,9 @@ import uuid
 from datetime import date, timedelta
 
 import pytest
-
 from devstack.client import PlatformClient, booking_body
 from devstack.platform import Platform
+
 from tests.support.db import scalar
 
 pytestmark = pytest.mark.e2e
@@ -32,7 +32,9 @@ def written(platform: Platform) -> tuple[int, int, int]:
 
 def post(client: PlatformClient, content: bytes | str, key: str | None = None):  # type: ignore[no-untyped-def]
     headers = {"Content-Type": "application/json", "Idempotency-Key": key or f"bad-{uuid.uuid4()}"}
-    return client.http.post(f"{client.urls['booking']}/api/v1/bookings", content=content, headers=headers)
+    return client.http.post(
+        f"{client.urls['booking']}/api/v1/bookings", content=content, headers=headers
+    )
 
 
 def assert_problem(response, status: int, type_suffix: str) -> dict:  # type: ignore[no-untyped-def]

@@ -7,9 +7,9 @@ import uuid
 from datetime import date, timedelta
 
 import pytest
-
 from devstack.client import PlatformClient, booking_body
 from devstack.platform import Platform
+
 from tests.support.db import fetch, scalar
 
 pytestmark = pytest.mark.e2e
@@ -25,8 +25,13 @@ def far_future(days: int = 90) -> date:
     return date.today() + timedelta(days=days)
 
 
-def reserved_nights(client: PlatformClient, resource_id: str, start: date, nights: int) -> list[int]:
-    return [n["reserved"] for n in client.availability(resource_id, start, start + timedelta(days=nights))]
+def reserved_nights(
+    client: PlatformClient, resource_id: str, start: date, nights: int
+) -> list[int]:
+    return [
+        n["reserved"]
+        for n in client.availability(resource_id, start, start + timedelta(days=nights))
+    ]
 
 
 def test_happy_path_ends_confirmed_with_capacity_taken_and_payment_captured(
@@ -42,12 +47,17 @@ def test_happy_path_ends_confirmed_with_capacity_taken_and_payment_captured(
     assert booking["status"] == "confirmed"
     assert booking["total"] == {"amount": "450.00", "currency": "EUR"}
     assert reserved_nights(client, resource_id, start, 3) == [1, 1, 1]
-    payments = fetch(platform.database_urls["payment"],
-                     "SELECT status, amount FROM payments WHERE booking_id = $1", booking["id"])
+    payments = fetch(
+        platform.database_urls["payment"],
+        "SELECT status, amount FROM payments WHERE booking_id = $1",
+        booking["id"],
+    )
     assert [(p["status"], str(p["amount"])) for p in payments] == [("captured", "450.000000")]
-    events = fetch(platform.database_urls["booking"],
-                   "SELECT ce_type FROM outbox WHERE key = $1 AND topic = 'booking.events' ORDER BY id",
-                   booking["id"])
+    events = fetch(
+        platform.database_urls["booking"],
+        "SELECT ce_type FROM outbox WHERE key = $1 AND topic = 'booking.events' ORDER BY id",
+        booking["id"],
+    )
     assert [e["ce_type"] for e in events] == ["booking.created.v1", "booking.confirmed.v1"]
 
 
@@ -69,30 +79,55 @@ def test_declined_payment_releases_capacity_and_charges_nothing(
     assert booking["reason"] == "payment_declined"
     assert booking["reason_detail"] == "card_declined"
     assert reserved_nights(client, resource_id, start, 2) == [0, 0]
-    statuses = fetch(platform.database_urls["payment"],
-                     "SELECT status FROM payments WHERE booking_id = $1", booking["id"])
+    statuses = fetch(
+        platform.database_urls["payment"],
+        "SELECT status FROM payments WHERE booking_id = $1",
+        booking["id"],
+    )
     assert [s["status"] for s in statuses] == ["declined"]
-    steps = [m["message_type"] for m in client.timeline(booking["id"])["messages"] if m["kind"] == "command"]
+    steps = [
+        m["message_type"]
+        for m in client.timeline(booking["id"])["messages"]
+        if m["kind"] == "command"
+    ]
     assert steps[-1] == "inventory.ReleaseCapacity.v1"
 
 
 def test_no_capacity_rejects_without_charging(platform: Platform, client: PlatformClient) -> None:
     resource_id = a_resource(client, capacity=1)
     start = far_future(180)
-    first = client.wait_terminal(client.book(booking_body(resource_id, start, nights=2)).json()["id"])
+    first = client.wait_terminal(
+        client.book(booking_body(resource_id, start, nights=2)).json()["id"]
+    )
     assert first["status"] == "confirmed"
-    second = client.wait_terminal(client.book(booking_body(resource_id, start + timedelta(days=1))).json()["id"])
+    second = client.wait_terminal(
+        client.book(booking_body(resource_id, start + timedelta(days=1))).json()["id"]
+    )
     assert second["status"] == "rejected"
     assert second["reason"] == "capacity_unavailable"
     assert second["reason_detail"] == "insufficient_capacity"
-    assert scalar(platform.database_urls["payment"],
-                  "SELECT count(*) FROM payments WHERE booking_id = $1", second["id"]) == 0
-    assert scalar(platform.database_urls["pricing"],
-                  "SELECT count(*) FROM quotes WHERE booking_id = $1", second["id"]) == 0
+    assert (
+        scalar(
+            platform.database_urls["payment"],
+            "SELECT count(*) FROM payments WHERE booking_id = $1",
+            second["id"],
+        )
+        == 0
+    )
+    assert (
+        scalar(
+            platform.database_urls["pricing"],
+            "SELECT count(*) FROM quotes WHERE booking_id = $1",
+            second["id"],
+        )
+        == 0
+    )
     assert reserved_nights(client, resource_id, start, 3) == [1, 1, 0]
 
 
-def test_the_same_idempotency_key_twice_makes_one_booking(platform: Platform, client: PlatformClient) -> None:
+def test_the_same_idempotency_key_twice_makes_one_booking(
+    platform: Platform, client: PlatformClient
+) -> None:
     resource_id = a_resource(client, capacity=5)
     body = booking_body(resource_id, far_future(200))
     key = f"key-{uuid.uuid4()}"
@@ -106,16 +141,27 @@ def test_the_same_idempotency_key_twice_makes_one_booking(platform: Platform, cl
     key2 = f"key-{uuid.uuid4()}"
     body2 = booking_body(resource_id, far_future(210))
     with concurrent.futures.ThreadPoolExecutor(8) as pool:
-        responses = list(pool.map(lambda _: PlatformClient(client.urls).book(body2, key=key2), range(8)))
+        responses = list(
+            pool.map(lambda _: PlatformClient(client.urls).book(body2, key=key2), range(8))
+        )
     assert {r.status_code for r in responses} == {202}
     assert len({r.json()["id"] for r in responses}) == 1
 
-    count = scalar(platform.database_urls["booking"],
-                   "SELECT count(*) FROM bookings WHERE resource_id = $1", resource_id)
+    count = scalar(
+        platform.database_urls["booking"],
+        "SELECT count(*) FROM bookings WHERE resource_id = $1",
+        resource_id,
+    )
     assert count == 2
     client.wait_terminal(first.json()["id"])
-    assert scalar(platform.database_urls["payment"],
-                  "SELECT count(*) FROM payments WHERE booking_id = $1", first.json()["id"]) == 1
+    assert (
+        scalar(
+            platform.database_urls["payment"],
+            "SELECT count(*) FROM payments WHERE booking_id = $1",
+            first.json()["id"],
+        )
+        == 1
+    )
 
 
 def test_an_idempotency_key_reused_with_another_body_is_refused(client: PlatformClient) -> None:
@@ -130,13 +176,16 @@ def test_an_idempotency_key_reused_with_another_body_is_refused(client: Platform
 
 def test_the_notifier_records_one_notification_per_event(client: PlatformClient) -> None:
     resource_id = a_resource(client)
-    booking = client.wait_terminal(client.book(booking_body(resource_id, far_future(240))).json()["id"])
+    booking = client.wait_terminal(
+        client.book(booking_body(resource_id, far_future(240))).json()["id"]
+    )
     import time
 
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
-        notes = client.http.get(f"{client.urls['notifier']}/api/v1/notifications",
-                                params={"booking_id": booking["id"]}).json()
+        notes = client.http.get(
+            f"{client.urls['notifier']}/api/v1/notifications", params={"booking_id": booking["id"]}
+        ).json()
         if len(notes) >= 2:
             break
         time.sleep(0.2)

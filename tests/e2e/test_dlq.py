@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-
 from contracts.common import StayPeriod
 from contracts.inventory import ReserveCapacity
 from contracts.topics import INVENTORY_COMMANDS
@@ -16,6 +16,7 @@ from devstack.client import PlatformClient
 from devstack.platform import Platform
 from messaging import tracing
 from messaging.envelope import Envelope
+
 from tests.support.db import scalar
 
 pytestmark = pytest.mark.e2e
@@ -46,18 +47,30 @@ async def test_poison_messages_go_to_the_dlq_and_the_next_message_is_processed(
     booking_id = f"dlq-{uuid.uuid4()}"
     key = booking_id.encode()
     valid = ReserveCapacity(
-        booking_id=booking_id, step="reserve_capacity", resource_id=resource["id"],
-        period=StayPeriod(check_in=date.today() + timedelta(days=400),
-                          check_out=date.today() + timedelta(days=401)),
+        booking_id=booking_id,
+        step="reserve_capacity",
+        resource_id=resource["id"],
+        period=StayPeriod(
+            check_in=date.today() + timedelta(days=400),
+            check_out=date.today() + timedelta(days=401),
+        ),
     )
     envelope = Envelope(
-        id=str(uuid.uuid4()), source="/tests", type=valid.ce_type(), time=datetime.now(UTC),
-        data=valid.model_dump_json().encode(), partitionkey=booking_id,
+        id=str(uuid.uuid4()),
+        source="/tests",
+        type=valid.ce_type(),
+        time=datetime.now(UTC),
+        data=valid.model_dump_json().encode(),
+        partitionkey=booking_id,
         traceparent=tracing.new_traceparent(),
     )
     bad_schema = Envelope(
-        id=str(uuid.uuid4()), source="/tests", type=valid.ce_type(), time=datetime.now(UTC),
-        data=b'{"booking_id": 42}', partitionkey=booking_id,
+        id=str(uuid.uuid4()),
+        source="/tests",
+        type=valid.ce_type(),
+        time=datetime.now(UTC),
+        data=b'{"booking_id": 42}',
+        partitionkey=booking_id,
     )
     producer = AIOKafkaProducer(bootstrap_servers=platform.bootstrap, acks="all")
     await producer.start()
@@ -91,9 +104,21 @@ async def test_poison_messages_go_to_the_dlq_and_the_next_message_is_processed(
     # The partition moved on: the valid command after the poison was applied.
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
-        if scalar(platform.database_urls["inventory"],
-                  "SELECT count(*) FROM reservations WHERE booking_id = $1", booking_id) == 1:
+        if (
+            scalar(
+                platform.database_urls["inventory"],
+                "SELECT count(*) FROM reservations WHERE booking_id = $1",
+                booking_id,
+            )
+            == 1
+        ):
             break
-        time.sleep(0.2)
-    assert scalar(platform.database_urls["inventory"],
-                  "SELECT status FROM reservations WHERE booking_id = $1", booking_id) == "held"
+        await asyncio.sleep(0.2)
+    assert (
+        scalar(
+            platform.database_urls["inventory"],
+            "SELECT status FROM reservations WHERE booking_id = $1",
+            booking_id,
+        )
+        == "held"
+    )

@@ -8,9 +8,9 @@ from collections import Counter
 from datetime import date, timedelta
 
 import pytest
-
 from devstack.client import PlatformClient, booking_body
 from devstack.platform import Platform
+
 from tests.support.db import fetch
 
 pytestmark = pytest.mark.e2e
@@ -32,7 +32,9 @@ def test_sagas_finish_exactly_once_when_workers_are_killed_mid_flight(
     # Inventory is down when the bookings arrive: its commands wait in Kafka.
     platform.procs[("inventory", "worker")].kill()
     ids = [
-        client.book(booking_body(resource["id"], start, nights=1, n=i), key=f"fault-{uuid.uuid4()}").json()["id"]
+        client.book(
+            booking_body(resource["id"], start, nights=1, n=i), key=f"fault-{uuid.uuid4()}"
+        ).json()["id"]
         for i in range(requests)
     ]
     time.sleep(1.0)
@@ -49,17 +51,25 @@ def test_sagas_finish_exactly_once_when_workers_are_killed_mid_flight(
 
     booking_db, payment_db = platform.database_urls["booking"], platform.database_urls["payment"]
     # Every state change emitted once: one created + one terminal event per booking.
-    events = fetch(booking_db,
-                   "SELECT key, ce_type FROM outbox WHERE topic = 'booking.events' AND key = ANY($1::text[])",
-                   ids)
+    events = fetch(
+        booking_db,
+        "SELECT key, ce_type FROM outbox WHERE topic = 'booking.events' AND key = ANY($1::text[])",
+        ids,
+    )
     per_booking = Counter((e["key"], e["ce_type"]) for e in events)
     assert all(n == 1 for n in per_booking.values())
     assert len(per_booking) == 2 * requests
     # No double charge, no charge for a rejected booking.
-    payments = fetch(payment_db, "SELECT booking_id, status FROM payments WHERE booking_id = ANY($1::text[])", ids)
+    payments = fetch(
+        payment_db,
+        "SELECT booking_id, status FROM payments WHERE booking_id = ANY($1::text[])",
+        ids,
+    )
     assert Counter(p["booking_id"] for p in payments).most_common(1)[0][1] == 1
     confirmed = {f["id"] for f in finals if f["status"] == "confirmed"}
     assert {p["booking_id"] for p in payments if p["status"] == "captured"} == confirmed
-    assert [n["reserved"] for n in client.availability(resource["id"], start, start + timedelta(days=1))] == [capacity]
+    assert [
+        n["reserved"] for n in client.availability(resource["id"], start, start + timedelta(days=1))
+    ] == [capacity]
     sagas = fetch(booking_db, "SELECT status FROM sagas WHERE booking_id = ANY($1::uuid[])", ids)
     assert {s["status"] for s in sagas} <= {"succeeded", "failed"}

@@ -6,8 +6,6 @@ import asyncio
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import MetaData, text
-
 from contracts.inventory import ReleaseCapacity
 from devstack.platform import Platform
 from messaging.envelope import Envelope
@@ -16,6 +14,7 @@ from messaging.outbox import Outbox
 from messaging.runner import ConsumerRunner, HandlerContext
 from messaging.tables import inbox_table, outbox_table
 from service_kit.db import make_engine
+from sqlalchemy import MetaData, text
 
 pytestmark = pytest.mark.integration
 
@@ -26,8 +25,14 @@ INBOX = inbox_table(metadata)
 
 def an_envelope(message_id: str = "m-1") -> Envelope:
     msg = ReleaseCapacity(booking_id="b-1", step="release_capacity")
-    return Envelope(id=message_id, source="/tests", type=msg.ce_type(), time=datetime.now(UTC),
-                    data=msg.model_dump_json().encode(), partitionkey="b-1")
+    return Envelope(
+        id=message_id,
+        source="/tests",
+        type=msg.ce_type(),
+        time=datetime.now(UTC),
+        data=msg.model_dump_json().encode(),
+        partitionkey="b-1",
+    )
 
 
 @pytest.fixture(scope="module")
@@ -38,26 +43,36 @@ def db_url(platform: Platform) -> str:
         engine = make_engine(url)
         async with engine.begin() as conn:
             await conn.run_sync(metadata.create_all)
-            await conn.execute(text("CREATE TABLE IF NOT EXISTS applied (n serial, booking_id text)"))
+            await conn.execute(
+                text("CREATE TABLE IF NOT EXISTS applied (n serial, booking_id text)")
+            )
         await engine.dispose()
 
     asyncio.run(create())
     return url
 
 
-async def test_the_same_message_delivered_twice_is_applied_once(db_url: str, platform: Platform) -> None:
+async def test_the_same_message_delivered_twice_is_applied_once(
+    db_url: str, platform: Platform
+) -> None:
     engine = make_engine(db_url)
     calls = 0
 
     async def handler(ctx: HandlerContext, message: ReleaseCapacity) -> None:
         nonlocal calls
         calls += 1
-        await ctx.conn.execute(text("INSERT INTO applied (booking_id) VALUES (:b)"), {"b": message.booking_id})
+        await ctx.conn.execute(
+            text("INSERT INTO applied (booking_id) VALUES (:b)"), {"b": message.booking_id}
+        )
         await asyncio.sleep(0.05)  # widen the window for the concurrent duplicate
 
     runner = ConsumerRunner(
-        consumer_name="inbox-test", bootstrap_servers=platform.bootstrap, engine=engine,
-        outbox=Outbox(OUTBOX, "/tests"), inbox=Inbox(INBOX), subscriptions=[],
+        consumer_name="inbox-test",
+        bootstrap_servers=platform.bootstrap,
+        engine=engine,
+        outbox=Outbox(OUTBOX, "/tests"),
+        inbox=Inbox(INBOX),
+        subscriptions=[],
     )
     env = an_envelope("dup-1")
     message = env.decode()
@@ -84,13 +99,18 @@ async def test_a_failed_effect_leaves_no_inbox_record_so_the_redelivery_applies(
             raise ConnectionError("database went away mid-transaction")
 
     runner = ConsumerRunner(
-        consumer_name="inbox-test-2", bootstrap_servers=platform.bootstrap, engine=engine,
-        outbox=Outbox(OUTBOX, "/tests"), inbox=Inbox(INBOX), subscriptions=[],
+        consumer_name="inbox-test-2",
+        bootstrap_servers=platform.bootstrap,
+        engine=engine,
+        outbox=Outbox(OUTBOX, "/tests"),
+        inbox=Inbox(INBOX),
+        subscriptions=[],
     )
     env = an_envelope("flaky-1")
     applied = await runner._apply_with_retries(flaky, env, env.decode())
     async with engine.connect() as conn:
-        rows = (await conn.execute(text("SELECT count(*) FROM applied WHERE booking_id = 'flaky'"))).scalar()
+        rows = (
+            await conn.execute(text("SELECT count(*) FROM applied WHERE booking_id = 'flaky'"))
+        ).scalar()
     await engine.dispose()
     assert applied and attempts == 2 and rows == 1
-

@@ -12,8 +12,6 @@ from typing import ClassVar
 import asyncpg
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from sqlalchemy import MetaData, text
-
 from contracts.base import Event
 from contracts.topics import TopicSpec
 from devstack.kafka import REPO_ROOT
@@ -25,6 +23,7 @@ from messaging.kafka import ensure_topics
 from messaging.outbox import Outbox
 from messaging.tables import inbox_table, outbox_table
 from service_kit.db import asyncpg_dsn, make_engine
+from sqlalchemy import MetaData, text
 
 pytestmark = pytest.mark.integration
 
@@ -48,7 +47,9 @@ def db_url(platform: Platform) -> str:
         engine = make_engine(url)
         async with engine.begin() as conn:
             await conn.run_sync(metadata.create_all)
-            await conn.execute(text("CREATE TABLE IF NOT EXISTS effects (message_id text PRIMARY KEY)"))
+            await conn.execute(
+                text("CREATE TABLE IF NOT EXISTS effects (message_id text PRIMARY KEY)")
+            )
         await engine.dispose()
 
     asyncio.run(create())
@@ -73,7 +74,14 @@ async def new_topic(platform: Platform, partitions: int = 3) -> TopicSpec:
 def start_relay(platform: Platform, db_url: str, batch: int, name: str = "relay") -> Proc:
     return spawn(
         name,
-        [sys.executable, "-m", "tests.support.relay_proc", asyncpg_dsn(db_url), platform.bootstrap, str(batch)],
+        [
+            sys.executable,
+            "-m",
+            "tests.support.relay_proc",
+            asyncpg_dsn(db_url),
+            platform.bootstrap,
+            str(batch),
+        ],
         log_path=platform.config.workdir / "logs" / f"test-{name}-{uuid.uuid4().hex[:6]}.log",
         cwd=REPO_ROOT,
     )
@@ -85,10 +93,13 @@ async def write(engine, topic: TopicSpec, key: str, seq: int) -> None:  # type: 
         await outbox.add(conn, topic=topic, key=key, message=Ping(key=key, seq=seq))
 
 
-async def consume_all(platform: Platform, topic: TopicSpec, expected_ids: int, timeout: float = 60.0):  # type: ignore[no-untyped-def]
+async def consume_all(
+    platform: Platform, topic: TopicSpec, expected_ids: int, timeout: float = 60.0
+):  # type: ignore[no-untyped-def]
     """Every record on the topic, per partition in offset order, until ``expected_ids`` distinct ids."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=platform.bootstrap, enable_auto_commit=False,
-                                fetch_max_wait_ms=50)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=platform.bootstrap, enable_auto_commit=False, fetch_max_wait_ms=50
+    )
     await consumer.start()
     try:
         tps = [TopicPartition(topic.name, p) for p in range(topic.partitions)]
@@ -133,6 +144,7 @@ async def test_nothing_is_lost_when_the_relay_is_killed_between_commit_and_publi
 ) -> None:
     topic = await new_topic(platform)
     total, keys = 4000, 10
+
     # Committed, not yet published: no relay is running. Keys in parallel, each key in order.
     async def one_key(k: int) -> None:
         for seq in range(total // keys):
@@ -177,8 +189,12 @@ async def test_a_transaction_that_commits_late_is_still_published(
         records, ids = await consume_all(platform, topic, 6, timeout=30)
         assert {p.key for _, _, p in records} == {"slow", "fast"}
         async with engine.connect() as conn:
-            row = await conn.execute(text("SELECT min(id) = (SELECT id FROM outbox WHERE key = 'slow') FROM outbox"))
-            assert row.scalar(), "the late row had the smallest id: an id cursor would have skipped it"
+            row = await conn.execute(
+                text("SELECT min(id) = (SELECT id FROM outbox WHERE key = 'slow') FROM outbox")
+            )
+            assert row.scalar(), (
+                "the late row had the smallest id: an id cursor would have skipped it"
+            )
     finally:
         relay.stop()
 
@@ -190,6 +206,7 @@ async def test_two_relays_publish_every_row_once_in_order_per_key_and_effects_ap
     relays = [start_relay(platform, db_url, batch=20, name=f"relay-{i}") for i in range(2)]
     writers, keys_per_writer, per_key = 4, 5, 100
     try:
+
         async def writer(w: int) -> None:
             for seq in range(per_key):
                 for k in range(keys_per_writer):

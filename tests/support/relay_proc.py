@@ -1,6 +1,6 @@
 """A standalone outbox relay over a test database, run as its own process so tests can SIGKILL it.
 
-    python -m tests.support.relay_proc <postgres dsn> <bootstrap servers> [batch size]
+python -m tests.support.relay_proc <postgres dsn> <bootstrap servers> [batch size]
 """
 
 from __future__ import annotations

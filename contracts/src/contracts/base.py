@@ -6,21 +6,61 @@ breaking change). On the wire the CloudEvents ``type`` attribute is ``f"{type}.v
 
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Annotated, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, field_validator
 
 # ISO 4217 minor units for the currencies the platform accepts. Amounts are quantized to these.
 CURRENCY_EXPONENTS: dict[str, int] = {
-    "EUR": 2, "USD": 2, "GBP": 2, "CHF": 2, "SEK": 2, "NOK": 2, "DKK": 2, "PLN": 2, "CZK": 2,
-    "AUD": 2, "CAD": 2, "NZD": 2, "SGD": 2, "HKD": 2, "THB": 2, "IDR": 2, "INR": 2, "MXN": 2,
-    "BRL": 2, "ZAR": 2, "JPY": 0, "KRW": 0, "ISK": 0, "VND": 0, "CLP": 0, "HUF": 2,
-    "BHD": 3, "KWD": 3, "OMR": 3, "JOD": 3, "TND": 3,
+    "EUR": 2,
+    "USD": 2,
+    "GBP": 2,
+    "CHF": 2,
+    "SEK": 2,
+    "NOK": 2,
+    "DKK": 2,
+    "PLN": 2,
+    "CZK": 2,
+    "AUD": 2,
+    "CAD": 2,
+    "NZD": 2,
+    "SGD": 2,
+    "HKD": 2,
+    "THB": 2,
+    "IDR": 2,
+    "INR": 2,
+    "MXN": 2,
+    "BRL": 2,
+    "ZAR": 2,
+    "JPY": 0,
+    "KRW": 0,
+    "ISK": 0,
+    "VND": 0,
+    "CLP": 0,
+    "HUF": 2,
+    "BHD": 3,
+    "KWD": 3,
+    "OMR": 3,
+    "JOD": 3,
+    "TND": 3,
 }
 
+
+def to_minor_units(amount: Decimal, currency: str) -> Decimal:
+    """``amount`` quantized to the currency's ISO 4217 minor unit, ROUND_HALF_UP.
+
+    The one rounding rule of the platform: pricing rounds each line with it, and every stored
+    ``NUMERIC`` amount is presented with it.
+    """
+    exponent = CURRENCY_EXPONENTS[currency]
+    return amount.quantize(Decimal(1).scaleb(-exponent), rounding=ROUND_HALF_UP)
+
+
 # Decimal amounts travel as strings so no consumer ever sees a float.
-DecimalStr = Annotated[Decimal, PlainSerializer(lambda d: str(d), return_type=str, when_used="json")]
+DecimalStr = Annotated[
+    Decimal, PlainSerializer(lambda d: str(d), return_type=str, when_used="json")
+]
 
 
 class Money(BaseModel):
@@ -44,6 +84,11 @@ class Money(BaseModel):
         if not value.is_finite():
             raise ValueError("amount must be finite")
         return value
+
+    @classmethod
+    def of(cls, amount: Decimal, currency: str) -> Money:
+        """Money with ``amount`` rounded to the currency's minor unit."""
+        return cls(amount=to_minor_units(amount, currency), currency=currency)
 
 
 class ContractMessage(BaseModel):

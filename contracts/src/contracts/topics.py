@@ -42,17 +42,26 @@ PAYMENT_COMMANDS = TopicSpec(
     "payment.commands", 6, "booking id", "Commands to the payment service.", dict(_SAGA)
 )
 BOOKING_SAGA_REPLIES = TopicSpec(
-    "booking.saga.replies", 6, "booking id",
-    "Replies of inventory, pricing and payment to the booking saga orchestrator.", dict(_SAGA),
+    "booking.saga.replies",
+    6,
+    "booking id",
+    "Replies of inventory, pricing and payment to the booking saga orchestrator.",
+    dict(_SAGA),
 )
 BOOKING_EVENTS = TopicSpec(
-    "booking.events", 6, "booking id",
+    "booking.events",
+    6,
+    "booking id",
     "Public booking lifecycle events (booking.*), ordered per booking.",
     {"retention.ms": str(4 * WEEK_MS), "cleanup.policy": "delete"},
 )
 
 PRIMARY_TOPICS: tuple[TopicSpec, ...] = (
-    INVENTORY_COMMANDS, PRICING_COMMANDS, PAYMENT_COMMANDS, BOOKING_SAGA_REPLIES, BOOKING_EVENTS,
+    INVENTORY_COMMANDS,
+    PRICING_COMMANDS,
+    PAYMENT_COMMANDS,
+    BOOKING_SAGA_REPLIES,
+    BOOKING_EVENTS,
 )
 ALL_TOPICS: tuple[TopicSpec, ...] = PRIMARY_TOPICS + tuple(t.dlq for t in PRIMARY_TOPICS)
 

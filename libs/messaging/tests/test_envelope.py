@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-
 from contracts.inventory import ReleaseCapacity
 from messaging import tracing
 from messaging.envelope import Envelope
@@ -15,9 +14,14 @@ from messaging.errors import InvalidEnvelope, UnknownMessageType, is_transient
 def an_envelope(**overrides) -> Envelope:  # type: ignore[no-untyped-def]
     message = ReleaseCapacity(booking_id="b", step="release_capacity")
     fields = {
-        "id": "0b6f", "source": "/booking-platform/booking", "type": message.ce_type(),
-        "time": datetime(2026, 11, 21, 8, 0, tzinfo=UTC), "data": message.model_dump_json().encode(),
-        "subject": "b", "partitionkey": "b", "traceparent": tracing.new_traceparent(),
+        "id": "0b6f",
+        "source": "/booking-platform/booking",
+        "type": message.ce_type(),
+        "time": datetime(2026, 11, 21, 8, 0, tzinfo=UTC),
+        "data": message.model_dump_json().encode(),
+        "subject": "b",
+        "partitionkey": "b",
+        "traceparent": tracing.new_traceparent(),
     }
     fields.update(overrides)
     return Envelope(**fields)

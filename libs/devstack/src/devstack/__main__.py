@@ -43,16 +43,18 @@ def run() -> int:
         _print(
             f"  curl -s -X POST {platform.url('booking')}/api/v1/bookings \\\n"
             "    -H 'Content-Type: application/json' -H 'Idempotency-Key: demo-1' -H 'Prefer: wait=5' \\\n"
-            f"    -d '{{\"resource_id\": \"{resource['id']}\", \"check_in\": \"{check_in}\", "
-            f"\"check_out\": \"{check_in + timedelta(days=2)}\", "
-            "\"party\": {\"adults\": 2}, \"guest\": {\"name\": \"Ana\", \"email\": \"ana@example.com\", "
-            "\"phone\": \"+351912345678\"}, \"payment_method\": \"pm_card_visa\"}'\n"
+            f'    -d \'{{"resource_id": "{resource["id"]}", "check_in": "{check_in}", '
+            f'"check_out": "{check_in + timedelta(days=2)}", '
+            '"party": {"adults": 2}, "guest": {"name": "Ana", "email": "ana@example.com", '
+            '"phone": "+351912345678"}, "payment_method": "pm_card_visa"}\'\n'
         )
         _print("Ctrl-C stops everything.")
         while not stopping:
             for (service, role), proc in list(platform.procs.items()):
                 if not proc.alive():
-                    _print(f"{service}-{role} exited ({proc.popen.returncode}); stopping.\n{proc.tail()}")
+                    _print(
+                        f"{service}-{role} exited ({proc.popen.returncode}); stopping.\n{proc.tail()}"
+                    )
                     stopping = True
             time.sleep(0.5)
         return 0
@@ -68,14 +70,21 @@ def demo() -> int:
         resource = client.create_resource(f"Demo villa {int(time.time())}", capacity=1)
         client.create_rate_plan(resource["id"], "150.00", "EUR")
     except Exception as exc:
-        _print(f"the platform does not answer at {client.urls['inventory']} ({exc}); run `make run` first")
+        _print(
+            f"the platform does not answer at {client.urls['inventory']} ({exc}); run `make run` first"
+        )
         return 2
     start = date.today() + timedelta(days=60)
     ok = True
     results = {}
-    for label, pm, offset in (("card accepted", "pm_card_visa", 0), ("card declined", "pm_card_declined", 10)):
-        response = client.book(booking_body(resource["id"], start + timedelta(days=offset), 3, pm),
-                               key=f"demo-{resource['id']}-{pm}")
+    for label, pm, offset in (
+        ("card accepted", "pm_card_visa", 0),
+        ("card declined", "pm_card_declined", 10),
+    ):
+        response = client.book(
+            booking_body(resource["id"], start + timedelta(days=offset), 3, pm),
+            key=f"demo-{resource['id']}-{pm}",
+        )
         if response.status_code not in (201, 202):
             _print(f"{label}: unexpected {response.status_code} {response.text}")
             return 1
@@ -84,9 +93,11 @@ def demo() -> int:
         results[label] = final
         timeline = client.timeline(booking_id)
         total = final.get("total")
-        _print(f"\n== {label}: booking {final['reference']} -> {final['status'].upper()}"
-               + (f" ({final['reason']}: {final['reason_detail']})" if final.get("reason") else "")
-               + (f", total {total['amount']} {total['currency']}" if total else ""))
+        _print(
+            f"\n== {label}: booking {final['reference']} -> {final['status'].upper()}"
+            + (f" ({final['reason']}: {final['reason_detail']})" if final.get("reason") else "")
+            + (f", total {total['amount']} {total['currency']}" if total else "")
+        )
         t0 = None
         for m in timeline["messages"]:
             from datetime import datetime
@@ -94,8 +105,10 @@ def demo() -> int:
             at = datetime.fromisoformat(m["at"])
             t0 = t0 or at
             what = m["message_type"] or m["detail"] or ""
-            _print(f"   +{(at - t0).total_seconds() * 1000:7.1f} ms  {m['kind']:<8} {what}"
-                   + (f"  [{m['step']}]" if m["step"] and m["kind"] != "note" else ""))
+            _print(
+                f"   +{(at - t0).total_seconds() * 1000:7.1f} ms  {m['kind']:<8} {what}"
+                + (f"  [{m['step']}]" if m["step"] and m["kind"] != "note" else "")
+            )
     visa, declined = results["card accepted"], results["card declined"]
     if visa["status"] != "confirmed":
         _print("FAIL: the pm_card_visa booking is not confirmed")
@@ -103,14 +116,19 @@ def demo() -> int:
     if declined["status"] != "rejected":
         _print("FAIL: the pm_card_declined booking did not end rejected")
         ok = False
-    nights = client.availability(resource["id"], date.fromisoformat(declined["check_in"]),
-                                 date.fromisoformat(declined["check_out"]))
+    nights = client.availability(
+        resource["id"],
+        date.fromisoformat(declined["check_in"]),
+        date.fromisoformat(declined["check_out"]),
+    )
     if any(n["reserved"] != 0 for n in nights):
         _print(f"FAIL: capacity of the declined booking is still reserved: {nights}")
         ok = False
     else:
-        _print("\ncapacity of the declined booking was released: "
-               + ", ".join(f"{n['night']} {n['available']}/{n['capacity']} free" for n in nights))
+        _print(
+            "\ncapacity of the declined booking was released: "
+            + ", ".join(f"{n['night']} {n['available']}/{n['capacity']} free" for n in nights)
+        )
     _print("\ndemo " + ("passed" if ok else "FAILED"))
     return 0 if ok else 1
 

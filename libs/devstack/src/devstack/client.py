@@ -35,8 +35,9 @@ def guest(n: int = 0) -> dict[str, str]:
     return {"name": f"Guest {n}", "email": f"guest{n}@example.com", "phone": "+351 912 345 678"}
 
 
-def booking_body(resource_id: str, check_in: date, nights: int = 2, pm: str = "pm_card_visa",
-                 n: int = 0) -> dict[str, Any]:
+def booking_body(
+    resource_id: str, check_in: date, nights: int = 2, pm: str = "pm_card_visa", n: int = 0
+) -> dict[str, Any]:
     return {
         "resource_id": resource_id,
         "check_in": check_in.isoformat(),
@@ -61,12 +62,19 @@ class PlatformClient:
     def create_resource(self, name: str, capacity: int, timezone: str = "Europe/Lisbon") -> dict:
         r = self.http.post(
             f"{self.urls['inventory']}/api/v1/resources",
-            json={"name": name, "booking_mode": "nightly", "capacity": capacity, "timezone": timezone},
+            json={
+                "name": name,
+                "booking_mode": "nightly",
+                "capacity": capacity,
+                "timezone": timezone,
+            },
         )
         r.raise_for_status()
         return r.json()
 
-    def create_rate_plan(self, resource_id: str, rate: str = "120.00", currency: str = "EUR") -> dict:
+    def create_rate_plan(
+        self, resource_id: str, rate: str = "120.00", currency: str = "EUR"
+    ) -> dict:
         r = self.http.post(
             f"{self.urls['pricing']}/api/v1/rate-plans",
             json={"resource_id": resource_id, "currency": currency, "nightly_rate": rate},
@@ -74,7 +82,9 @@ class PlatformClient:
         r.raise_for_status()
         return r.json()
 
-    def book(self, body: dict[str, Any], key: str | None = None, wait: int | None = None) -> httpx.Response:
+    def book(
+        self, body: dict[str, Any], key: str | None = None, wait: int | None = None
+    ) -> httpx.Response:
         headers = {}
         if key:
             headers["Idempotency-Key"] = key

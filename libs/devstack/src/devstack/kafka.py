@@ -45,8 +45,16 @@ def ensure_jars() -> Path:
         shutil.rmtree(libs)
     libs.mkdir(parents=True)
     subprocess.run(
-        ["mvn", "-q", "-B", "-f", str(POM), "dependency:copy-dependencies",
-         f"-DoutputDirectory={libs}", "-DincludeScope=runtime"],
+        [
+            "mvn",
+            "-q",
+            "-B",
+            "-f",
+            str(POM),
+            "dependency:copy-dependencies",
+            f"-DoutputDirectory={libs}",
+            "-DincludeScope=runtime",
+        ],
         check=True,
     )
     if not any(libs.glob("kafka_2.13-*.jar")):
@@ -111,15 +119,34 @@ class KafkaBroker:
         if not (self.workdir / "data" / "meta.properties").exists():
             cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
             subprocess.run(
-                [java, "-cp", classpath, f"-Dlog4j2.configurationFile={LOG4J}",
-                 "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(props),
-                 "--ignore-formatted"],
-                check=True, capture_output=True,
+                [
+                    java,
+                    "-cp",
+                    classpath,
+                    f"-Dlog4j2.configurationFile={LOG4J}",
+                    "kafka.tools.StorageTool",
+                    "format",
+                    "-t",
+                    cluster_id,
+                    "-c",
+                    str(props),
+                    "--ignore-formatted",
+                ],
+                check=True,
+                capture_output=True,
             )
         argv = [
-            java, f"-Xms256m", f"-Xmx{self.heap}", "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20",
-            "-Djava.awt.headless=true", f"-Dlog4j2.configurationFile={LOG4J}",
-            "-cp", classpath, "kafka.Kafka", str(props),
+            java,
+            "-Xms256m",
+            f"-Xmx{self.heap}",
+            "-XX:+UseG1GC",
+            "-XX:MaxGCPauseMillis=20",
+            "-Djava.awt.headless=true",
+            f"-Dlog4j2.configurationFile={LOG4J}",
+            "-cp",
+            classpath,
+            "kafka.Kafka",
+            str(props),
         ]
         self._proc = spawn("kafka", argv, log_path=self.workdir / "kafka.log")
         wait_for(lambda: port_open(self.port), timeout, "kafka to listen", proc=self._proc)

@@ -16,15 +16,16 @@ import sys
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import httpx
-
 from contracts.topics import ALL_TOPICS
+from messaging.kafka import ensure_topics
+
 from devstack.kafka import REPO_ROOT, KafkaBroker
 from devstack.postgres import EmbeddedPostgres
 from devstack.procs import Proc, free_port, spawn, wait_for
-from messaging.kafka import ensure_topics
 
 SERVICES: dict[str, int] = {
     "booking": 8000,
@@ -122,7 +123,9 @@ class Platform:
         missing_db = [s for s in SERVICES if s not in cfg.external_db]
         if missing_db:
             self.postgres = EmbeddedPostgres(
-                cfg.workdir / "pg" / "data", cfg.pg_port, cfg.workdir / "logs" / "postgres.log",
+                cfg.workdir / "pg" / "data",
+                cfg.pg_port,
+                cfg.workdir / "logs" / "postgres.log",
                 fsync=cfg.pg_fsync,
             )
             self.postgres.start()
@@ -181,13 +184,13 @@ class Platform:
 
     def wait_ready(self, timeout: float = 120.0) -> None:
         with httpx.Client(timeout=2.0) as client:
+
+            def ready(service: str) -> bool:
+                return client.get(f"{self.url(service)}/readyz").status_code == 200
+
             for (service, role), proc in self.procs.items():
-                if role != "web":
-                    continue
-                wait_for(
-                    lambda s=service: client.get(f"{self.url(s)}/readyz").status_code == 200,
-                    timeout, f"{service} to be ready", proc=proc,
-                )
+                if role == "web":
+                    wait_for(partial(ready, service), timeout, f"{service} to be ready", proc=proc)
 
     def start(self) -> None:
         started = time.monotonic()

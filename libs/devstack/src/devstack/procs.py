@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
 import signal
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
+
+T = TypeVar("T")
 
 _PR_SET_PDEATHSIG = 1
 
@@ -39,10 +44,8 @@ class Proc:
     def stop(self, timeout: float = 20.0, sig: int = signal.SIGTERM) -> int | None:
         """Ask the process to stop; kill it if it has not after ``timeout``."""
         if self.alive():
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 self.popen.send_signal(sig)
-            except ProcessLookupError:
-                pass
             try:
                 self.popen.wait(timeout)
             except subprocess.TimeoutExpired:
@@ -96,7 +99,13 @@ def spawn(
     return Proc(name, popen, log_path)
 
 
-def wait_for(predicate, timeout: float, what: str, interval: float = 0.2, proc: Proc | None = None):  # type: ignore[no-untyped-def]
+def wait_for(
+    predicate: Callable[[], T],
+    timeout: float,
+    what: str,
+    interval: float = 0.2,
+    proc: Proc | None = None,
+) -> T:
     deadline = time.monotonic() + timeout
     last_exc: BaseException | None = None
     while time.monotonic() < deadline:

@@ -10,11 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from contracts.base import ContractMessage
+from contracts.registry import REGISTRY
 from pydantic import ValidationError
 
 from contracts import cloudevents as ce
-from contracts.base import ContractMessage
-from contracts.registry import REGISTRY
 from messaging.errors import InvalidEnvelope, UnknownMessageType
 
 Headers = list[tuple[str, bytes]]
@@ -77,7 +77,9 @@ class Envelope:
             time = datetime.fromisoformat(raw_time) if raw_time else datetime.now(UTC)
         except ValueError as exc:
             raise InvalidEnvelope(f"bad ce_time {raw_time!r}") from exc
-        partitionkey = attrs.get(ce.H_PARTITIONKEY) or (key.decode(errors="replace") if key else None)
+        partitionkey = attrs.get(ce.H_PARTITIONKEY) or (
+            key.decode(errors="replace") if key else None
+        )
         return cls(
             id=attrs[ce.H_ID],
             source=attrs[ce.H_SOURCE],

@@ -12,7 +12,6 @@ import logging
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
-
 from contracts.topics import ALL_TOPICS, TopicSpec
 
 log = logging.getLogger(__name__)

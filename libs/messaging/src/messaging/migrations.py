@@ -20,12 +20,19 @@ def create_messaging_tables(op: Any) -> None:
         sa.Column("subject", sa.Text),
         sa.Column("payload", sa.Text, nullable=False),
         sa.Column("traceparent", sa.Text),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+        sa.Column(
+            "created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
+        ),
         sa.Column("sent_at", sa.DateTime(timezone=True)),
     )
-    op.create_index("outbox_unsent_idx", "outbox", ["id"], postgresql_where=sa.text("sent_at IS NULL"))
     op.create_index(
-        "outbox_unsent_key_idx", "outbox", ["key", "id"], postgresql_where=sa.text("sent_at IS NULL")
+        "outbox_unsent_idx", "outbox", ["id"], postgresql_where=sa.text("sent_at IS NULL")
+    )
+    op.create_index(
+        "outbox_unsent_key_idx",
+        "outbox",
+        ["key", "id"],
+        postgresql_where=sa.text("sent_at IS NULL"),
     )
     op.create_index(
         "outbox_sent_at_idx", "outbox", ["sent_at"], postgresql_where=sa.text("sent_at IS NOT NULL")
@@ -36,7 +43,9 @@ def create_messaging_tables(op: Any) -> None:
         sa.Column("message_source", sa.Text, nullable=False),
         sa.Column("message_id", sa.Text, nullable=False),
         sa.Column("ce_type", sa.Text, nullable=False),
-        sa.Column("received_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+        sa.Column(
+            "received_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
+        ),
         sa.PrimaryKeyConstraint("consumer", "message_source", "message_id", name="inbox_pkey"),
     )
     op.create_index("inbox_received_at_idx", "inbox", ["received_at"])

@@ -66,7 +66,9 @@ DELETE FROM outbox WHERE id IN (
   SELECT id FROM outbox WHERE sent_at < now() - make_interval(secs => $1) LIMIT 5000
 )
 """
-_STATS = "SELECT count(*), extract(epoch FROM now() - min(created_at)) FROM outbox WHERE sent_at IS NULL"
+_STATS = (
+    "SELECT count(*), extract(epoch FROM now() - min(created_at)) FROM outbox WHERE sent_at IS NULL"
+)
 
 
 @dataclass

@@ -19,6 +19,8 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 import faust
+from contracts.base import ContractMessage
+from contracts.topics import TopicSpec
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from prometheus_client import Counter, Histogram
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -30,8 +32,6 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
-from contracts.base import ContractMessage
-from contracts.topics import TopicSpec
 from messaging import tracing
 from messaging.envelope import Envelope, Headers
 from messaging.errors import PermanentError, UnknownMessageType, is_transient
@@ -168,8 +168,11 @@ class ConsumerRunner:
 
     def _register(self, app: faust.App, sub: Subscription) -> None:
         topic = app.topic(
-            sub.topic.name, key_type=bytes, value_type=bytes,
-            key_serializer="raw", value_serializer="raw",
+            sub.topic.name,
+            key_type=bytes,
+            value_type=bytes,
+            key_serializer="raw",
+            value_serializer="raw",
         )
 
         async def agent(stream: Any) -> None:
@@ -211,8 +214,11 @@ class ConsumerRunner:
     ) -> bool:
         applied = False
         retrying = AsyncRetrying(
-            stop=stop_after_attempt(self.retry.attempts) | stop_after_delay(self.retry.max_elapsed_s),
-            wait=wait_exponential_jitter(multiplier=self.retry.initial_s, max=self.retry.max_s, jitter=self.retry.initial_s),
+            stop=stop_after_attempt(self.retry.attempts)
+            | stop_after_delay(self.retry.max_elapsed_s),
+            wait=wait_exponential_jitter(
+                multiplier=self.retry.initial_s, max=self.retry.max_s, jitter=self.retry.initial_s
+            ),
             retry=retry_if_exception(is_transient),
             reraise=True,
         )
@@ -250,7 +256,11 @@ class ConsumerRunner:
             ("dlq_failed_at", datetime.now(UTC).isoformat().encode()),
         ]
         log.error(
-            "dead-lettering %s[%s]@%s: %s", record.topic, record.partition, record.offset, error,
+            "dead-lettering %s[%s]@%s: %s",
+            record.topic,
+            record.partition,
+            record.offset,
+            error,
             extra={"message_id": _header(headers, "ce_id")},
         )
         delay = 0.1

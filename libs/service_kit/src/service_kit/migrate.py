@@ -41,7 +41,9 @@ def run_env(target_metadata: MetaData, service: str) -> None:
                 await conn.run_sync(do_run)
                 await conn.commit()
             finally:
-                await conn.execute(text("SELECT pg_advisory_unlock(:id)"), {"id": _lock_id(service)})
+                await conn.execute(
+                    text("SELECT pg_advisory_unlock(:id)"), {"id": _lock_id(service)}
+                )
                 await conn.commit()
         await engine.dispose()
 

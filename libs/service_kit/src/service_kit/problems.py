@@ -82,20 +82,33 @@ def install(app: FastAPI) -> None:
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
         errors = list(exc.errors())
         if any(e.get("type") == "json_invalid" for e in errors):
-            problem = Problem(400, "malformed-json", "Malformed JSON", "The request body is not valid JSON.")
+            problem = Problem(
+                400, "malformed-json", "Malformed JSON", "The request body is not valid JSON."
+            )
         else:
             problem = Problem(
-                422, "validation-error", "Invalid request", "One or more fields are invalid.",
+                422,
+                "validation-error",
+                "Invalid request",
+                "One or more fields are invalid.",
                 errors=_clean_errors(errors),
             )
         return problem_response(problem, request)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        titles = {404: "Not found", 405: "Method not allowed", 401: "Unauthorized", 403: "Forbidden"}
+        titles = {
+            404: "Not found",
+            405: "Method not allowed",
+            401: "Unauthorized",
+            403: "Forbidden",
+        }
         problem = Problem(
-            exc.status_code, f"http-{exc.status_code}", titles.get(exc.status_code, "Error"),
-            str(exc.detail) if exc.detail else None, headers=dict(exc.headers or {}),
+            exc.status_code,
+            f"http-{exc.status_code}",
+            titles.get(exc.status_code, "Error"),
+            str(exc.detail) if exc.detail else None,
+            headers=dict(exc.headers or {}),
         )
         return problem_response(problem, request)
 

@@ -11,14 +11,14 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from fastapi import APIRouter, FastAPI
-from sqlalchemy import MetaData, Table
-from sqlalchemy.ext.asyncio import AsyncEngine
-
 from messaging.inbox import Inbox
 from messaging.kafka import reliable_producer
 from messaging.outbox import Outbox
 from messaging.relay import OutboxRelay, RelayConfig
 from messaging.runner import ConsumerRunner, RetryPolicy, Subscription
+from sqlalchemy import MetaData, Table
+from sqlalchemy.ext.asyncio import AsyncEngine
+
 from service_kit import logs
 from service_kit.db import asyncpg_dsn, make_engine, redact
 from service_kit.settings import ServiceSettings
@@ -50,13 +50,17 @@ class ServiceDefinition:
     subscriptions: Callable[[Wiring], list[Subscription]] = field(default=lambda w: [])
     # Long-running jobs of the worker process (timers, sweepers); each must be safe to run in
     # several replicas at once.
-    background: Callable[[Wiring], list[Callable[[], Awaitable[None]]]] = field(default=lambda w: [])
+    background: Callable[[Wiring], list[Callable[[], Awaitable[None]]]] = field(
+        default=lambda w: []
+    )
     title: str = ""
 
     def wire(self, settings: ServiceSettings | None = None) -> Wiring:
         settings = settings or self.settings_factory()
         logs.configure(self.name, settings.log_level, settings.log_json)
-        engine = make_engine(settings.database_url.get_secret_value(), pool_size=settings.db_pool_size)
+        engine = make_engine(
+            settings.database_url.get_secret_value(), pool_size=settings.db_pool_size
+        )
         return Wiring(
             settings=settings,
             engine=engine,
@@ -80,7 +84,9 @@ class ServiceDefinition:
         s = wiring.settings
         return OutboxRelay(
             dsn=asyncpg_dsn(s.database_url.get_secret_value()),
-            producer_factory=lambda: reliable_producer(s.kafka_bootstrap_servers, f"{self.name}-relay"),
+            producer_factory=lambda: reliable_producer(
+                s.kafka_bootstrap_servers, f"{self.name}-relay"
+            ),
             config=RelayConfig(
                 service=self.name,
                 batch_size=s.relay_batch_size,
@@ -109,7 +115,9 @@ def run_web(definition: ServiceDefinition) -> None:
 
     wiring = definition.wire()
     app = definition.web_app(wiring)
-    log.info("serving %s on %s:%s", definition.name, wiring.settings.http_host, wiring.settings.port)
+    log.info(
+        "serving %s on %s:%s", definition.name, wiring.settings.http_host, wiring.settings.port
+    )
     uvicorn.run(
         app,
         host=wiring.settings.http_host,
@@ -131,7 +139,9 @@ def run_worker(definition: ServiceDefinition) -> None:
         runner.background.append(relay.run)
     app = runner.build_app()
     log.info(
-        "worker %s: kafka=%s db=%s", definition.name, wiring.settings.kafka_bootstrap_servers,
+        "worker %s: kafka=%s db=%s",
+        definition.name,
+        wiring.settings.kafka_bootstrap_servers,
         redact(wiring.settings.database_url.get_secret_value()),
     )
     worker = faust.Worker(app, loglevel=wiring.settings.log_level.lower(), quiet=True)

@@ -8,11 +8,11 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 from fastapi import APIRouter, FastAPI, Request, Response
+from messaging import tracing
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from messaging import tracing
 from service_kit import problems
 from service_kit.settings import ServiceSettings
 
@@ -24,7 +24,9 @@ async def _kafka_reachable(bootstrap: str, timeout: float = 1.0) -> bool:
     for hostport in bootstrap.split(","):
         host, _, port = hostport.rpartition(":")
         try:
-            _, writer = await asyncio.wait_for(asyncio.open_connection(host.strip("[]"), int(port)), timeout)
+            _, writer = await asyncio.wait_for(
+                asyncio.open_connection(host.strip("[]"), int(port)), timeout
+            )
             writer.close()
             with contextlib.suppress(Exception):
                 await writer.wait_closed()
@@ -47,7 +49,9 @@ def create_app(
         yield
         await engine.dispose()
 
-    app = FastAPI(title=title, version="1.0.0", lifespan=lifespan, openapi_url="/api/v1/openapi.json")
+    app = FastAPI(
+        title=title, version="1.0.0", lifespan=lifespan, openapi_url="/api/v1/openapi.json"
+    )
     problems.install(app)
 
     @app.middleware("http")
@@ -79,14 +83,19 @@ def create_app(
             checks["database"] = "ok"
         except Exception as exc:
             checks["database"] = f"unavailable: {type(exc).__name__}"
-        checks["kafka"] = "ok" if await _kafka_reachable(settings.kafka_bootstrap_servers) else "unavailable"
+        checks["kafka"] = (
+            "ok" if await _kafka_reachable(settings.kafka_bootstrap_servers) else "unavailable"
+        )
         ready = all(v == "ok" for v in checks.values())
         if ready:
             return Response(
-                content=f'{{"status":"ready","checks":{_json(checks)}}}', media_type="application/json"
+                content=f'{{"status":"ready","checks":{_json(checks)}}}',
+                media_type="application/json",
             )
         return problems.problem_response(
-            problems.Problem(503, "not-ready", "Not ready", "A dependency is unavailable.", checks=checks)
+            problems.Problem(
+                503, "not-ready", "Not ready", "A dependency is unavailable.", checks=checks
+            )
         )
 
     @app.get("/metrics", include_in_schema=False)

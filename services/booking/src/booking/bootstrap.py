@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from booking.adapters import tables
-from booking.api.routes import router
-from booking.handlers import saga_reply, step_deadlines
-from booking.settings import BookingSettings
 from contracts.base import Reply
 from contracts.registry import REGISTRY
 from contracts.topics import BOOKING_SAGA_REPLIES
 from messaging.runner import Subscription
 from service_kit.runtime import ServiceDefinition, Wiring
+
+from booking.adapters import tables
+from booking.api.routes import router
+from booking.handlers import saga_reply, step_deadlines
+from booking.settings import BookingSettings
 
 REPLY_TYPES = tuple(model for model in REGISTRY.values() if issubclass(model, Reply))
 
@@ -30,7 +31,8 @@ def _background(wiring: Wiring) -> list:
     settings = _settings(wiring)
     return [
         step_deadlines.job(
-            wiring.engine, wiring.outbox,
+            wiring.engine,
+            wiring.outbox,
             step_timeout_s=settings.step_timeout_s,
             max_attempts=settings.step_max_attempts,
             interval_s=settings.deadline_scan_interval_s,

@@ -43,8 +43,12 @@ EUR_450 = Money(amount=Decimal("450.00"), currency="EUR")
 
 def a_saga() -> SagaData:
     return SagaData(
-        booking_id="b-1", resource_id="r-1", check_in=date(2027, 1, 10), check_out=date(2027, 1, 13),
-        party={"adults": 2, "children": 0, "infants": 0}, payment_method="pm_card_visa",
+        booking_id="b-1",
+        resource_id="r-1",
+        check_in=date(2027, 1, 10),
+        check_out=date(2027, 1, 13),
+        party={"adults": 2, "children": 0, "infants": 0},
+        payment_method="pm_card_visa",
     )
 
 
@@ -63,13 +67,19 @@ def reserved(step: str = "reserve_capacity") -> CapacityReserved:
 
 def priced() -> BookingPriced:
     return BookingPriced(
-        booking_id="b-1", step="price_booking", quote_id="q-1", nights=3,
-        nightly_rate=Money(amount=Decimal("150.00"), currency="EUR"), total=EUR_450,
+        booking_id="b-1",
+        step="price_booking",
+        quote_id="q-1",
+        nights=3,
+        nightly_rate=Money(amount=Decimal("150.00"), currency="EUR"),
+        total=EUR_450,
     )
 
 
 def authorized() -> PaymentAuthorized:
-    return PaymentAuthorized(booking_id="b-1", step="authorize_payment", payment_id="p-1", amount=EUR_450)
+    return PaymentAuthorized(
+        booking_id="b-1", step="authorize_payment", payment_id="p-1", amount=EUR_450
+    )
 
 
 def test_starts_by_reserving_capacity() -> None:
@@ -97,7 +107,7 @@ def test_happy_path_runs_every_step_in_order_and_confirms() -> None:
 
 
 def test_authorizes_exactly_the_quoted_total() -> None:
-    state, decisions = feed(start(a_saga()).state, reserved(), priced())
+    _, decisions = feed(start(a_saga()).state, reserved(), priced())
     command = decisions[-1].command[1]
     assert isinstance(command, AuthorizePayment)
     assert command.amount == EUR_450
@@ -105,8 +115,12 @@ def test_authorizes_exactly_the_quoted_total() -> None:
 
 def test_releases_capacity_when_payment_is_declined() -> None:
     state, decisions = feed(
-        start(a_saga()).state, reserved(), priced(),
-        PaymentDeclined(booking_id="b-1", step="authorize_payment", payment_id="p-1", reason="card_declined"),
+        start(a_saga()).state,
+        reserved(),
+        priced(),
+        PaymentDeclined(
+            booking_id="b-1", step="authorize_payment", payment_id="p-1", reason="card_declined"
+        ),
     )
     assert isinstance(decisions[-1].command[1], ReleaseCapacity)
     assert state.status is SagaStatus.COMPENSATING
@@ -119,7 +133,9 @@ def test_releases_capacity_when_payment_is_declined() -> None:
 def test_rejects_without_charging_when_there_is_no_capacity() -> None:
     state, decisions = feed(
         start(a_saga()).state,
-        CapacityReservationRejected(booking_id="b-1", step="reserve_capacity", reason="insufficient_capacity"),
+        CapacityReservationRejected(
+            booking_id="b-1", step="reserve_capacity", reason="insufficient_capacity"
+        ),
     )
     assert decisions[-1].rejected and decisions[-1].command is None
     assert state.failure_reason == "capacity_unavailable"
@@ -127,9 +143,15 @@ def test_rejects_without_charging_when_there_is_no_capacity() -> None:
 
 def test_voids_then_releases_when_the_reservation_cannot_be_confirmed() -> None:
     state, decisions = feed(
-        start(a_saga()).state, reserved(), priced(), authorized(),
+        start(a_saga()).state,
+        reserved(),
+        priced(),
+        authorized(),
         ReservationConfirmationFailed(
-            booking_id="b-1", step="confirm_reservation", reservation_id="res-1", reason="reservation_released"
+            booking_id="b-1",
+            step="confirm_reservation",
+            reservation_id="res-1",
+            reason="reservation_released",
         ),
         PaymentVoided(booking_id="b-1", step="void_payment", payment_id="p-1"),
         CapacityReleased(booking_id="b-1", step="release_capacity"),
@@ -164,14 +186,18 @@ def test_compensates_when_a_step_never_answers() -> None:
 
 def test_parks_when_a_compensation_never_answers_and_an_operator_can_retry() -> None:
     state, _ = feed(
-        start(a_saga()).state, reserved(), priced(),
+        start(a_saga()).state,
+        reserved(),
+        priced(),
         PaymentDeclined(booking_id="b-1", step="authorize_payment", payment_id="p-1", reason="x"),
     )
     for _ in range(2):
         state = on_timeout(state, 3).state
     parked = on_timeout(state, 3)
     assert parked.state.status is SagaStatus.PARKED and parked.command is None
-    assert on_reply(parked.state, CapacityReleased(booking_id="b-1", step="release_capacity")).ignored
+    assert on_reply(
+        parked.state, CapacityReleased(booking_id="b-1", step="release_capacity")
+    ).ignored
     resumed = retry_parked(parked.state)
     assert isinstance(resumed.command[1], ReleaseCapacity)
     assert resumed.state.status is SagaStatus.COMPENSATING

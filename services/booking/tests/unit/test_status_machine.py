@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import pytest
-
 from booking.domain.booking import TERMINAL, BookingStatus, IllegalTransition, transition
 from booking.domain.reference import ALPHABET, new_reference
 
@@ -19,7 +18,10 @@ def test_a_confirmed_booking_never_goes_back_to_pending() -> None:
 
 def test_completed_refunded_expired_and_rejected_are_immutable() -> None:
     assert {
-        BookingStatus.COMPLETED, BookingStatus.REFUNDED, BookingStatus.EXPIRED, BookingStatus.REJECTED
+        BookingStatus.COMPLETED,
+        BookingStatus.REFUNDED,
+        BookingStatus.EXPIRED,
+        BookingStatus.REJECTED,
     } <= TERMINAL
 
 

@@ -3,7 +3,6 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
-
 from inventory.domain.resources import (
     BookingMode,
     InsufficientCapacity,
@@ -18,7 +17,15 @@ from inventory.domain.resources import (
 
 
 def a_resource(**overrides) -> ResourceView:  # type: ignore[no-untyped-def]
-    return ResourceView(**{"id": "r", "active": True, "booking_mode": BookingMode.NIGHTLY, "capacity": 2, **overrides})
+    return ResourceView(
+        **{
+            "id": "r",
+            "active": True,
+            "booking_mode": BookingMode.NIGHTLY,
+            "capacity": 2,
+            **overrides,
+        }
+    )
 
 
 def test_a_stay_occupies_check_in_to_the_night_before_check_out() -> None:

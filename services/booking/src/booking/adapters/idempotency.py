@@ -58,7 +58,9 @@ async def claim(
             {"s": scope, "k": key},
         )
     ).one()
-    return StoredResponse(stored.request_hash, stored.status_code, stored.response, stored.booking_id)
+    return StoredResponse(
+        stored.request_hash, stored.status_code, stored.response, stored.booking_id
+    )
 
 
 async def complete(
@@ -69,7 +71,13 @@ async def complete(
             "UPDATE idempotency_keys SET status_code = :c, response = CAST(:r AS jsonb), "
             "booking_id = :b WHERE scope = :s AND key = :k"
         ),
-        {"c": status_code, "r": json.dumps(body, default=str), "b": booking_id, "s": scope, "k": key},
+        {
+            "c": status_code,
+            "r": json.dumps(body, default=str),
+            "b": booking_id,
+            "s": scope,
+            "k": key,
+        },
     )
 
 

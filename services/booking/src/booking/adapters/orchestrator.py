@@ -5,11 +5,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy.ext.asyncio import AsyncConnection
-
-from booking.adapters import repository
-from booking.domain.booking import BookingStatus
-from booking.domain.saga import Decision, Participant
 from contracts.booking import BookingConfirmed, BookingRejected
 from contracts.topics import (
     BOOKING_EVENTS,
@@ -19,6 +14,11 @@ from contracts.topics import (
     TopicSpec,
 )
 from messaging.outbox import Outbox
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from booking.adapters import repository
+from booking.domain.booking import BookingStatus
+from booking.domain.saga import Decision, Participant
 
 COMMAND_TOPICS: dict[Participant, TopicSpec] = {
     Participant.INVENTORY: INVENTORY_COMMANDS,
@@ -52,18 +52,29 @@ async def apply(
     data = state.data
     if decision.confirmed:
         version = await repository.change_status(
-            conn, booking_id, BookingStatus.CONFIRMED, actor=actor,
+            conn,
+            booking_id,
+            BookingStatus.CONFIRMED,
+            actor=actor,
             fields={
-                "total_amount": data.total_amount, "currency": data.currency,
-                "quote_id": data.quote_id, "reservation_id": data.reservation_id,
+                "total_amount": data.total_amount,
+                "currency": data.currency,
+                "quote_id": data.quote_id,
+                "reservation_id": data.reservation_id,
                 "payment_id": data.payment_id,
             },
         )
         await outbox.add(
-            conn, topic=BOOKING_EVENTS, key=booking_id,
+            conn,
+            topic=BOOKING_EVENTS,
+            key=booking_id,
             message=BookingConfirmed(
-                booking_id=booking_id, booking_version=version, status=BookingStatus.CONFIRMED,
-                occurred_at=now, total=data.total, payment_id=data.payment_id or "",
+                booking_id=booking_id,
+                booking_version=version,
+                status=BookingStatus.CONFIRMED,
+                occurred_at=now,
+                total=data.total,
+                payment_id=data.payment_id or "",
                 reservation_id=data.reservation_id or "",
             ),
         )
@@ -71,19 +82,32 @@ async def apply(
     if decision.rejected:
         reason = state.failure_reason or "rejected"
         version = await repository.change_status(
-            conn, booking_id, BookingStatus.REJECTED, actor=actor, reason=reason,
+            conn,
+            booking_id,
+            BookingStatus.REJECTED,
+            actor=actor,
+            reason=reason,
             fields={
-                "reason": reason, "reason_detail": state.failure_detail,
-                "total_amount": data.total_amount, "currency": data.currency,
-                "quote_id": data.quote_id, "reservation_id": data.reservation_id,
+                "reason": reason,
+                "reason_detail": state.failure_detail,
+                "total_amount": data.total_amount,
+                "currency": data.currency,
+                "quote_id": data.quote_id,
+                "reservation_id": data.reservation_id,
                 "payment_id": data.payment_id,
             },
         )
         await outbox.add(
-            conn, topic=BOOKING_EVENTS, key=booking_id,
+            conn,
+            topic=BOOKING_EVENTS,
+            key=booking_id,
             message=BookingRejected(
-                booking_id=booking_id, booking_version=version, status=BookingStatus.REJECTED,
-                occurred_at=now, reason=reason, detail=state.failure_detail or "",
+                booking_id=booking_id,
+                booking_version=version,
+                status=BookingStatus.REJECTED,
+                occurred_at=now,
+                reason=reason,
+                detail=state.failure_detail or "",
             ),
         )
         await repository.log(conn, booking_id, "event", BookingRejected.ce_type(), None, reason)

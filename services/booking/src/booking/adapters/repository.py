@@ -68,7 +68,8 @@ async def change_status(
     """Move the booking to ``wanted`` (checked against the status machine); returns the version."""
     row = (
         await conn.execute(
-            text("SELECT status, version FROM bookings WHERE id = :id FOR UPDATE"), {"id": booking_id}
+            text("SELECT status, version FROM bookings WHERE id = :id FOR UPDATE"),
+            {"id": booking_id},
         )
     ).one()
     current = BookingStatus(row.status)
@@ -99,8 +100,13 @@ async def insert_saga(
             "INSERT INTO sagas (booking_id, saga_type, status, current_step, deadline, state) "
             "VALUES (:b, 'create_booking', :s, :c, :d, CAST(:state AS jsonb))"
         ),
-        {"b": booking_id, "s": state.status.value, "c": state.current, "d": deadline,
-         "state": json.dumps(state_to_json(state))},
+        {
+            "b": booking_id,
+            "s": state.status.value,
+            "c": state.current,
+            "d": deadline,
+            "state": json.dumps(state_to_json(state)),
+        },
     )
 
 
@@ -121,8 +127,13 @@ async def save_saga(
             "UPDATE sagas SET status = :s, current_step = :c, deadline = :d, "
             "state = CAST(:state AS jsonb), updated_at = now() WHERE booking_id = :b"
         ),
-        {"b": booking_id, "s": state.status.value, "c": state.current, "d": deadline,
-         "state": json.dumps(state_to_json(state))},
+        {
+            "b": booking_id,
+            "s": state.status.value,
+            "c": state.current,
+            "d": deadline,
+            "state": json.dumps(state_to_json(state)),
+        },
     )
 
 
@@ -139,8 +150,12 @@ async def due_sagas(conn: AsyncConnection, limit: int) -> list[str]:
 
 
 async def log(
-    conn: AsyncConnection, booking_id: str, kind: str, message_type: str | None,
-    step: str | None, detail: str | None = None,
+    conn: AsyncConnection,
+    booking_id: str,
+    kind: str,
+    message_type: str | None,
+    step: str | None,
+    detail: str | None = None,
 ) -> None:
     await conn.execute(
         text(

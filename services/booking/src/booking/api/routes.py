@@ -10,24 +10,30 @@ import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
+from contracts.base import Money
+from contracts.booking import BookingCreated
+from contracts.common import Party, StayPeriod
+from contracts.topics import BOOKING_EVENTS
 from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.responses import JSONResponse
+from service_kit.problems import Problem
+from service_kit.runtime import Wiring
 from sqlalchemy import text
 
 from booking.adapters import idempotency, repository
 from booking.adapters.inventory_client import InventoryClient, InventoryUnavailable
 from booking.adapters.orchestrator import COMMAND_TOPICS
-from booking.api.schemas import BookingCreate, BookingPublic, BookingTimeline, StatusChange, TimelineEntry
+from booking.api.schemas import (
+    BookingCreate,
+    BookingPublic,
+    BookingTimeline,
+    StatusChange,
+    TimelineEntry,
+)
 from booking.domain.booking import TERMINAL, BookingStatus
 from booking.domain.reference import new_reference
 from booking.domain.saga import SagaData, start
 from booking.settings import BookingSettings
-from contracts.base import CURRENCY_EXPONENTS, Money
-from contracts.booking import BookingCreated
-from contracts.common import Party, StayPeriod
-from contracts.topics import BOOKING_EVENTS
-from service_kit.problems import Problem
-from service_kit.runtime import Wiring
 
 CREATE_SCOPE = "POST /api/v1/bookings"
 _PREFER_WAIT = re.compile(r"(?:^|[,;\s])wait=(\d+)")
@@ -37,10 +43,7 @@ def _public(row: Any) -> BookingPublic:
     data = dict(row._mapping)
     amount, currency = data.pop("total_amount"), data.pop("currency")
     data.pop("tenant_id", None)
-    total = None
-    if amount is not None and currency:
-        total = Money(amount=amount.quantize(type(amount)(1).scaleb(-CURRENCY_EXPONENTS[currency])),
-                      currency=currency)
+    total = Money.of(amount, currency) if amount is not None and currency else None
     return BookingPublic(**data, total=total)
 
 
@@ -48,7 +51,9 @@ def _uuid_or_404(value: str) -> str:
     try:
         return str(uuid.UUID(value))
     except ValueError:
-        raise Problem(404, "booking-not-found", "Booking not found", f"No booking {value}.") from None
+        raise Problem(
+            404, "booking-not-found", "Booking not found", f"No booking {value}."
+        ) from None
 
 
 def _prefer_wait(prefer: str | None, cap: float) -> float:
@@ -98,13 +103,18 @@ def router(wiring: Wiring) -> APIRouter:
         try:
             if not await inventory.resource_exists(body.resource_id):
                 raise Problem(
-                    422, "unknown-resource", "Unknown resource",
+                    422,
+                    "unknown-resource",
+                    "Unknown resource",
                     f"Resource {body.resource_id} does not exist.",
                 )
         except InventoryUnavailable:
             raise Problem(
-                503, "dependency-unavailable", "Inventory unavailable",
-                "Try again shortly.", headers={"Retry-After": "2"},
+                503,
+                "dependency-unavailable",
+                "Inventory unavailable",
+                "Try again shortly.",
+                headers={"Retry-After": "2"},
             ) from None
 
         payload = body.model_dump(mode="json")
@@ -115,22 +125,31 @@ def router(wiring: Wiring) -> APIRouter:
                 if not idempotency_key.strip():
                     raise Problem(400, "bad-idempotency-key", "Empty Idempotency-Key")
                 stored = await idempotency.claim(
-                    conn, CREATE_SCOPE, idempotency_key, idempotency.fingerprint(payload),
+                    conn,
+                    CREATE_SCOPE,
+                    idempotency_key,
+                    idempotency.fingerprint(payload),
                     settings.idempotency_ttl_s,
                 )
                 if stored is not None:
                     if stored.request_hash != idempotency.fingerprint(payload):
                         raise Problem(
-                            422, "idempotency-key-reused", "Idempotency-Key reused",
+                            422,
+                            "idempotency-key-reused",
+                            "Idempotency-Key reused",
                             "This key was used with a different request body.",
                         )
                     if stored.status_code is None or stored.booking_id is None:
                         raise Problem(
-                            409, "request-in-progress", "Request in progress",
+                            409,
+                            "request-in-progress",
+                            "Request in progress",
                             "A request with this Idempotency-Key is still being processed.",
                             headers={"Retry-After": "1"},
                         )
-                    return respond(stored.status_code, stored.body, stored.booking_id, replayed=True)
+                    return respond(
+                        stored.status_code, stored.body, stored.booking_id, replayed=True
+                    )
 
             await repository.insert_booking(
                 conn,
@@ -148,26 +167,39 @@ def router(wiring: Wiring) -> APIRouter:
                 },
             )
             data = SagaData(
-                booking_id=booking_id, resource_id=body.resource_id, check_in=body.check_in,
-                check_out=body.check_out, party=payload["party"], payment_method=body.payment_method,
+                booking_id=booking_id,
+                resource_id=body.resource_id,
+                check_in=body.check_in,
+                check_out=body.check_out,
+                party=payload["party"],
+                payment_method=body.payment_method,
             )
             decision = start(data)
             await repository.insert_saga(
-                conn, booking_id, decision.state,
+                conn,
+                booking_id,
+                decision.state,
                 repository.deadline_after(now, settings.step_timeout_s),
             )
             await outbox.add(
-                conn, topic=BOOKING_EVENTS, key=booking_id,
+                conn,
+                topic=BOOKING_EVENTS,
+                key=booking_id,
                 message=BookingCreated(
-                    booking_id=booking_id, booking_version=1, status=BookingStatus.PENDING,
-                    occurred_at=now, resource_id=body.resource_id,
+                    booking_id=booking_id,
+                    booking_version=1,
+                    status=BookingStatus.PENDING,
+                    occurred_at=now,
+                    resource_id=body.resource_id,
                     period=StayPeriod(check_in=body.check_in, check_out=body.check_out),
                     party=Party(**payload["party"]),
                 ),
             )
             assert decision.command is not None
             participant, command = decision.command
-            await outbox.add(conn, topic=COMMAND_TOPICS[participant], key=booking_id, message=command)
+            await outbox.add(
+                conn, topic=COMMAND_TOPICS[participant], key=booking_id, message=command
+            )
             await repository.log(conn, booking_id, "event", BookingCreated.ce_type(), None)
             await repository.log(conn, booking_id, "command", command.ce_type(), command.step)
             row = (
@@ -178,7 +210,9 @@ def router(wiring: Wiring) -> APIRouter:
             ).one()
             created = _public(row).model_dump(mode="json")
             if idempotency_key is not None:
-                await idempotency.complete(conn, CREATE_SCOPE, idempotency_key, 202, created, booking_id)
+                await idempotency.complete(
+                    conn, CREATE_SCOPE, idempotency_key, 202, created, booking_id
+                )
 
         wait_s = _prefer_wait(prefer, settings.max_prefer_wait_s)
         if wait_s > 0:
@@ -207,7 +241,9 @@ def router(wiring: Wiring) -> APIRouter:
     async def get_booking(booking_id: str) -> BookingPublic:
         found = await load(_uuid_or_404(booking_id))
         if found is None:
-            raise Problem(404, "booking-not-found", "Booking not found", f"No booking {booking_id}.")
+            raise Problem(
+                404, "booking-not-found", "Booking not found", f"No booking {booking_id}."
+            )
         return found
 
     @api.get("/bookings", response_model=list[BookingPublic])
@@ -217,10 +253,14 @@ def router(wiring: Wiring) -> APIRouter:
         status: Annotated[str | None, Query(max_length=32)] = None,
         resource_id: Annotated[str | None, Query(max_length=64)] = None,
         limit: Annotated[int, Query(ge=1, le=500)] = 50,
-        cursor: Annotated[str | None, Query(description="id of the last booking of the previous page")] = None,
+        cursor: Annotated[
+            str | None, Query(description="id of the last booking of the previous page")
+        ] = None,
     ) -> list[BookingPublic]:
         if status is not None and status not in {s.value for s in BookingStatus}:
-            raise Problem(422, "bad-filter", "Unknown status", f"{status!r} is not a booking status.")
+            raise Problem(
+                422, "bad-filter", "Unknown status", f"{status!r} is not a booking status."
+            )
         after = _uuid_or_404(cursor) if cursor else None
         async with engine.connect() as conn:
             rows = (
@@ -260,7 +300,9 @@ def router(wiring: Wiring) -> APIRouter:
                 {"b": found.id},
             )
             saga = (
-                await conn.execute(text("SELECT status FROM sagas WHERE booking_id = :b"), {"b": found.id})
+                await conn.execute(
+                    text("SELECT status FROM sagas WHERE booking_id = :b"), {"b": found.id}
+                )
             ).first()
             return BookingTimeline(
                 booking_id=found.id,

@@ -5,9 +5,8 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
-
 from contracts.base import Money
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 MAX_NIGHTS = 365
 

@@ -24,12 +24,21 @@ class BookingStatus(StrEnum):
 
 ALLOWED: dict[BookingStatus, frozenset[BookingStatus]] = {
     BookingStatus.PENDING: frozenset(
-        {BookingStatus.AWAITING_PAYMENT, BookingStatus.CONFIRMED, BookingStatus.CANCELLED,
-         BookingStatus.EXPIRED, BookingStatus.REJECTED}
+        {
+            BookingStatus.AWAITING_PAYMENT,
+            BookingStatus.CONFIRMED,
+            BookingStatus.CANCELLED,
+            BookingStatus.EXPIRED,
+            BookingStatus.REJECTED,
+        }
     ),
     BookingStatus.AWAITING_PAYMENT: frozenset(
-        {BookingStatus.CONFIRMED, BookingStatus.CANCELLED, BookingStatus.EXPIRED,
-         BookingStatus.REJECTED}
+        {
+            BookingStatus.CONFIRMED,
+            BookingStatus.CANCELLED,
+            BookingStatus.EXPIRED,
+            BookingStatus.REJECTED,
+        }
     ),
     BookingStatus.CONFIRMED: frozenset(
         {BookingStatus.CHECKED_IN, BookingStatus.CANCELLED, BookingStatus.NO_SHOW}

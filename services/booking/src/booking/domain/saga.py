@@ -152,7 +152,11 @@ CREATE_BOOKING: tuple[Step, ...] = (
         name="reserve_capacity",
         participant=Participant.INVENTORY,
         command=lambda d, step: ReserveCapacity(
-            booking_id=d.booking_id, step=step, resource_id=d.resource_id, period=d.period, quantity=1
+            booking_id=d.booking_id,
+            step=step,
+            resource_id=d.resource_id,
+            period=d.period,
+            quantity=1,
         ),
         success=CapacityReserved,
         failures=(CapacityReservationRejected,),
@@ -171,7 +175,10 @@ CREATE_BOOKING: tuple[Step, ...] = (
         name="price_booking",
         participant=Participant.PRICING,
         command=lambda d, step: PriceBooking(
-            booking_id=d.booking_id, step=step, resource_id=d.resource_id, period=d.period,
+            booking_id=d.booking_id,
+            step=step,
+            resource_id=d.resource_id,
+            period=d.period,
             party=Party(**d.party),
         ),
         success=BookingPriced,
@@ -291,8 +298,11 @@ def _begin_compensation(state: SagaState, reason: str, detail: str) -> Decision:
         if _STEPS[name].compensation is not None
     )
     comp_state = replace(
-        state, status=SagaStatus.COMPENSATING, pending_compensations=comps,
-        failure_reason=reason, failure_detail=detail,
+        state,
+        status=SagaStatus.COMPENSATING,
+        pending_compensations=comps,
+        failure_reason=reason,
+        failure_detail=detail,
     )
     return _next_compensation(comp_state)
 
@@ -300,7 +310,9 @@ def _begin_compensation(state: SagaState, reason: str, detail: str) -> Decision:
 def on_reply(state: SagaState, reply: Reply) -> Decision:
     """Advance on a participant's reply. Replies for another step (late duplicates) are ignored."""
     if state.terminal or state.status is SagaStatus.PARKED or reply.step != state.current:
-        return Decision(state, ignored=True, note=f"ignored {type(reply).__name__} for {reply.step}")
+        return Decision(
+            state, ignored=True, note=f"ignored {type(reply).__name__} for {reply.step}"
+        )
     if state.current in _STEPS:
         step = _STEPS[state.current]
         if isinstance(reply, step.success):
@@ -312,7 +324,9 @@ def on_reply(state: SagaState, reply: Reply) -> Decision:
                 return Decision(done, confirmed=True, note="confirmed")
             nxt = CREATE_BOOKING[index + 1]
             moved = replace(advanced, current=nxt.name, attempts=1)
-            return Decision(moved, (nxt.participant, nxt.command(data, nxt.name)), note=f"{step.name} done")
+            return Decision(
+                moved, (nxt.participant, nxt.command(data, nxt.name)), note=f"{step.name} done"
+            )
         if isinstance(reply, step.failures):
             data = step.absorb_failure(state.data, reply)
             detail = str(getattr(reply, "reason", "") or "")

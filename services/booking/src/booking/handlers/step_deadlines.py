@@ -8,19 +8,24 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from messaging import tracing
+from messaging.errors import is_transient
+from messaging.outbox import Outbox
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from booking.adapters import orchestrator, repository
 from booking.domain.saga import on_timeout
-from messaging import tracing
-from messaging.errors import is_transient
-from messaging.outbox import Outbox
 
 log = logging.getLogger(__name__)
 
 
 async def sweep_once(
-    engine: AsyncEngine, outbox: Outbox, *, step_timeout_s: float, max_attempts: int, limit: int = 100
+    engine: AsyncEngine,
+    outbox: Outbox,
+    *,
+    step_timeout_s: float,
+    max_attempts: int,
+    limit: int = 100,
 ) -> int:
     async with engine.begin() as conn:
         due = await repository.due_sagas(conn, limit)
@@ -36,7 +41,12 @@ async def sweep_once(
 
 
 def job(
-    engine: AsyncEngine, outbox: Outbox, *, step_timeout_s: float, max_attempts: int, interval_s: float
+    engine: AsyncEngine,
+    outbox: Outbox,
+    *,
+    step_timeout_s: float,
+    max_attempts: int,
+    interval_s: float,
 ):
     async def step_deadlines() -> None:
         while True:

@@ -141,8 +141,13 @@ async def reserve(
             "status, expires_at) VALUES (:id, :b, :r, :ci, :co, :q, 'held', :exp)"
         ),
         {
-            "id": reservation.id, "b": booking_id, "r": resource.id, "ci": check_in,
-            "co": check_out, "q": quantity, "exp": now + hold_ttl,
+            "id": reservation.id,
+            "b": booking_id,
+            "r": resource.id,
+            "ci": check_in,
+            "co": check_out,
+            "q": quantity,
+            "exp": now + hold_ttl,
         },
     )
     return reservation

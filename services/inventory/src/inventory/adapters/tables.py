@@ -7,6 +7,7 @@ how to react when Postgres refuses.
 
 from __future__ import annotations
 
+from messaging.tables import inbox_table, outbox_table
 from sqlalchemy import (
     Boolean,
     CheckConstraint,
@@ -22,8 +23,6 @@ from sqlalchemy import (
     func,
 )
 from sqlalchemy.dialects.postgresql import UUID
-
-from messaging.tables import inbox_table, outbox_table
 
 metadata = MetaData()
 

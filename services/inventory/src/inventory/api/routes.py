@@ -8,11 +8,11 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
+from service_kit.problems import Problem
+from service_kit.runtime import Wiring
 from sqlalchemy import text
 
 from inventory.domain.resources import UnknownTimezone, validate_timezone
-from service_kit.problems import Problem
-from service_kit.runtime import Wiring
 
 
 class ResourceCreate(BaseModel):
@@ -64,8 +64,14 @@ def router(wiring: Wiring) -> APIRouter:
                         "INSERT INTO resources (id, name, kind, booking_mode, capacity, timezone) "
                         f"VALUES (:id, :name, :kind, :mode, :cap, :tz) RETURNING {_COLUMNS}"
                     ),
-                    {"id": resource_id, "name": body.name, "kind": body.kind,
-                     "mode": body.booking_mode, "cap": body.capacity, "tz": tz},
+                    {
+                        "id": resource_id,
+                        "name": body.name,
+                        "kind": body.kind,
+                        "mode": body.booking_mode,
+                        "cap": body.capacity,
+                        "tz": tz,
+                    },
                 )
             ).one()
         response.headers["Location"] = f"/api/v1/resources/{resource_id}"
@@ -74,7 +80,9 @@ def router(wiring: Wiring) -> APIRouter:
     @api.get("/resources", response_model=list[ResourcePublic])
     async def list_resources(
         limit: Annotated[int, Query(ge=1, le=500)] = 100,
-        after: Annotated[str | None, Query(description="cursor: the last id of the previous page")] = None,
+        after: Annotated[
+            str | None, Query(description="cursor: the last id of the previous page")
+        ] = None,
     ) -> list[ResourcePublic]:
         async with engine.connect() as conn:
             rows = await conn.execute(
@@ -97,15 +105,17 @@ def router(wiring: Wiring) -> APIRouter:
                 )
             ).first()
         if row is None:
-            raise Problem(404, "resource-not-found", "Resource not found", f"No resource {resource_id}.")
+            raise Problem(
+                404, "resource-not-found", "Resource not found", f"No resource {resource_id}."
+            )
         return ResourcePublic(**row._mapping)
 
     @api.get("/resources/{resource_id}/availability", response_model=list[NightAvailability])
-    async def availability(
-        resource_id: str, start: date, end: date
-    ) -> list[NightAvailability]:
+    async def availability(resource_id: str, start: date, end: date) -> list[NightAvailability]:
         if end <= start or (end - start).days > 366:
-            raise Problem(422, "bad-range", "Bad date range", "end must be after start, at most 366 days.")
+            raise Problem(
+                422, "bad-range", "Bad date range", "end must be after start, at most 366 days."
+            )
         resource = await get_resource(resource_id)
         async with engine.connect() as conn:
             rows = await conn.execute(
@@ -119,7 +129,9 @@ def router(wiring: Wiring) -> APIRouter:
             )
             return [
                 NightAvailability(
-                    night=r.night, capacity=resource.capacity, reserved=r.reserved,
+                    night=r.night,
+                    capacity=resource.capacity,
+                    reserved=r.reserved,
                     available=resource.capacity - r.reserved,
                 )
                 for r in rows
@@ -132,7 +144,9 @@ def _uuid_or_404(value: str) -> str:
     try:
         return str(uuid.UUID(value))
     except ValueError:
-        raise Problem(404, "resource-not-found", "Resource not found", f"No resource {value}.") from None
+        raise Problem(
+            404, "resource-not-found", "Resource not found", f"No resource {value}."
+        ) from None
 
 
 def _uuid_or_problem(value: str) -> str:

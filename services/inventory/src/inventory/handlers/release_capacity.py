@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from contracts.inventory import CapacityReleased, ReleaseCapacity
 from contracts.topics import BOOKING_SAGA_REPLIES
-from inventory.adapters import ledger
 from messaging.runner import HandlerContext
+
+from inventory.adapters import ledger
 
 
 async def release_capacity(ctx: HandlerContext, cmd: ReleaseCapacity) -> None:
@@ -16,7 +17,8 @@ async def release_capacity(ctx: HandlerContext, cmd: ReleaseCapacity) -> None:
         BOOKING_SAGA_REPLIES,
         cmd.booking_id,
         CapacityReleased(
-            booking_id=cmd.booking_id, step=cmd.step,
+            booking_id=cmd.booking_id,
+            step=cmd.step,
             reservation_id=reservation.id if reservation else cmd.reservation_id,
         ),
     )

@@ -6,9 +6,10 @@ from datetime import UTC, datetime, timedelta
 
 from contracts.inventory import CapacityReservationRejected, CapacityReserved, ReserveCapacity
 from contracts.topics import BOOKING_SAGA_REPLIES
+from messaging.runner import HandlerContext
+
 from inventory.adapters import ledger
 from inventory.domain.resources import InventoryRuleBroken
-from messaging.runner import HandlerContext
 
 
 def handler(hold_ttl_s: float):
@@ -38,7 +39,9 @@ def handler(hold_ttl_s: float):
                 BOOKING_SAGA_REPLIES,
                 cmd.booking_id,
                 CapacityReservationRejected(
-                    booking_id=cmd.booking_id, step=cmd.step, reason="reservation_released",
+                    booking_id=cmd.booking_id,
+                    step=cmd.step,
+                    reason="reservation_released",
                     detail="this booking's reservation was already released",
                 ),
             )
@@ -46,7 +49,9 @@ def handler(hold_ttl_s: float):
         await ctx.emit(
             BOOKING_SAGA_REPLIES,
             cmd.booking_id,
-            CapacityReserved(booking_id=cmd.booking_id, step=cmd.step, reservation_id=reservation.id),
+            CapacityReserved(
+                booking_id=cmd.booking_id, step=cmd.step, reservation_id=reservation.id
+            ),
         )
 
     return reserve_capacity

@@ -7,9 +7,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
-from sqlalchemy import text
-
 from service_kit.runtime import Wiring
+from sqlalchemy import text
 
 
 class NotificationPublic(BaseModel):

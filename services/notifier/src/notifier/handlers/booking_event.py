@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import text
-
 from contracts.booking import BookingEvent
 from messaging.runner import HandlerContext
+from sqlalchemy import text
+
 from notifier.domain.notifications import intents_for
 
 
@@ -19,7 +19,13 @@ async def booking_event(ctx: HandlerContext, event: BookingEvent) -> None:
                 "channel, template, status) VALUES (:id, :src, :eid, :t, :b, :ch, :tpl, 'recorded') "
                 "ON CONFLICT ON CONSTRAINT notifications_once_per_channel DO NOTHING"
             ),
-            {"id": str(uuid.uuid4()), "src": ctx.envelope.source, "eid": ctx.envelope.id,
-             "t": ctx.envelope.type, "b": event.booking_id, "ch": intent.channel,
-             "tpl": intent.template},
+            {
+                "id": str(uuid.uuid4()),
+                "src": ctx.envelope.source,
+                "eid": ctx.envelope.id,
+                "t": ctx.envelope.type,
+                "b": event.booking_id,
+                "ch": intent.channel,
+                "tpl": intent.template,
+            },
         )

@@ -36,8 +36,13 @@ async def for_booking(conn: AsyncConnection, booking_id: str) -> PaymentRow | No
     if row is None:
         return None
     return PaymentRow(
-        row.id, row.booking_id, row.amount, row.currency, row.provider_ref,
-        PaymentStatus(row.status), row.decline_code,
+        row.id,
+        row.booking_id,
+        row.amount,
+        row.currency,
+        row.provider_ref,
+        PaymentStatus(row.status),
+        row.decline_code,
     )
 
 

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
+from contracts.base import DecimalStr, to_minor_units
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
-from sqlalchemy import text
-
-from contracts.base import CURRENCY_EXPONENTS, DecimalStr
 from service_kit.problems import Problem
 from service_kit.runtime import Wiring
+from sqlalchemy import Row, text
 
 
 class PaymentPublic(BaseModel):
@@ -34,9 +33,9 @@ _COLUMNS = (
 )
 
 
-def _public(row) -> PaymentPublic:  # type: ignore[no-untyped-def]
+def _public(row: Row[Any]) -> PaymentPublic:
     data = dict(row._mapping)
-    data["amount"] = data["amount"].quantize(type(data["amount"])(1).scaleb(-CURRENCY_EXPONENTS[data["currency"]]))
+    data["amount"] = to_minor_units(data["amount"], data["currency"])
     return PaymentPublic(**data)
 
 

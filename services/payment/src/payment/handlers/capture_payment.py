@@ -6,6 +6,7 @@ from contracts.base import Money
 from contracts.payment import CapturePayment, PaymentCaptured, PaymentCaptureFailed
 from contracts.topics import BOOKING_SAGA_REPLIES
 from messaging.runner import HandlerContext
+
 from payment.adapters import repository
 from payment.domain.payments import (
     CardProvider,
@@ -21,7 +22,9 @@ def handler(provider: CardProvider):
         reply: PaymentCaptured | PaymentCaptureFailed
         if payment is None or payment.id != cmd.payment_id:
             reply = PaymentCaptureFailed(
-                booking_id=cmd.booking_id, step=cmd.step, payment_id=cmd.payment_id,
+                booking_id=cmd.booking_id,
+                step=cmd.step,
+                payment_id=cmd.payment_id,
                 reason="payment_not_found",
             )
         else:
@@ -29,26 +32,25 @@ def handler(provider: CardProvider):
                 new_status = next_status_on_capture(payment.status)
             except PaymentRuleBroken as broken:
                 reply = PaymentCaptureFailed(
-                    booking_id=cmd.booking_id, step=cmd.step, payment_id=payment.id, reason=broken.code
+                    booking_id=cmd.booking_id,
+                    step=cmd.step,
+                    payment_id=payment.id,
+                    reason=broken.code,
                 )
             else:
                 if payment.status is not PaymentStatus.CAPTURED:
                     key = f"{cmd.booking_id}:capture"
-                    result = provider.capture(provider_ref=payment.provider_ref, idempotency_key=key)
+                    result = provider.capture(
+                        provider_ref=payment.provider_ref, idempotency_key=key
+                    )
                     await repository.log_call(ctx.conn, payment.id, "capture", key, result)
                     await repository.set_status(ctx.conn, payment.id, new_status)
                 reply = PaymentCaptured(
-                    booking_id=cmd.booking_id, step=cmd.step, payment_id=payment.id,
-                    amount=_money(payment.amount, payment.currency),
+                    booking_id=cmd.booking_id,
+                    step=cmd.step,
+                    payment_id=payment.id,
+                    amount=Money.of(payment.amount, payment.currency),
                 )
         await ctx.emit(BOOKING_SAGA_REPLIES, cmd.booking_id, reply)
 
     return capture_payment
-
-
-def _money(amount, currency: str) -> Money:  # type: ignore[no-untyped-def]
-    # Stored as NUMERIC(18, 6): present it with the currency's minor units.
-    from contracts.base import CURRENCY_EXPONENTS
-
-    return Money(amount=amount.quantize(type(amount)(1).scaleb(-CURRENCY_EXPONENTS[currency])),
-                 currency=currency)

@@ -6,8 +6,14 @@ from contracts.payment import PaymentVoided, VoidPayment
 from contracts.topics import BOOKING_SAGA_REPLIES
 from messaging.errors import PermanentError
 from messaging.runner import HandlerContext
+
 from payment.adapters import repository
-from payment.domain.payments import CardProvider, PaymentRuleBroken, PaymentStatus, next_status_on_void
+from payment.domain.payments import (
+    CardProvider,
+    PaymentRuleBroken,
+    PaymentStatus,
+    next_status_on_void,
+)
 
 
 def handler(provider: CardProvider):

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from messaging.tables import inbox_table, outbox_table
 from sqlalchemy import (
     Boolean,
     CheckConstraint,
@@ -13,8 +14,6 @@ from sqlalchemy import (
     func,
 )
 from sqlalchemy.dialects.postgresql import UUID
-
-from messaging.tables import inbox_table, outbox_table
 
 metadata = MetaData()
 

@@ -5,16 +5,16 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, Any
 
+from contracts.base import DecimalStr, to_minor_units
 from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import text
-
-from contracts.base import DecimalStr
-from pricing.domain.money import PricingRuleBroken, minor_unit, parse_rate
 from service_kit.problems import Problem
 from service_kit.runtime import Wiring
+from sqlalchemy import Row, text
+
+from pricing.domain.money import PricingRuleBroken, parse_rate
 
 
 class RatePlanCreate(BaseModel):
@@ -23,7 +23,7 @@ class RatePlanCreate(BaseModel):
     resource_id: str = Field(min_length=1, max_length=64)
     currency: str = Field(pattern=r"^[A-Z]{3}$")
     nightly_rate: str = Field(
-        min_length=1, max_length=32, description="A decimal string, e.g. \"120.00\" (never a float)"
+        min_length=1, max_length=32, description='A decimal string, e.g. "120.00" (never a float)'
     )
 
 
@@ -40,11 +40,15 @@ def router(wiring: Wiring) -> APIRouter:
     api = APIRouter(prefix="/api/v1", tags=["pricing"])
     engine = wiring.engine
 
-    def public(row) -> RatePlanPublic:  # type: ignore[no-untyped-def]
-        rate: Decimal = row.nightly_rate.quantize(minor_unit(row.currency))
+    def public(row: Row[Any]) -> RatePlanPublic:
+        rate: Decimal = to_minor_units(row.nightly_rate, row.currency)
         return RatePlanPublic(
-            id=row.id, resource_id=row.resource_id, currency=row.currency,
-            nightly_rate=rate, active=row.active, created_at=row.created_at,
+            id=row.id,
+            resource_id=row.resource_id,
+            currency=row.currency,
+            nightly_rate=rate,
+            active=row.active,
+            created_at=row.created_at,
         )
 
     @api.post("/rate-plans", status_code=201, response_model=RatePlanPublic)
@@ -52,7 +56,9 @@ def router(wiring: Wiring) -> APIRouter:
         try:
             rate = parse_rate(body.nightly_rate, body.currency)
         except PricingRuleBroken as broken:
-            raise Problem(422, broken.code.replace("_", "-"), "Invalid rate plan", str(broken)) from None
+            raise Problem(
+                422, broken.code.replace("_", "-"), "Invalid rate plan", str(broken)
+            ) from None
         plan_id = str(uuid.uuid4())
         async with engine.begin() as conn:
             row = (

@@ -8,9 +8,9 @@ lines, so a quote's lines always add up to its total.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import Decimal, InvalidOperation
 
-from contracts.base import CURRENCY_EXPONENTS
+from contracts.base import CURRENCY_EXPONENTS, to_minor_units
 
 
 class PricingRuleBroken(Exception):
@@ -38,7 +38,8 @@ def minor_unit(currency: str) -> Decimal:
 
 
 def quantize(amount: Decimal, currency: str) -> Decimal:
-    return amount.quantize(minor_unit(currency), rounding=ROUND_HALF_UP)
+    minor_unit(currency)  # refuses unknown currencies with a named error
+    return to_minor_units(amount, currency)
 
 
 def parse_rate(raw: str, currency: str) -> Decimal:
@@ -50,7 +51,9 @@ def parse_rate(raw: str, currency: str) -> Decimal:
     if not value.is_finite() or value <= 0:
         raise InvalidRate("the rate must be a positive amount")
     if quantize(value, currency) != value:
-        raise InvalidRate(f"{currency} amounts have at most {CURRENCY_EXPONENTS[currency]} decimals")
+        raise InvalidRate(
+            f"{currency} amounts have at most {CURRENCY_EXPONENTS[currency]} decimals"
+        )
     return value
 
 

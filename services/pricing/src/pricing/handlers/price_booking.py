@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import uuid
-
-from sqlalchemy import text
+from decimal import Decimal
 
 from contracts.base import Money
 from contracts.pricing import BookingPriced, BookingPricingFailed, PriceBooking
 from contracts.topics import BOOKING_SAGA_REPLIES
 from messaging.runner import HandlerContext
-from pricing.domain.money import NoRatePlan, PricingRuleBroken, quantize, quote_stay
+from sqlalchemy import text
+
+from pricing.domain.money import NoRatePlan, PricingRuleBroken, quote_stay
 
 
 async def price_booking(ctx: HandlerContext, cmd: PriceBooking) -> None:
@@ -50,19 +51,30 @@ async def price_booking(ctx: HandlerContext, cmd: PriceBooking) -> None:
                     "INSERT INTO quotes (id, booking_id, rate_plan_id, nights, nightly_rate, total, "
                     "currency) VALUES (:id, :b, :p, :n, :r, :t, :c)"
                 ),
-                {"id": quote_id, "b": cmd.booking_id, "p": plan.id, "n": quote.nights,
-                 "r": quote.nightly_rate, "t": quote.total, "c": quote.currency},
+                {
+                    "id": quote_id,
+                    "b": cmd.booking_id,
+                    "p": plan.id,
+                    "n": quote.nights,
+                    "r": quote.nightly_rate,
+                    "t": quote.total,
+                    "c": quote.currency,
+                },
             )
-            reply = _priced(cmd, quote_id, quote.nights, quote.nightly_rate, quote.total, quote.currency)
+            reply = _priced(
+                cmd, quote_id, quote.nights, quote.nightly_rate, quote.total, quote.currency
+            )
     await ctx.emit(BOOKING_SAGA_REPLIES, cmd.booking_id, reply)
 
 
-def _priced(cmd: PriceBooking, quote_id, nights, rate, total, currency) -> BookingPriced:  # type: ignore[no-untyped-def]
+def _priced(
+    cmd: PriceBooking, quote_id: str, nights: int, rate: Decimal, total: Decimal, currency: str
+) -> BookingPriced:
     return BookingPriced(
         booking_id=cmd.booking_id,
         step=cmd.step,
         quote_id=quote_id,
         nights=nights,
-        nightly_rate=Money(amount=quantize(rate, currency), currency=currency),
-        total=Money(amount=quantize(total, currency), currency=currency),
+        nightly_rate=Money.of(rate, currency),
+        total=Money.of(total, currency),
     )

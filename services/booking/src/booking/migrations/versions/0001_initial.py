@@ -5,9 +5,8 @@ Revision ID: 0001
 
 import sqlalchemy as sa
 from alembic import op
-from sqlalchemy.dialects.postgresql import JSONB, UUID
-
 from messaging.migrations import create_messaging_tables, drop_messaging_tables
+from sqlalchemy.dialects.postgresql import JSONB, UUID
 
 revision = "0001"
 down_revision = None
@@ -37,8 +36,12 @@ def upgrade() -> None:
         sa.Column("quote_id", sa.Text),
         sa.Column("reservation_id", sa.Text),
         sa.Column("payment_id", sa.Text),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
-        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+        sa.Column(
+            "created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
+        ),
+        sa.Column(
+            "updated_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
+        ),
         sa.Column("confirmed_at", sa.DateTime(timezone=True)),
         sa.Column("rejected_at", sa.DateTime(timezone=True)),
         sa.CheckConstraint("check_out > check_in", name="bookings_period"),
@@ -56,7 +59,9 @@ def upgrade() -> None:
         sa.Column("reason", sa.Text),
         sa.Column("at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
     )
-    op.create_index("booking_status_history_booking_idx", "booking_status_history", ["booking_id", "id"])
+    op.create_index(
+        "booking_status_history_booking_idx", "booking_status_history", ["booking_id", "id"]
+    )
     op.create_table(
         "sagas",
         sa.Column("booking_id", UUID(as_uuid=False), primary_key=True),
@@ -65,11 +70,17 @@ def upgrade() -> None:
         sa.Column("current_step", sa.Text, nullable=False),
         sa.Column("deadline", sa.DateTime(timezone=True)),
         sa.Column("state", JSONB, nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
-        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+        sa.Column(
+            "created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
+        ),
+        sa.Column(
+            "updated_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
+        ),
     )
     op.create_index(
-        "sagas_deadline_idx", "sagas", ["deadline"],
+        "sagas_deadline_idx",
+        "sagas",
+        ["deadline"],
         postgresql_where=sa.text("status IN ('running', 'compensating')"),
     )
     op.create_table(
@@ -91,7 +102,9 @@ def upgrade() -> None:
         sa.Column("status_code", sa.Integer),
         sa.Column("response", JSONB),
         sa.Column("booking_id", UUID(as_uuid=False)),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+        sa.Column(
+            "created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
+        ),
         sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("scope", "key", name="idempotency_keys_pkey"),
     )

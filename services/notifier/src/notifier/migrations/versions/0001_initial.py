@@ -5,9 +5,8 @@ Revision ID: 0001
 
 import sqlalchemy as sa
 from alembic import op
-from sqlalchemy.dialects.postgresql import UUID
-
 from messaging.migrations import create_messaging_tables, drop_messaging_tables
+from sqlalchemy.dialects.postgresql import UUID
 
 revision = "0001"
 down_revision = None
@@ -26,8 +25,12 @@ def upgrade() -> None:
         sa.Column("channel", sa.Text, nullable=False),
         sa.Column("template", sa.Text, nullable=False),
         sa.Column("status", sa.Text, nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
-        sa.UniqueConstraint("event_source", "event_id", "channel", name="notifications_once_per_channel"),
+        sa.Column(
+            "created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
+        ),
+        sa.UniqueConstraint(
+            "event_source", "event_id", "channel", name="notifications_once_per_channel"
+        ),
     )
     op.create_index("notifications_booking_idx", "notifications", ["booking_id", "created_at"])
     create_messaging_tables(op)

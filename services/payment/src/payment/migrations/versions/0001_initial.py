@@ -5,9 +5,8 @@ Revision ID: 0001
 
 import sqlalchemy as sa
 from alembic import op
-from sqlalchemy.dialects.postgresql import JSONB, UUID
-
 from messaging.migrations import create_messaging_tables, drop_messaging_tables
+from sqlalchemy.dialects.postgresql import JSONB, UUID
 
 revision = "0001"
 down_revision = None
@@ -27,10 +26,16 @@ def upgrade() -> None:
         sa.Column("provider_ref", sa.Text, nullable=False),
         sa.Column("status", sa.Text, nullable=False),
         sa.Column("decline_code", sa.Text),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
-        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+        sa.Column(
+            "created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
+        ),
+        sa.Column(
+            "updated_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
+        ),
         sa.CheckConstraint("amount >= 0", name="payments_amount_non_negative"),
-        sa.CheckConstraint("status IN ('authorized', 'declined', 'captured', 'voided')", name="payments_status"),
+        sa.CheckConstraint(
+            "status IN ('authorized', 'declined', 'captured', 'voided')", name="payments_status"
+        ),
     )
     op.create_table(
         "provider_calls",
@@ -39,7 +44,9 @@ def upgrade() -> None:
         sa.Column("operation", sa.Text, nullable=False),
         sa.Column("idempotency_key", sa.Text, nullable=False),
         sa.Column("result", JSONB, nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+        sa.Column(
+            "created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
+        ),
     )
     op.create_index("provider_calls_payment_idx", "provider_calls", ["payment_id"])
     create_messaging_tables(op)

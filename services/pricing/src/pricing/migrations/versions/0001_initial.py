@@ -5,9 +5,8 @@ Revision ID: 0001
 
 import sqlalchemy as sa
 from alembic import op
-from sqlalchemy.dialects.postgresql import UUID
-
 from messaging.migrations import create_messaging_tables, drop_messaging_tables
+from sqlalchemy.dialects.postgresql import UUID
 
 revision = "0001"
 down_revision = None
@@ -23,7 +22,9 @@ def upgrade() -> None:
         sa.Column("currency", sa.Text, nullable=False),
         sa.Column("nightly_rate", sa.Numeric(18, 6), nullable=False),
         sa.Column("active", sa.Boolean, nullable=False, server_default=sa.true()),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+        sa.Column(
+            "created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
+        ),
         sa.CheckConstraint("nightly_rate > 0", name="rate_plans_rate_positive"),
     )
     op.create_index("ix_rate_plans_resource_id", "rate_plans", ["resource_id"])
@@ -36,7 +37,9 @@ def upgrade() -> None:
         sa.Column("nightly_rate", sa.Numeric(18, 6), nullable=False),
         sa.Column("total", sa.Numeric(18, 6), nullable=False),
         sa.Column("currency", sa.Text, nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+        sa.Column(
+            "created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
+        ),
     )
     create_messaging_tables(op)
 
