@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
 from devstack.client import PlatformClient
 from devstack.platform import SERVICES, Platform, PlatformConfig
 

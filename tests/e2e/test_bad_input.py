@@ -6,9 +6,9 @@ import uuid
 from datetime import date, timedelta
 
 import pytest
+
 from devstack.client import PlatformClient, booking_body
 from devstack.platform import Platform
-
 from tests.support.db import scalar
 
 pytestmark = pytest.mark.e2e

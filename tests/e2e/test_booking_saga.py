@@ -7,9 +7,9 @@ import uuid
 from datetime import date, timedelta
 
 import pytest
+
 from devstack.client import PlatformClient, booking_body
 from devstack.platform import Platform
-
 from tests.support.db import fetch, scalar
 
 pytestmark = pytest.mark.e2e

@@ -8,9 +8,9 @@ from datetime import date, timedelta
 
 import httpx
 import pytest
+
 from devstack.client import PlatformClient, booking_body
 from devstack.platform import Platform
-
 from tests.support.db import fetch, scalar
 
 pytestmark = pytest.mark.e2e

@@ -9,6 +9,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+
 from contracts.common import StayPeriod
 from contracts.inventory import ReserveCapacity
 from contracts.topics import INVENTORY_COMMANDS
@@ -16,7 +17,6 @@ from devstack.client import PlatformClient
 from devstack.platform import Platform
 from messaging import tracing
 from messaging.envelope import Envelope
-
 from tests.support.db import scalar
 
 pytestmark = pytest.mark.e2e

@@ -8,9 +8,9 @@ from collections import Counter
 from datetime import date, timedelta
 
 import pytest
+
 from devstack.client import PlatformClient, booking_body
 from devstack.platform import Platform
-
 from tests.support.db import fetch
 
 pytestmark = pytest.mark.e2e

@@ -6,6 +6,8 @@ import asyncio
 from datetime import UTC, datetime
 
 import pytest
+from sqlalchemy import MetaData, text
+
 from contracts.inventory import ReleaseCapacity
 from devstack.platform import Platform
 from messaging.envelope import Envelope
@@ -14,7 +16,6 @@ from messaging.outbox import Outbox
 from messaging.runner import ConsumerRunner, HandlerContext
 from messaging.tables import inbox_table, outbox_table
 from service_kit.db import make_engine
-from sqlalchemy import MetaData, text
 
 pytestmark = pytest.mark.integration
 

@@ -12,6 +12,8 @@ from typing import ClassVar
 import asyncpg
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from sqlalchemy import MetaData, text
+
 from contracts.base import Event
 from contracts.topics import TopicSpec
 from devstack.kafka import REPO_ROOT
@@ -23,7 +25,6 @@ from messaging.kafka import ensure_topics
 from messaging.outbox import Outbox
 from messaging.tables import inbox_table, outbox_table
 from service_kit.db import asyncpg_dsn, make_engine
-from sqlalchemy import MetaData, text
 
 pytestmark = pytest.mark.integration
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+
 from contracts.inventory import ReleaseCapacity
 from messaging import tracing
 from messaging.envelope import Envelope

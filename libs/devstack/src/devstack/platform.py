@@ -20,12 +20,12 @@ from functools import partial
 from pathlib import Path
 
 import httpx
-from contracts.topics import ALL_TOPICS
-from messaging.kafka import ensure_topics
 
+from contracts.topics import ALL_TOPICS
 from devstack.kafka import REPO_ROOT, KafkaBroker
 from devstack.postgres import EmbeddedPostgres
 from devstack.procs import Proc, free_port, spawn, wait_for
+from messaging.kafka import ensure_topics
 
 SERVICES: dict[str, int] = {
     "booking": 8000,

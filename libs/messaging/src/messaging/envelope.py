@@ -10,11 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from contracts.base import ContractMessage
-from contracts.registry import REGISTRY
 from pydantic import ValidationError
 
 from contracts import cloudevents as ce
+from contracts.base import ContractMessage
+from contracts.registry import REGISTRY
 from messaging.errors import InvalidEnvelope, UnknownMessageType
 
 Headers = list[tuple[str, bytes]]

@@ -12,13 +12,15 @@ import logging
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
+
 from contracts.topics import ALL_TOPICS, TopicSpec
 
 log = logging.getLogger(__name__)
 
-# Upper bound for a consumer's fetch wait: the broker answers as soon as one byte is there, this
-# only caps how long an idle fetch is parked (aiokafka defaults to 500 ms, faust to 1500 ms).
-FETCH_MAX_WAIT_MS = 20
+# Upper bound for a consumer's fetch wait: the broker answers a parked fetch as soon as one byte
+# arrives, so this caps how long an *idle* fetch is parked and how often idle consumers poll
+# (aiokafka defaults to 500 ms, faust hardcodes 1500 ms). Measured trade-off in docs/ARCHITECTURE.md.
+FETCH_MAX_WAIT_MS = 100
 
 
 def reliable_producer(bootstrap_servers: str, client_id: str) -> AIOKafkaProducer:

@@ -10,11 +10,11 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-from contracts.base import ContractMessage
-from contracts.topics import TopicSpec
 from sqlalchemy import Table, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from contracts.base import ContractMessage
+from contracts.topics import TopicSpec
 from messaging import tracing
 from messaging.tables import OUTBOX_CHANNEL
 

@@ -19,8 +19,6 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 import faust
-from contracts.base import ContractMessage
-from contracts.topics import TopicSpec
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from prometheus_client import Counter, Histogram
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -32,6 +30,8 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
+from contracts.base import ContractMessage
+from contracts.topics import TopicSpec
 from messaging import tracing
 from messaging.envelope import Envelope, Headers
 from messaging.errors import PermanentError, UnknownMessageType, is_transient
@@ -99,7 +99,7 @@ class _LowLatencyConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
         # broker to park an idle fetch only briefly. aiokafka reads this attribute in start().
         if not hasattr(consumer, "_fetch_max_wait_ms"):
             raise RuntimeError("aiokafka consumer layout changed: cannot set fetch wait")
-        consumer._fetch_max_wait_ms = FETCH_MAX_WAIT_MS
+        consumer._fetch_max_wait_ms = getattr(self.app, "fetch_max_wait_ms", FETCH_MAX_WAIT_MS)
         return consumer
 
 
@@ -114,6 +114,8 @@ class _LowLatencyTransport(faust_aiokafka.Transport):
 
 class PlatformFaustApp(faust.App):
     """A faust App whose worker consumers use the platform's low-latency fetch settings."""
+
+    fetch_max_wait_ms: int = FETCH_MAX_WAIT_MS
 
     def _new_transport(self) -> Any:
         return _LowLatencyTransport(self.conf.broker_consumer, self)
@@ -139,6 +141,7 @@ class ConsumerRunner:
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     # How long a dead worker keeps its partitions before the group reassigns them.
     session_timeout_s: float = 10.0
+    fetch_max_wait_ms: int = FETCH_MAX_WAIT_MS
     background: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     _app: faust.App | None = None
 
@@ -159,6 +162,7 @@ class ConsumerRunner:
             broker_heartbeat_interval=max(0.5, self.session_timeout_s / 5),
             stream_wait_empty=False,
         )
+        app.fetch_max_wait_ms = self.fetch_max_wait_ms
         for sub in self.subscriptions:
             self._register(app, sub)
         for job in self.background:

@@ -11,14 +11,14 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from fastapi import APIRouter, FastAPI
+from sqlalchemy import MetaData, Table
+from sqlalchemy.ext.asyncio import AsyncEngine
+
 from messaging.inbox import Inbox
 from messaging.kafka import reliable_producer
 from messaging.outbox import Outbox
 from messaging.relay import OutboxRelay, RelayConfig
 from messaging.runner import ConsumerRunner, RetryPolicy, Subscription
-from sqlalchemy import MetaData, Table
-from sqlalchemy.ext.asyncio import AsyncEngine
-
 from service_kit import logs
 from service_kit.db import asyncpg_dsn, make_engine, redact
 from service_kit.settings import ServiceSettings
@@ -106,6 +106,7 @@ class ServiceDefinition:
             subscriptions=self.subscriptions(wiring),
             retry=RetryPolicy(attempts=s.consumer_retry_attempts),
             session_timeout_s=s.consumer_session_timeout_s,
+            fetch_max_wait_ms=s.consumer_fetch_max_wait_ms,
             background=list(self.background(wiring)),
         )
 

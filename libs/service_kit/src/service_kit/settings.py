@@ -38,6 +38,7 @@ class ServiceSettings(BaseSettings):
     inbox_retention_s: float = Field(default=8 * 24 * 3600, ge=3600)
     consumer_retry_attempts: int = Field(default=8, ge=1, le=100)
     consumer_session_timeout_s: float = Field(default=10.0, ge=3, le=300)
+    consumer_fetch_max_wait_ms: int = Field(default=100, ge=1, le=5000)
 
     @field_validator("database_url")
     @classmethod

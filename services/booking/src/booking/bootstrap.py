@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
+from booking.adapters import tables
+from booking.api.routes import router
+from booking.handlers import saga_reply, step_deadlines
+from booking.settings import BookingSettings
 from contracts.base import Reply
 from contracts.registry import REGISTRY
 from contracts.topics import BOOKING_SAGA_REPLIES
 from messaging.runner import Subscription
 from service_kit.runtime import ServiceDefinition, Wiring
-
-from booking.adapters import tables
-from booking.api.routes import router
-from booking.handlers import saga_reply, step_deadlines
-from booking.settings import BookingSettings
 
 REPLY_TYPES = tuple(model for model in REGISTRY.values() if issubclass(model, Reply))
 

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import pytest
+
 from booking.domain.booking import TERMINAL, BookingStatus, IllegalTransition, transition
 from booking.domain.reference import ALPHABET, new_reference
 

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 from contracts.inventory import ConfirmReservation, ReleaseCapacity, ReserveCapacity
 from contracts.topics import INVENTORY_COMMANDS
-from messaging.runner import Subscription
-from service_kit.runtime import ServiceDefinition, Wiring
-
 from inventory.adapters import tables
 from inventory.api.routes import router
 from inventory.handlers.confirm_reservation import confirm_reservation
 from inventory.handlers.release_capacity import release_capacity
 from inventory.handlers.reserve_capacity import handler as reserve_capacity_handler
 from inventory.settings import InventorySettings
+from messaging.runner import Subscription
+from service_kit.runtime import ServiceDefinition, Wiring
 
 
 def _subscriptions(wiring: Wiring) -> list[Subscription]:

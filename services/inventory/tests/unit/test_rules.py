@@ -3,6 +3,7 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
+
 from inventory.domain.resources import (
     BookingMode,
     InsufficientCapacity,

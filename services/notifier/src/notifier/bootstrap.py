@@ -5,12 +5,11 @@ from __future__ import annotations
 from contracts.booking import BookingEvent
 from contracts.topics import BOOKING_EVENTS
 from messaging.runner import Subscription
-from service_kit.runtime import ServiceDefinition
-
 from notifier.adapters import tables
 from notifier.api.routes import router
 from notifier.handlers.booking_event import booking_event
 from notifier.settings import NotifierSettings
+from service_kit.runtime import ServiceDefinition
 
 
 def _is_booking_event(model: type) -> bool:

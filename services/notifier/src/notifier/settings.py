@@ -3,6 +3,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 from pydantic_settings import SettingsConfigDict
+
 from service_kit.settings import ServiceSettings
 
 

@@ -5,13 +5,12 @@ from __future__ import annotations
 from contracts.payment import AuthorizePayment, CapturePayment, VoidPayment
 from contracts.topics import PAYMENT_COMMANDS
 from messaging.runner import Subscription
-from service_kit.runtime import ServiceDefinition, Wiring
-
 from payment.adapters import tables
 from payment.adapters.simulated_card import SimulatedCardProvider
 from payment.api.routes import router
 from payment.handlers import authorize_payment, capture_payment, void_payment
 from payment.settings import PaymentSettings
+from service_kit.runtime import ServiceDefinition, Wiring
 
 
 def _subscriptions(wiring: Wiring) -> list[Subscription]:

@@ -5,12 +5,11 @@ from __future__ import annotations
 from contracts.pricing import PriceBooking
 from contracts.topics import PRICING_COMMANDS
 from messaging.runner import Subscription
-from service_kit.runtime import ServiceDefinition
-
 from pricing.adapters import tables
 from pricing.api.routes import router
 from pricing.handlers.price_booking import price_booking
 from pricing.settings import PricingSettings
+from service_kit.runtime import ServiceDefinition
 
 SERVICE = ServiceDefinition(
     name="pricing",

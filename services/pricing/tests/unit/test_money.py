@@ -3,6 +3,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+
 from pricing.domain.money import InvalidRate, UnsupportedCurrency, parse_rate, quote_stay
 
 

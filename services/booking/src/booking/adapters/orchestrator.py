@@ -5,6 +5,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from booking.adapters import repository
+from booking.domain.booking import BookingStatus
+from booking.domain.saga import Decision, Participant
 from contracts.booking import BookingConfirmed, BookingRejected
 from contracts.topics import (
     BOOKING_EVENTS,
@@ -14,11 +19,6 @@ from contracts.topics import (
     TopicSpec,
 )
 from messaging.outbox import Outbox
-from sqlalchemy.ext.asyncio import AsyncConnection
-
-from booking.adapters import repository
-from booking.domain.booking import BookingStatus
-from booking.domain.saga import Decision, Participant
 
 COMMAND_TOPICS: dict[Participant, TopicSpec] = {
     Participant.INVENTORY: INVENTORY_COMMANDS,

@@ -10,14 +10,8 @@ import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from contracts.base import Money
-from contracts.booking import BookingCreated
-from contracts.common import Party, StayPeriod
-from contracts.topics import BOOKING_EVENTS
 from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.responses import JSONResponse
-from service_kit.problems import Problem
-from service_kit.runtime import Wiring
 from sqlalchemy import text
 
 from booking.adapters import idempotency, repository
@@ -34,6 +28,12 @@ from booking.domain.booking import TERMINAL, BookingStatus
 from booking.domain.reference import new_reference
 from booking.domain.saga import SagaData, start
 from booking.settings import BookingSettings
+from contracts.base import Money
+from contracts.booking import BookingCreated
+from contracts.common import Party, StayPeriod
+from contracts.topics import BOOKING_EVENTS
+from service_kit.problems import Problem
+from service_kit.runtime import Wiring
 
 CREATE_SCOPE = "POST /api/v1/bookings"
 _PREFER_WAIT = re.compile(r"(?:^|[,;\s])wait=(\d+)")

@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from contracts.base import Money
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from contracts.base import Money
 
 MAX_NIGHTS = 365
 

@@ -6,12 +6,11 @@ reply means; the handler only locks the saga row, asks the domain, and applies t
 
 from __future__ import annotations
 
+from booking.adapters import orchestrator, repository
+from booking.domain.saga import on_reply
 from contracts.base import Reply
 from messaging.errors import PermanentError
 from messaging.runner import HandlerContext
-
-from booking.adapters import orchestrator, repository
-from booking.domain.saga import on_reply
 
 
 def handler(step_timeout_s: float):

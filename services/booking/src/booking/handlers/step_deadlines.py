@@ -8,13 +8,13 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from messaging import tracing
-from messaging.errors import is_transient
-from messaging.outbox import Outbox
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from booking.adapters import orchestrator, repository
 from booking.domain.saga import on_timeout
+from messaging import tracing
+from messaging.errors import is_transient
+from messaging.outbox import Outbox
 
 log = logging.getLogger(__name__)
 

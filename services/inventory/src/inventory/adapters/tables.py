@@ -7,7 +7,6 @@ how to react when Postgres refuses.
 
 from __future__ import annotations
 
-from messaging.tables import inbox_table, outbox_table
 from sqlalchemy import (
     Boolean,
     CheckConstraint,
@@ -23,6 +22,8 @@ from sqlalchemy import (
     func,
 )
 from sqlalchemy.dialects.postgresql import UUID
+
+from messaging.tables import inbox_table, outbox_table
 
 metadata = MetaData()
 

@@ -8,11 +8,11 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
-from service_kit.problems import Problem
-from service_kit.runtime import Wiring
 from sqlalchemy import text
 
 from inventory.domain.resources import UnknownTimezone, validate_timezone
+from service_kit.problems import Problem
+from service_kit.runtime import Wiring
 
 
 class ResourceCreate(BaseModel):

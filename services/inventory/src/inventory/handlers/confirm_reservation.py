@@ -8,9 +8,8 @@ from contracts.inventory import (
     ReservationConfirmed,
 )
 from contracts.topics import BOOKING_SAGA_REPLIES
-from messaging.runner import HandlerContext
-
 from inventory.adapters import ledger
+from messaging.runner import HandlerContext
 
 
 async def confirm_reservation(ctx: HandlerContext, cmd: ConfirmReservation) -> None:

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from contracts.inventory import CapacityReleased, ReleaseCapacity
 from contracts.topics import BOOKING_SAGA_REPLIES
-from messaging.runner import HandlerContext
-
 from inventory.adapters import ledger
+from messaging.runner import HandlerContext
 
 
 async def release_capacity(ctx: HandlerContext, cmd: ReleaseCapacity) -> None:

@@ -6,10 +6,9 @@ from datetime import UTC, datetime, timedelta
 
 from contracts.inventory import CapacityReservationRejected, CapacityReserved, ReserveCapacity
 from contracts.topics import BOOKING_SAGA_REPLIES
-from messaging.runner import HandlerContext
-
 from inventory.adapters import ledger
 from inventory.domain.resources import InventoryRuleBroken
+from messaging.runner import HandlerContext
 
 
 def handler(hold_ttl_s: float):

@@ -1,8 +1,9 @@
 from __future__ import annotations
 
-from messaging.tables import inbox_table, outbox_table
 from sqlalchemy import Column, DateTime, MetaData, Table, Text, UniqueConstraint, func
 from sqlalchemy.dialects.postgresql import UUID
+
+from messaging.tables import inbox_table, outbox_table
 
 metadata = MetaData()
 

@@ -7,8 +7,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
-from service_kit.runtime import Wiring
 from sqlalchemy import text
+
+from service_kit.runtime import Wiring
 
 
 class NotificationPublic(BaseModel):

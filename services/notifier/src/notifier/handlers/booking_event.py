@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import uuid
 
-from contracts.booking import BookingEvent
-from messaging.runner import HandlerContext
 from sqlalchemy import text
 
+from contracts.booking import BookingEvent
+from messaging.runner import HandlerContext
 from notifier.domain.notifications import intents_for
 
 

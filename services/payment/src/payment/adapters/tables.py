@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-from messaging.tables import inbox_table, outbox_table
 from sqlalchemy import (
     BigInteger,
     CheckConstraint,
@@ -15,6 +14,8 @@ from sqlalchemy import (
     func,
 )
 from sqlalchemy.dialects.postgresql import JSONB, UUID
+
+from messaging.tables import inbox_table, outbox_table
 
 metadata = MetaData()
 

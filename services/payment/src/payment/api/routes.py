@@ -6,12 +6,13 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any
 
-from contracts.base import DecimalStr, to_minor_units
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
+from sqlalchemy import Row, text
+
+from contracts.base import DecimalStr, to_minor_units
 from service_kit.problems import Problem
 from service_kit.runtime import Wiring
-from sqlalchemy import Row, text
 
 
 class PaymentPublic(BaseModel):

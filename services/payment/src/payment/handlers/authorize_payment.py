@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import uuid
 
+from sqlalchemy import text
+
 from contracts.base import Money
 from contracts.payment import AuthorizePayment, PaymentAuthorized, PaymentDeclined
 from contracts.topics import BOOKING_SAGA_REPLIES
 from messaging.runner import HandlerContext
-from sqlalchemy import text
-
 from payment.adapters import repository
 from payment.domain.payments import CardProvider, PaymentStatus
 

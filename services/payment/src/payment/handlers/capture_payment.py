@@ -6,7 +6,6 @@ from contracts.base import Money
 from contracts.payment import CapturePayment, PaymentCaptured, PaymentCaptureFailed
 from contracts.topics import BOOKING_SAGA_REPLIES
 from messaging.runner import HandlerContext
-
 from payment.adapters import repository
 from payment.domain.payments import (
     CardProvider,

@@ -6,7 +6,6 @@ from contracts.payment import PaymentVoided, VoidPayment
 from contracts.topics import BOOKING_SAGA_REPLIES
 from messaging.errors import PermanentError
 from messaging.runner import HandlerContext
-
 from payment.adapters import repository
 from payment.domain.payments import (
     CardProvider,

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-from messaging.tables import inbox_table, outbox_table
 from sqlalchemy import (
     Boolean,
     CheckConstraint,
@@ -14,6 +13,8 @@ from sqlalchemy import (
     func,
 )
 from sqlalchemy.dialects.postgresql import UUID
+
+from messaging.tables import inbox_table, outbox_table
 
 metadata = MetaData()
 

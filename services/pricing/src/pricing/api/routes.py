@@ -7,14 +7,14 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
-from contracts.base import DecimalStr, to_minor_units
 from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
-from service_kit.problems import Problem
-from service_kit.runtime import Wiring
 from sqlalchemy import Row, text
 
+from contracts.base import DecimalStr, to_minor_units
 from pricing.domain.money import PricingRuleBroken, parse_rate
+from service_kit.problems import Problem
+from service_kit.runtime import Wiring
 
 
 class RatePlanCreate(BaseModel):

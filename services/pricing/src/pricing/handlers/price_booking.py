@@ -5,12 +5,12 @@ from __future__ import annotations
 import uuid
 from decimal import Decimal
 
+from sqlalchemy import text
+
 from contracts.base import Money
 from contracts.pricing import BookingPriced, BookingPricingFailed, PriceBooking
 from contracts.topics import BOOKING_SAGA_REPLIES
 from messaging.runner import HandlerContext
-from sqlalchemy import text
-
 from pricing.domain.money import NoRatePlan, PricingRuleBroken, quote_stay
 
 

@@ -5,8 +5,9 @@ Revision ID: 0001
 
 import sqlalchemy as sa
 from alembic import op
-from messaging.migrations import create_messaging_tables, drop_messaging_tables
 from sqlalchemy.dialects.postgresql import UUID
+
+from messaging.migrations import create_messaging_tables, drop_messaging_tables
 
 revision = "0001"
 down_revision = None
