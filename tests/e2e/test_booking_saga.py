@@ -39,7 +39,12 @@ def test_happy_path_ends_confirmed_with_capacity_taken_and_payment_captured(
 ) -> None:
     resource_id = a_resource(client)
     start = far_future()
-    response = client.book(booking_body(resource_id, start, nights=3))
+    trace_id = uuid.uuid4().hex
+    response = client.http.post(
+        f"{client.urls['booking']}/api/v1/bookings",
+        json=booking_body(resource_id, start, nights=3),
+        headers={"traceparent": f"00-{trace_id}-{uuid.uuid4().hex[:16]}-01"},
+    )
     assert response.status_code == 202
     assert response.headers["Location"] == f"/api/v1/bookings/{response.json()['id']}"
     assert response.json()["status"] == "pending"
@@ -59,6 +64,14 @@ def test_happy_path_ends_confirmed_with_capacity_taken_and_payment_captured(
         booking["id"],
     )
     assert [e["ce_type"] for e in events] == ["booking.created.v1", "booking.confirmed.v1"]
+    # The request's trace id rides through the outbox, Kafka and every participant's consumer.
+    for service in ("booking", "inventory", "pricing", "payment"):
+        traces = fetch(
+            platform.database_urls[service],
+            "SELECT DISTINCT split_part(traceparent, '-', 2) AS t FROM outbox WHERE key = $1",
+            booking["id"],
+        )
+        assert [t["t"] for t in traces] == [trace_id], service
 
 
 def test_prefer_wait_answers_201_with_the_terminal_booking(client: PlatformClient) -> None:

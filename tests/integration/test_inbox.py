@@ -115,3 +115,26 @@ async def test_a_failed_effect_leaves_no_inbox_record_so_the_redelivery_applies(
         ).scalar()
     await engine.dispose()
     assert applied and attempts == 2 and rows == 1
+
+
+async def test_purge_forgets_only_rows_older_than_the_retention(db_url: str) -> None:
+    engine = make_engine(db_url)
+    inbox = Inbox(INBOX)
+    async with engine.begin() as conn:
+        await conn.execute(text("DELETE FROM inbox WHERE consumer = 'purge-test'"))
+        for i, age_days in enumerate((10, 9, 1, 0)):
+            await conn.execute(
+                text(
+                    "INSERT INTO inbox (consumer, message_source, message_id, ce_type, received_at) "
+                    "VALUES ('purge-test', '/tests', :id, 't', now() - make_interval(days => :d))"
+                ),
+                {"id": f"p-{i}", "d": age_days},
+            )
+    async with engine.begin() as conn:
+        removed = await inbox.purge(conn, older_than_seconds=8 * 24 * 3600)
+        left = await conn.execute(
+            text("SELECT message_id FROM inbox WHERE consumer = 'purge-test' ORDER BY message_id")
+        )
+        kept = [r[0] for r in left]
+    await engine.dispose()
+    assert removed == 2 and kept == ["p-2", "p-3"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import Table, delete, func
+from sqlalchemy import Table, delete, func, select, tuple_
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -36,8 +36,21 @@ class Inbox:
         result = await conn.execute(stmt)
         return result.first() is not None
 
-    async def purge(self, conn: AsyncConnection, older_than_seconds: float) -> int:
-        """Forget messages older than the retention (longer than the topics keep them)."""
+    async def purge(
+        self, conn: AsyncConnection, older_than_seconds: float, limit: int = 10_000
+    ) -> int:
+        """Forget up to ``limit`` messages older than the retention."""
         cutoff = func.now() - func.make_interval(0, 0, 0, 0, 0, 0, older_than_seconds)
-        result = await conn.execute(delete(self.table).where(self.table.c.received_at < cutoff))
+        oldest = (
+            select(self.table.c.consumer, self.table.c.message_source, self.table.c.message_id)
+            .where(self.table.c.received_at < cutoff)
+            .limit(limit)
+        )
+        result = await conn.execute(
+            delete(self.table).where(
+                tuple_(
+                    self.table.c.consumer, self.table.c.message_source, self.table.c.message_id
+                ).in_(oldest)
+            )
+        )
         return result.rowcount or 0

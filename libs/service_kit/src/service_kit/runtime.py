@@ -138,6 +138,8 @@ def run_worker(definition: ServiceDefinition) -> None:
     if wiring.settings.relay_embedded:
         relay = definition.relay(wiring)
         runner.background.append(relay.run)
+    settings = wiring.settings
+    runner.background.append(lambda: runner.purge_inbox_forever(settings.inbox_retention_s))
     app = runner.build_app()
     log.info(
         "worker %s: kafka=%s db=%s",
