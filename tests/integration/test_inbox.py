@@ -6,7 +6,7 @@ import asyncio
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import MetaData, text
+from sqlalchemy import text
 
 from contracts.inventory import ReleaseCapacity
 from devstack.platform import Platform
@@ -14,14 +14,22 @@ from messaging.envelope import Envelope
 from messaging.inbox import Inbox
 from messaging.outbox import Outbox
 from messaging.runner import ConsumerRunner, HandlerContext
-from messaging.tables import inbox_table, outbox_table
 from service_kit.db import make_engine
+from tests.support import scratch_db
+from tests.support.scratch_db import INBOX, OUTBOX
 
 pytestmark = pytest.mark.integration
 
-metadata = MetaData()
-OUTBOX = outbox_table(metadata)
-INBOX = inbox_table(metadata)
+
+def a_runner(engine, platform: Platform, name: str) -> ConsumerRunner:  # type: ignore[no-untyped-def]
+    return ConsumerRunner(
+        consumer_name=name,
+        bootstrap_servers=platform.bootstrap,
+        engine=engine,
+        outbox=Outbox(OUTBOX, "/tests"),
+        inbox=Inbox(INBOX),
+        subscriptions=[],
+    )
 
 
 def an_envelope(message_id: str = "m-1") -> Envelope:
@@ -38,19 +46,9 @@ def an_envelope(message_id: str = "m-1") -> Envelope:
 
 @pytest.fixture(scope="module")
 def db_url(platform: Platform) -> str:
-    url = platform.create_database("inbox_test")
-
-    async def create() -> None:
-        engine = make_engine(url)
-        async with engine.begin() as conn:
-            await conn.run_sync(metadata.create_all)
-            await conn.execute(
-                text("CREATE TABLE IF NOT EXISTS applied (n serial, booking_id text)")
-            )
-        await engine.dispose()
-
-    asyncio.run(create())
-    return url
+    return scratch_db.create(
+        platform, "inbox_test", "CREATE TABLE IF NOT EXISTS applied (n serial, booking_id text)"
+    )
 
 
 async def test_the_same_message_delivered_twice_is_applied_once(
@@ -67,14 +65,7 @@ async def test_the_same_message_delivered_twice_is_applied_once(
         )
         await asyncio.sleep(0.05)  # widen the window for the concurrent duplicate
 
-    runner = ConsumerRunner(
-        consumer_name="inbox-test",
-        bootstrap_servers=platform.bootstrap,
-        engine=engine,
-        outbox=Outbox(OUTBOX, "/tests"),
-        inbox=Inbox(INBOX),
-        subscriptions=[],
-    )
+    runner = a_runner(engine, platform, "inbox-test")
     env = an_envelope("dup-1")
     message = env.decode()
     results = await asyncio.gather(*(runner.apply(handler, env, message) for _ in range(5)))
@@ -99,14 +90,7 @@ async def test_a_failed_effect_leaves_no_inbox_record_so_the_redelivery_applies(
         if attempts == 1:
             raise ConnectionError("database went away mid-transaction")
 
-    runner = ConsumerRunner(
-        consumer_name="inbox-test-2",
-        bootstrap_servers=platform.bootstrap,
-        engine=engine,
-        outbox=Outbox(OUTBOX, "/tests"),
-        inbox=Inbox(INBOX),
-        subscriptions=[],
-    )
+    runner = a_runner(engine, platform, "inbox-test-2")
     env = an_envelope("flaky-1")
     applied = await runner._apply_with_retries(flaky, env, env.decode())
     async with engine.connect() as conn:

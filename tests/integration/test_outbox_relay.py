@@ -12,7 +12,7 @@ from typing import ClassVar
 import asyncpg
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from sqlalchemy import MetaData, text
+from sqlalchemy import text
 
 from contracts.base import Event
 from contracts.topics import TopicSpec
@@ -23,8 +23,9 @@ from messaging.envelope import Envelope
 from messaging.inbox import Inbox
 from messaging.kafka import ensure_topics
 from messaging.outbox import Outbox
-from messaging.tables import inbox_table, outbox_table
 from service_kit.db import asyncpg_dsn, make_engine
+from tests.support import scratch_db
+from tests.support.scratch_db import INBOX, OUTBOX
 
 pytestmark = pytest.mark.integration
 
@@ -35,26 +36,13 @@ class Ping(Event):
     seq: int
 
 
-metadata = MetaData()
-OUTBOX = outbox_table(metadata)
-INBOX = inbox_table(metadata)
-
-
 @pytest.fixture(scope="module")
 def db_url(platform: Platform) -> str:
-    url = platform.create_database("outbox_relay_test")
-
-    async def create() -> None:
-        engine = make_engine(url)
-        async with engine.begin() as conn:
-            await conn.run_sync(metadata.create_all)
-            await conn.execute(
-                text("CREATE TABLE IF NOT EXISTS effects (message_id text PRIMARY KEY)")
-            )
-        await engine.dispose()
-
-    asyncio.run(create())
-    return url
+    return scratch_db.create(
+        platform,
+        "outbox_relay_test",
+        "CREATE TABLE IF NOT EXISTS effects (message_id text PRIMARY KEY)",
+    )
 
 
 @pytest.fixture()

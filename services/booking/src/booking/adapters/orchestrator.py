@@ -4,13 +4,14 @@ status, ``booking.*`` events and the saga log all commit together (or not at all
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from booking.adapters import repository
 from booking.domain.booking import BookingStatus
-from booking.domain.saga import Decision, Participant
-from contracts.booking import BookingConfirmed, BookingRejected
+from booking.domain.saga import Decision, Participant, SagaState
+from contracts.booking import BookingConfirmed, BookingEvent, BookingRejected
 from contracts.topics import (
     BOOKING_EVENTS,
     INVENTORY_COMMANDS,
@@ -49,65 +50,52 @@ async def apply(
         participant, command = decision.command
         await outbox.add(conn, topic=COMMAND_TOPICS[participant], key=booking_id, message=command)
         await repository.log(conn, booking_id, "command", command.ce_type(), command.step)
-    data = state.data
     if decision.confirmed:
-        version = await repository.change_status(
-            conn,
-            booking_id,
-            BookingStatus.CONFIRMED,
-            actor=actor,
-            fields={
-                "total_amount": data.total_amount,
-                "currency": data.currency,
-                "quote_id": data.quote_id,
-                "reservation_id": data.reservation_id,
-                "payment_id": data.payment_id,
-            },
-        )
-        await outbox.add(
-            conn,
-            topic=BOOKING_EVENTS,
-            key=booking_id,
-            message=BookingConfirmed(
-                booking_id=booking_id,
-                booking_version=version,
-                status=BookingStatus.CONFIRMED,
-                occurred_at=now,
-                total=data.total,
-                payment_id=data.payment_id or "",
-                reservation_id=data.reservation_id or "",
-            ),
-        )
-        await repository.log(conn, booking_id, "event", BookingConfirmed.ce_type(), None)
+        await _finish(conn, outbox, booking_id, state, BookingStatus.CONFIRMED, actor, now)
     if decision.rejected:
+        await _finish(conn, outbox, booking_id, state, BookingStatus.REJECTED, actor, now)
+
+
+async def _finish(
+    conn: AsyncConnection,
+    outbox: Outbox,
+    booking_id: str,
+    state: SagaState,
+    status: BookingStatus,
+    actor: str,
+    now: datetime,
+) -> None:
+    """The saga's outcome: booking status, what the saga learned, and the public event."""
+    data = state.data
+    fields: dict[str, Any] = {
+        "total_amount": data.total_amount,
+        "currency": data.currency,
+        "quote_id": data.quote_id,
+        "reservation_id": data.reservation_id,
+        "payment_id": data.payment_id,
+    }
+    reason = None
+    event: BookingEvent
+    if status is BookingStatus.REJECTED:
         reason = state.failure_reason or "rejected"
-        version = await repository.change_status(
-            conn,
-            booking_id,
-            BookingStatus.REJECTED,
-            actor=actor,
-            reason=reason,
-            fields={
-                "reason": reason,
-                "reason_detail": state.failure_detail,
-                "total_amount": data.total_amount,
-                "currency": data.currency,
-                "quote_id": data.quote_id,
-                "reservation_id": data.reservation_id,
-                "payment_id": data.payment_id,
-            },
+        fields |= {"reason": reason, "reason_detail": state.failure_detail}
+    version = await repository.change_status(
+        conn, booking_id, status, actor=actor, reason=reason, fields=fields
+    )
+    common: dict[str, Any] = {
+        "booking_id": booking_id,
+        "booking_version": version,
+        "status": status,
+        "occurred_at": now,
+    }
+    if status is BookingStatus.CONFIRMED:
+        event = BookingConfirmed(
+            **common,
+            total=data.total,
+            payment_id=data.payment_id or "",
+            reservation_id=data.reservation_id or "",
         )
-        await outbox.add(
-            conn,
-            topic=BOOKING_EVENTS,
-            key=booking_id,
-            message=BookingRejected(
-                booking_id=booking_id,
-                booking_version=version,
-                status=BookingStatus.REJECTED,
-                occurred_at=now,
-                reason=reason,
-                detail=state.failure_detail or "",
-            ),
-        )
-        await repository.log(conn, booking_id, "event", BookingRejected.ce_type(), None, reason)
+    else:
+        event = BookingRejected(**common, reason=reason or "", detail=state.failure_detail or "")
+    await outbox.add(conn, topic=BOOKING_EVENTS, key=booking_id, message=event)
+    await repository.log(conn, booking_id, "event", event.ce_type(), None, reason)

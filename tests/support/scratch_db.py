@@ -1,0 +1,31 @@
+"""A scratch database on the test platform's Postgres with the outbox and inbox tables."""
+
+from __future__ import annotations
+
+import asyncio
+
+from sqlalchemy import MetaData, text
+
+from devstack.platform import Platform
+from messaging.tables import inbox_table, outbox_table
+from service_kit.db import make_engine
+
+metadata = MetaData()
+OUTBOX = outbox_table(metadata)
+INBOX = inbox_table(metadata)
+
+
+def create(platform: Platform, name: str, *extra_ddl: str) -> str:
+    """Create (once) database ``name`` with outbox, inbox and ``extra_ddl``; returns its URL."""
+    url = platform.create_database(name)
+
+    async def setup() -> None:
+        engine = make_engine(url)
+        async with engine.begin() as conn:
+            await conn.run_sync(metadata.create_all)
+            for ddl in extra_ddl:
+                await conn.execute(text(ddl))
+        await engine.dispose()
+
+    asyncio.run(setup())
+    return url
