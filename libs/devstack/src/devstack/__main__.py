@@ -29,7 +29,11 @@ def run() -> int:
     signal.signal(signal.SIGINT, on_signal)
     _print("starting Postgres, Kafka, migrations, topics and the five services ...")
     try:
-        platform.start()
+        try:
+            platform.start()
+        except RuntimeError as exc:
+            _print(f"cannot start: {exc}")
+            return 1
         client = PlatformClient({s: platform.url(s) for s in SERVICES})
         resource = client.create_resource("Demo cottage", capacity=3)
         client.create_rate_plan(resource["id"], "120.00", "EUR")

@@ -24,7 +24,7 @@ import httpx
 from contracts.topics import ALL_TOPICS
 from devstack.kafka import REPO_ROOT, KafkaBroker
 from devstack.postgres import EmbeddedPostgres
-from devstack.procs import Proc, free_port, spawn, wait_for
+from devstack.procs import Proc, free_port, port_open, spawn, wait_for
 from messaging.kafka import ensure_topics
 
 SERVICES: dict[str, int] = {
@@ -87,6 +87,7 @@ class Platform:
         self.kafka: KafkaBroker | None = None
         self.procs: dict[tuple[str, str], Proc] = {}
         self.database_urls: dict[str, str] = {}
+        self._state_written = False
 
     # -- addresses ----------------------------------------------------------------------------
 
@@ -117,8 +118,24 @@ class Platform:
 
     # -- lifecycle ----------------------------------------------------------------------------
 
+    def _ensure_ports_free(self) -> None:
+        """Refuse to start beside something else on our ports: we would talk to it instead."""
+        cfg = self.config
+        wanted = {f"{s} http": p for s, p in cfg.http_ports.items()}
+        if len(cfg.external_db) < len(SERVICES):
+            wanted["postgres"] = cfg.pg_port
+        if not cfg.external_kafka:
+            wanted |= {"kafka": cfg.kafka_port, "kafka controller": cfg.controller_port}
+        busy = [f"{name} ({port})" for name, port in wanted.items() if port_open(port)]
+        if busy:
+            raise RuntimeError(
+                f"ports already in use: {', '.join(busy)}; is another platform running? "
+                "(stop it, or point KAFKA_BOOTSTRAP_SERVERS / <SERVICE>_DATABASE_URL elsewhere)"
+            )
+
     def start_infrastructure(self) -> None:
         cfg = self.config
+        self._ensure_ports_free()
         cfg.workdir.mkdir(parents=True, exist_ok=True)
         missing_db = [s for s in SERVICES if s not in cfg.external_db]
         if missing_db:
@@ -210,6 +227,7 @@ class Platform:
             "kafka_pid": self.kafka.pid if self.kafka else None,
         }
         (self.config.workdir / "state.json").write_text(json.dumps(state, indent=2))
+        self._state_written = True
 
     def stop(self) -> None:
         """Stop everything this platform started, services first, then Kafka, then Postgres."""
@@ -222,9 +240,9 @@ class Platform:
         if self.postgres is not None:
             self.postgres.stop()
             self.postgres = None
-        state = self.config.workdir / "state.json"
-        if state.exists():
-            state.unlink()
+        if self._state_written:  # never another platform's (one that refused to start beside it)
+            (self.config.workdir / "state.json").unlink(missing_ok=True)
+            self._state_written = False
 
     def __enter__(self) -> Platform:
         try:
