@@ -259,6 +259,12 @@ def main() -> int:
     parser.add_argument("--duration", type=float, default=30.0, help="seconds of arrivals")
     parser.add_argument("--resources", type=int, default=20)
     parser.add_argument("--start", action="store_true", help="start a throwaway platform")
+    parser.add_argument(
+        "--relay-rows",
+        type=int,
+        default=20_000,
+        help="rows for the outbox relay throughput run (0 skips it)",
+    )
     args = parser.parse_args()
     platform = None
     try:
@@ -279,6 +285,12 @@ def main() -> int:
                 return 2
             state = json.loads(state_file.read_text())
         report = asyncio.run(main_async(args, urls, state))
+        if args.relay_rows and state.get("postgres_admin_url"):
+            from bench import relay
+
+            report["outbox_relay"] = asyncio.run(
+                relay.run(state["postgres_admin_url"], state["kafka"], args.relay_rows)
+            )
     finally:
         if platform is not None:
             platform.stop()

@@ -224,6 +224,8 @@ class Platform:
             "kafka": self.bootstrap,
             "pids": {f"{s}-{r}": p.pid for (s, r), p in self.procs.items()},
             "postgres_pid": self.postgres.pid if self.postgres else None,
+            # The embedded server trusts loopback: this admin URL carries no secret.
+            "postgres_admin_url": self.postgres.url("postgres") if self.postgres else None,
             "kafka_pid": self.kafka.pid if self.kafka else None,
         }
         (self.config.workdir / "state.json").write_text(json.dumps(state, indent=2))
