@@ -175,12 +175,26 @@ def test_resends_the_current_command_when_its_deadline_passes() -> None:
     assert decision.state.attempts == 2
 
 
+def test_a_reservation_that_timed_out_is_released_in_case_it_happened_late() -> None:
+    state = start(a_saga()).state
+    state = on_timeout(state, 3).state
+    state = on_timeout(state, 3).state
+    decision = on_timeout(state, 3)
+    assert isinstance(decision.command[1], ReleaseCapacity)
+    assert decision.state.failure_reason == "step_timed_out"
+    done = on_reply(decision.state, CapacityReleased(booking_id="b-1", step="release_capacity"))
+    assert done.rejected
+    late = on_reply(done.state, reserved())
+    assert late.ignored
+
+
 def test_compensates_when_a_step_never_answers() -> None:
     state, _ = feed(start(a_saga()).state, reserved(), priced(), authorized())
     state = on_timeout(state, 3).state
     state = on_timeout(state, 3).state
     decision = on_timeout(state, 3)
-    assert isinstance(decision.command[1], VoidPayment)
+    assert isinstance(decision.command[1], VoidPayment)  # confirm timed out: void, then release
+    assert decision.state.pending_compensations == ("release_capacity",)
     assert decision.state.failure_reason == "step_timed_out"
 
 

@@ -291,10 +291,22 @@ def _next_compensation(state: SagaState) -> Decision:
     return Decision(nxt, _command_for(nxt), note=f"compensating with {name}")
 
 
-def _begin_compensation(state: SagaState, reason: str, detail: str) -> Decision:
+def _begin_compensation(
+    state: SagaState, reason: str, detail: str, *, include_current: bool = False
+) -> Decision:
+    """Compensate the completed steps in reverse order.
+
+    ``include_current``: the current step timed out, so its command may still be applied later
+    (it waits in Kafka while the participant is down). Its own compensation runs first; commands
+    of one booking share a partition, so the compensation is applied after the late command,
+    and compensations are no-ops when there is nothing to undo.
+    """
+    names = list(reversed(state.completed))
+    if include_current and state.current in _STEPS:
+        names.insert(0, state.current)
     comps = tuple(
         _STEPS[name].compensation.name  # type: ignore[union-attr]
-        for name in reversed(state.completed)
+        for name in names
         if _STEPS[name].compensation is not None
     )
     comp_state = replace(
@@ -350,7 +362,9 @@ def on_timeout(state: SagaState, max_attempts: int) -> Decision:
         again = replace(state, attempts=state.attempts + 1)
         return Decision(again, _command_for(again), note=f"retry {state.current} #{again.attempts}")
     if state.status is SagaStatus.RUNNING:
-        return _begin_compensation(state, "step_timed_out", f"{state.current} had no reply")
+        return _begin_compensation(
+            state, "step_timed_out", f"{state.current} had no reply", include_current=True
+        )
     parked = replace(state, status=SagaStatus.PARKED)
     return Decision(parked, note=f"parked: compensation {state.current} had no reply")
 
