@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime
+from types import SimpleNamespace
 
 import pytest
 from sqlalchemy import text
 
 from contracts.inventory import ReleaseCapacity
+from contracts.topics import INVENTORY_COMMANDS
 from devstack.platform import Platform
 from messaging.envelope import Envelope
 from messaging.inbox import Inbox
 from messaging.outbox import Outbox
-from messaging.runner import ConsumerRunner, HandlerContext
+from messaging.runner import ConsumerRunner, HandlerContext, RetryPolicy, Subscription
 from service_kit.db import make_engine
 from tests.support import scratch_db
 from tests.support.scratch_db import INBOX, OUTBOX
@@ -122,3 +124,42 @@ async def test_purge_forgets_only_rows_older_than_the_retention(db_url: str) -> 
         kept = [r[0] for r in left]
     await engine.dispose()
     assert removed == 2 and kept == ["p-2", "p-3"]
+
+
+async def test_a_message_that_keeps_failing_transiently_is_dead_lettered_after_its_budget(
+    db_url: str, platform: Platform
+) -> None:
+    engine = make_engine(db_url)
+    attempts = 0
+
+    async def always_down(ctx: HandlerContext, message: ReleaseCapacity) -> None:
+        nonlocal attempts
+        attempts += 1
+        raise ConnectionError("payment provider unreachable")
+
+    runner = a_runner(engine, platform, "inbox-test-3")
+    runner.retry = RetryPolicy(attempts=4, max_elapsed_s=30, initial_s=0.01, max_s=0.05)
+    dead: list[tuple[str, BaseException]] = []
+
+    async def capture(topic, record, headers, exc):  # type: ignore[no-untyped-def]
+        dead.append((topic.name, exc))
+
+    runner.dead_letter = capture  # type: ignore[method-assign]
+    env = an_envelope("always-down-1")
+    record = SimpleNamespace(
+        key=b"b-1",
+        value=env.data,
+        headers=env.headers(),
+        topic="inventory.commands",
+        partition=0,
+        offset=7,
+    )
+    await runner.process(Subscription(INVENTORY_COMMANDS, {ReleaseCapacity: always_down}), record)
+    async with engine.connect() as conn:
+        claimed = (
+            await conn.execute(text("SELECT count(*) FROM inbox WHERE consumer = 'inbox-test-3'"))
+        ).scalar()
+    await engine.dispose()
+    assert attempts == 4
+    assert [(name, type(exc)) for name, exc in dead] == [("inventory.commands", ConnectionError)]
+    assert claimed == 0, "a dead-lettered message leaves no inbox record: a redrive applies it"

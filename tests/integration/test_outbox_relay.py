@@ -21,8 +21,9 @@ from devstack.platform import Platform
 from devstack.procs import Proc, spawn
 from messaging.envelope import Envelope
 from messaging.inbox import Inbox
-from messaging.kafka import ensure_topics
+from messaging.kafka import ensure_topics, reliable_producer
 from messaging.outbox import Outbox
+from messaging.relay import OutboxRelay, RelayConfig
 from service_kit.db import asyncpg_dsn, make_engine
 from tests.support import scratch_db
 from tests.support.scratch_db import INBOX, OUTBOX
@@ -219,3 +220,30 @@ async def test_two_relays_publish_every_row_once_in_order_per_key_and_effects_ap
     finally:
         for relay in relays:
             relay.stop()
+
+
+async def test_sent_rows_are_purged_after_the_retention_and_unsent_rows_never(
+    platform: Platform, db_url: str, engine
+) -> None:
+    topic = await new_topic(platform, partitions=1)
+    for i in range(4):
+        await write(engine, topic, "purge", i)
+    async with engine.begin() as conn:
+        ids = [r[0] for r in await conn.execute(text("SELECT id FROM outbox ORDER BY id"))]
+        await conn.execute(  # two sent long ago, one sent just now, one never sent
+            text("UPDATE outbox SET sent_at = now() - interval '2 days' WHERE id = ANY(:ids)"),
+            {"ids": ids[:2]},
+        )
+        await conn.execute(text("UPDATE outbox SET sent_at = now() WHERE id = :id"), {"id": ids[2]})
+    relay = OutboxRelay(
+        dsn=asyncpg_dsn(db_url),
+        producer_factory=lambda: reliable_producer(platform.bootstrap, "purge-test"),
+        config=RelayConfig(service="test", retention_s=24 * 3600),
+    )
+    conn = await asyncpg.connect(asyncpg_dsn(db_url))
+    try:
+        await relay._purge_and_measure(conn)
+        left = [r["id"] for r in await conn.fetch("SELECT id FROM outbox ORDER BY id")]
+    finally:
+        await conn.close()
+    assert left == ids[2:]
