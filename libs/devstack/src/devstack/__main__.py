@@ -39,6 +39,9 @@ def run() -> int:
         client.create_rate_plan(resource["id"], "120.00", "EUR")
         client.close()
         check_in = date.today() + timedelta(days=30)
+        demo_key = (
+            f"demo-{resource['id'][:8]}"  # local state persists across runs: one key per seed
+        )
         _print(f"\nplatform is up in {platform.startup_s:.1f}s (logs: {config.workdir / 'logs'})")
         for service in SERVICES:
             _print(f"  {service:<10} {platform.url(service)}  (docs: {platform.url(service)}/docs)")
@@ -46,7 +49,8 @@ def run() -> int:
         _print(f"\ndemo resource {resource['id']} (capacity 3, EUR 120.00 a night). Book a stay:\n")
         _print(
             f"  curl -s -X POST {platform.url('booking')}/api/v1/bookings \\\n"
-            "    -H 'Content-Type: application/json' -H 'Idempotency-Key: demo-1' -H 'Prefer: wait=5' \\\n"
+            f"    -H 'Content-Type: application/json' -H 'Idempotency-Key: {demo_key}' "
+            "-H 'Prefer: wait=5' \\\n"
             f'    -d \'{{"resource_id": "{resource["id"]}", "check_in": "{check_in}", '
             f'"check_out": "{check_in + timedelta(days=2)}", '
             '"party": {"adults": 2}, "guest": {"name": "Ana", "email": "ana@example.com", '
