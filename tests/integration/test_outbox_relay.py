@@ -12,6 +12,7 @@ from typing import ClassVar
 import asyncpg
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.errors import KafkaConnectionError
 from sqlalchemy import text
 
 from contracts.base import Event
@@ -247,3 +248,51 @@ async def test_sent_rows_are_purged_after_the_retention_and_unsent_rows_never(
     finally:
         await conn.close()
     assert left == ids[2:]
+
+
+class _BrokerFailsOnce:
+    """The relay's first producer loses the broker mid-batch; later ones work."""
+
+    def __init__(self, bootstrap: str) -> None:
+        self.bootstrap = bootstrap
+        self.made = 0
+
+    def __call__(self):  # type: ignore[no-untyped-def]
+        self.made += 1
+        producer = reliable_producer(self.bootstrap, f"flaky-{self.made}")
+        if self.made == 1:
+            real_send = producer.send
+            calls = 0
+
+            async def send(*args, **kwargs):  # type: ignore[no-untyped-def]
+                nonlocal calls
+                calls += 1
+                if calls == 3:
+                    raise KafkaConnectionError("broker went away")
+                return await real_send(*args, **kwargs)
+
+            producer.send = send  # type: ignore[method-assign]
+        return producer
+
+
+async def test_the_relay_carries_on_after_the_broker_fails_mid_batch(
+    platform: Platform, db_url: str, engine
+) -> None:
+    topic = await new_topic(platform, partitions=1)
+    for seq in range(20):
+        await write(engine, topic, "k", seq)
+    factory = _BrokerFailsOnce(platform.bootstrap)
+    relay = OutboxRelay(
+        dsn=asyncpg_dsn(db_url),
+        producer_factory=factory,
+        config=RelayConfig(service="test", batch_size=10, poll_interval_s=0.2),
+    )
+    relay._backoff_s = 0.05
+    task = asyncio.create_task(relay.run())
+    try:
+        records, ids = await consume_all(platform, topic, 20, timeout=30)
+    finally:
+        relay.stop()
+        await task
+    assert len(ids) == 20 and factory.made >= 2
+    assert_per_key_order(records)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-from sqlalchemy import Table, text
+from sqlalchemy import Table, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from contracts.base import ContractMessage
@@ -36,8 +36,9 @@ class Outbox:
     ) -> str:
         """Queue ``message`` for ``topic`` keyed by ``key``; returns its CloudEvents id."""
         mid = message_id or str(uuid.uuid4())
-        await conn.execute(
-            self.table.insert().values(
+        row = (
+            self.table.insert()
+            .values(
                 message_id=mid,
                 topic=topic.name,
                 key=key,
@@ -47,6 +48,10 @@ class Outbox:
                 payload=message.model_dump_json(),
                 traceparent=tracing.current_or_new(),
             )
+            .returning(self.table.c.id)
+            .cte("queued")
         )
-        await conn.execute(text(f"NOTIFY {OUTBOX_CHANNEL}"))
+        # One round trip: the insert and its wake-up call (Postgres folds repeated identical
+        # notifications of one transaction into one, delivered at commit).
+        await conn.execute(select(func.pg_notify(OUTBOX_CHANNEL, "")).select_from(row))
         return mid

@@ -89,34 +89,45 @@ class OutboxRelay:
     config: RelayConfig
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
+    _backoff_s: float = 0.5
 
     def stop(self) -> None:
         self._stop.set()
         self._wake.set()
 
     async def run(self) -> None:
-        """Publish until ``stop()``; reconnects after database or broker failures."""
-        producer = self.producer_factory()
-        await producer.start()
-        try:
-            while not self._stop.is_set():
-                try:
-                    await self._run_connected(producer)
-                except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-                    log.warning("relay lost its database connection: %s; retrying", exc)
-                    await self._sleep(1.0)
-        finally:
-            await producer.stop()
+        """Publish until ``stop()``. Survives any database or broker failure: it backs off,
+        reconnects (with a fresh producer) and carries on; unsent rows simply wait."""
+        while not self._stop.is_set():
+            producer = self.producer_factory()
+            try:
+                await producer.start()
+                await self._run_connected(producer)
+            except Exception as exc:
+                log.warning(
+                    "outbox relay interrupted (%s: %s); retrying in %.1fs",
+                    type(exc).__name__,
+                    exc,
+                    self._backoff_s,
+                )
+                await self._sleep(self._backoff_s)
+                self._backoff_s = min(self._backoff_s * 2, 10.0)
+            finally:
+                with contextlib.suppress(Exception):
+                    await producer.stop()
 
     async def _sleep(self, seconds: float) -> None:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._stop.wait(), seconds)
 
     async def _run_connected(self, producer: AIOKafkaProducer) -> None:
-        listener = await asyncpg.connect(self.dsn)
-        conn = await asyncpg.connect(self.dsn)
+        listener: asyncpg.Connection | None = None
+        conn: asyncpg.Connection | None = None
         try:
+            listener = await asyncpg.connect(self.dsn)
+            conn = await asyncpg.connect(self.dsn)
             await listener.add_listener(OUTBOX_CHANNEL, self._on_notify)
+            self._backoff_s = 0.5  # connected: the next failure starts backing off afresh
             last_purge = 0.0
             while not self._stop.is_set():
                 self._wake.clear()
@@ -130,8 +141,10 @@ class OutboxRelay:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self.config.poll_interval_s)
         finally:
-            await listener.close()
-            await conn.close()
+            for connection in (listener, conn):
+                if connection is not None:
+                    with contextlib.suppress(Exception):
+                        await connection.close()
 
     def _on_notify(self, *_: object) -> None:
         self._wake.set()

@@ -145,21 +145,6 @@ class ConsumerRunner:
     background: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     _app: faust.App | None = None
 
-    async def purge_inbox_forever(self, retention_s: float, every_s: float = 600.0) -> None:
-        """Forget inbox rows older than the retention (longer than any topic keeps a message).
-
-        Safe in every replica: a DELETE by age, bounded per run.
-        """
-        while True:
-            try:
-                async with self.engine.begin() as conn:
-                    removed = await self.inbox.purge(conn, retention_s)
-                if removed:
-                    log.info("purged %d inbox rows", removed)
-            except Exception as exc:
-                log.warning("inbox purge failed: %s", exc)
-            await asyncio.sleep(every_s)
-
     def build_app(self) -> faust.App:
         app = PlatformFaustApp(
             self.consumer_name,

@@ -6,12 +6,15 @@ knows about HTTP.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+log = logging.getLogger(__name__)
 
 PROBLEM_JSON = "application/problem+json"
 TYPE_BASE = "https://booking-platform.dev/problems/"
@@ -115,9 +118,7 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         # Never leak internals (or secrets inside them) to the client; the log has the details.
-        import logging
-
-        logging.getLogger("service_kit.api").exception("unhandled error on %s", request.url.path)
+        log.exception("unhandled error on %s", request.url.path)
         return problem_response(
             Problem(500, "internal-error", "Internal error", "The error has been logged."), request
         )

@@ -15,6 +15,7 @@ from sqlalchemy import MetaData, Table
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from messaging.inbox import Inbox
+from messaging.jobs import periodic
 from messaging.kafka import reliable_producer
 from messaging.outbox import Outbox
 from messaging.relay import OutboxRelay, RelayConfig
@@ -138,8 +139,7 @@ def run_worker(definition: ServiceDefinition) -> None:
     if wiring.settings.relay_embedded:
         relay = definition.relay(wiring)
         runner.background.append(relay.run)
-    settings = wiring.settings
-    runner.background.append(lambda: runner.purge_inbox_forever(settings.inbox_retention_s))
+    runner.background.append(inbox_purge_job(wiring))
     app = runner.build_app()
     log.info(
         "worker %s: kafka=%s db=%s",
@@ -153,6 +153,17 @@ def run_worker(definition: ServiceDefinition) -> None:
         definition.name, wiring.settings.log_level, wiring.settings.log_json
     )
     worker.execute_from_commandline()
+
+
+def inbox_purge_job(wiring: Wiring, every_s: float = 600.0) -> Callable[[], Awaitable[None]]:
+    """Forget inbox rows older than the retention (longer than any topic keeps a message)."""
+
+    async def tick() -> bool:
+        async with wiring.engine.begin() as conn:
+            removed = await wiring.inbox.purge(conn, wiring.settings.inbox_retention_s)
+        return removed > 0  # a full batch may mean more: go again at once
+
+    return periodic("inbox-purge", every_s, tick)
 
 
 def run_relay(definition: ServiceDefinition) -> None:

@@ -8,6 +8,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -88,10 +89,7 @@ def create_app(
         )
         ready = all(v == "ok" for v in checks.values())
         if ready:
-            return Response(
-                content=f'{{"status":"ready","checks":{_json(checks)}}}',
-                media_type="application/json",
-            )
+            return JSONResponse({"status": "ready", "checks": checks})
         return problems.problem_response(
             problems.Problem(
                 503, "not-ready", "Not ready", "A dependency is unavailable.", checks=checks
@@ -105,9 +103,3 @@ def create_app(
     for router in routers:
         app.include_router(router)
     return app
-
-
-def _json(value: object) -> str:
-    import json
-
-    return json.dumps(value)

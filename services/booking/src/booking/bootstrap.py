@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
-import logging
+from collections.abc import Awaitable, Callable
 
 from booking.adapters import idempotency, tables
 from booking.api.routes import router
@@ -12,10 +11,9 @@ from booking.settings import BookingSettings
 from contracts.base import Reply
 from contracts.registry import REGISTRY
 from contracts.topics import BOOKING_SAGA_REPLIES
+from messaging.jobs import periodic
 from messaging.runner import Subscription
 from service_kit.runtime import ServiceDefinition, Wiring
-
-log = logging.getLogger(__name__)
 
 REPLY_TYPES = tuple(model for model in REGISTRY.values() if issubclass(model, Reply))
 
@@ -31,21 +29,21 @@ def _subscriptions(wiring: Wiring) -> list[Subscription]:
     return [Subscription(BOOKING_SAGA_REPLIES, dict.fromkeys(REPLY_TYPES, on_reply))]
 
 
-async def _purge_idempotency_keys_forever(wiring: Wiring, every_s: float = 600.0) -> None:
-    """Keys live 24 h (``BOOKING_IDEMPOTENCY_TTL_S``); expired ones are deleted here."""
-    while True:
-        try:
-            async with wiring.engine.begin() as conn:
-                await idempotency.purge_expired(conn)
-        except Exception as exc:
-            log.warning("idempotency key purge failed: %s", exc)
-        await asyncio.sleep(every_s)
+def _idempotency_key_expiry(wiring: Wiring) -> Callable[[], Awaitable[None]]:
+    """Keys live ``BOOKING_IDEMPOTENCY_TTL_S`` (24 h); expired ones are deleted here."""
+
+    async def tick() -> bool:
+        async with wiring.engine.begin() as conn:
+            await idempotency.purge_expired(conn)
+        return False
+
+    return periodic("idempotency-key-expiry", 600.0, tick)
 
 
-def _background(wiring: Wiring) -> list:
+def _background(wiring: Wiring) -> list[Callable[[], Awaitable[None]]]:
     settings = _settings(wiring)
     return [
-        lambda: _purge_idempotency_keys_forever(wiring),
+        _idempotency_key_expiry(wiring),
         step_deadlines.job(
             wiring.engine,
             wiring.outbox,

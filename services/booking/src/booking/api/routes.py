@@ -24,7 +24,7 @@ from booking.api.schemas import (
     StatusChange,
     TimelineEntry,
 )
-from booking.domain.booking import TERMINAL, BookingStatus
+from booking.domain.booking import SETTLED, BookingStatus
 from booking.domain.reference import new_reference
 from booking.domain.saga import SagaData, start
 from booking.settings import BookingSettings
@@ -217,7 +217,7 @@ def router(wiring: Wiring) -> APIRouter:
         wait_s = _prefer_wait(prefer, settings.max_prefer_wait_s)
         if wait_s > 0:
             current = await wait_for_terminal(booking_id, wait_s)
-            if current is not None and current.status in TERMINAL | {BookingStatus.CONFIRMED}:
+            if current is not None and current.status in SETTLED:
                 response = respond(201, current.model_dump(mode="json"), booking_id)
                 response.headers["Preference-Applied"] = f"wait={int(wait_s)}"
                 return response
@@ -229,9 +229,7 @@ def router(wiring: Wiring) -> APIRouter:
         current = None
         while time.monotonic() < deadline:
             current = await load(booking_id)
-            if current is not None and (
-                current.status in TERMINAL or current.status == BookingStatus.CONFIRMED
-            ):
+            if current is not None and current.status in SETTLED:
                 return current
             await asyncio.sleep(delay)
             delay = min(delay * 1.5, 0.25)

@@ -53,6 +53,8 @@ ALLOWED: dict[BookingStatus, frozenset[BookingStatus]] = {
 }
 
 TERMINAL = frozenset(s for s, nxt in ALLOWED.items() if not nxt)
+# Where a create request has its answer: the saga is over (confirmed, or it ended otherwise).
+SETTLED = TERMINAL | {BookingStatus.CONFIRMED}
 
 
 class IllegalTransition(Exception):

@@ -5,15 +5,15 @@ Runs in every booking worker replica; ``FOR UPDATE SKIP LOCKED`` hands each due 
 
 from __future__ import annotations
 
-import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from booking.adapters import orchestrator, repository
 from booking.domain.saga import on_timeout
 from messaging import tracing
-from messaging.errors import is_transient
+from messaging.jobs import periodic
 from messaging.outbox import Outbox
 
 log = logging.getLogger(__name__)
@@ -47,19 +47,13 @@ def job(
     step_timeout_s: float,
     max_attempts: int,
     interval_s: float,
-):
-    async def step_deadlines() -> None:
-        while True:
-            try:
-                handled = await sweep_once(
-                    engine, outbox, step_timeout_s=step_timeout_s, max_attempts=max_attempts
-                )
-                if handled:
-                    log.info("handled %d sagas past their step deadline", handled)
-                    continue
-            except Exception as exc:
-                if not is_transient(exc):
-                    log.exception("deadline sweep failed")
-            await asyncio.sleep(interval_s)
+) -> Callable[[], Awaitable[None]]:
+    async def tick() -> bool:
+        handled = await sweep_once(
+            engine, outbox, step_timeout_s=step_timeout_s, max_attempts=max_attempts
+        )
+        if handled:
+            log.info("handled %d sagas past their step deadline", handled)
+        return handled > 0
 
-    return step_deadlines
+    return periodic("saga-step-deadlines", interval_s, tick)

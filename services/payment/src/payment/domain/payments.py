@@ -57,7 +57,8 @@ def next_status_on_capture(status: PaymentStatus) -> PaymentStatus:
     raise NotCapturable(f"a {status} payment cannot be captured")
 
 
-def next_status_on_void(status: PaymentStatus) -> PaymentStatus:
-    if status in (PaymentStatus.AUTHORIZED, PaymentStatus.VOIDED, PaymentStatus.DECLINED):
-        return PaymentStatus.VOIDED if status != PaymentStatus.DECLINED else status
-    raise NotVoidable(f"a {status} payment cannot be voided (refund it instead)")
+def needs_void(status: PaymentStatus) -> bool:
+    """Whether voiding has anything to do; a captured payment cannot be voided (refund it)."""
+    if status is PaymentStatus.CAPTURED:
+        raise NotVoidable("a captured payment cannot be voided (refund it instead)")
+    return status is PaymentStatus.AUTHORIZED
