@@ -105,3 +105,12 @@ def test_an_unknown_booking_is_a_404_problem(client: PlatformClient) -> None:
     for booking_id in (str(uuid.uuid4()), "nope"):
         response = client.http.get(f"{client.urls['booking']}/api/v1/bookings/{booking_id}")
         assert_problem(response, 404, "/booking-not-found")
+
+
+def test_a_bad_cursor_is_a_400_problem(client: PlatformClient) -> None:
+    for service, path in (("booking", "/api/v1/bookings"), ("inventory", "/api/v1/resources")):
+        response = client.http.get(
+            f"{client.urls[service]}{path}",
+            params={"cursor": "nope"},
+        )
+        assert_problem(response, 400, "/bad-cursor")

@@ -7,6 +7,7 @@ knows about HTTP.
 from __future__ import annotations
 
 import logging
+import uuid
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -52,6 +53,15 @@ class Problem(Exception):
             doc["instance"] = instance
         doc.update(self.extensions)
         return doc
+
+
+def uuid_or(value: str, problem: Problem) -> str:
+    """``value`` as a canonical UUID string, or raise ``problem``: an id that is not a UUID names
+    nothing that exists (a 404 for a path id, a 400 for a cursor)."""
+    try:
+        return str(uuid.UUID(value))
+    except ValueError:
+        raise problem from None
 
 
 def problem_response(problem: Problem, request: Request | None = None) -> JSONResponse:

@@ -32,7 +32,8 @@ from contracts.base import Money
 from contracts.booking import BookingCreated
 from contracts.common import Party, StayPeriod
 from contracts.topics import BOOKING_EVENTS
-from service_kit.problems import Problem
+from service_kit.pagination import cursor_id, set_next_link
+from service_kit.problems import Problem, uuid_or
 from service_kit.runtime import Wiring
 
 CREATE_SCOPE = "POST /api/v1/bookings"
@@ -47,13 +48,12 @@ def _public(row: Any) -> BookingPublic:
     return BookingPublic(**data, total=total)
 
 
+def _not_found(booking_id: str) -> Problem:
+    return Problem(404, "booking-not-found", "Booking not found", f"No booking {booking_id}.")
+
+
 def _uuid_or_404(value: str) -> str:
-    try:
-        return str(uuid.UUID(value))
-    except ValueError:
-        raise Problem(
-            404, "booking-not-found", "Booking not found", f"No booking {value}."
-        ) from None
+    return uuid_or(value, _not_found(value))
 
 
 def _prefer_wait(prefer: str | None, cap: float) -> float:
@@ -239,9 +239,7 @@ def router(wiring: Wiring) -> APIRouter:
     async def get_booking(booking_id: str) -> BookingPublic:
         found = await load(_uuid_or_404(booking_id))
         if found is None:
-            raise Problem(
-                404, "booking-not-found", "Booking not found", f"No booking {booking_id}."
-            )
+            raise _not_found(booking_id)
         return found
 
     @api.get("/bookings", response_model=list[BookingPublic])
@@ -259,7 +257,7 @@ def router(wiring: Wiring) -> APIRouter:
             raise Problem(
                 422, "bad-filter", "Unknown status", f"{status!r} is not a booking status."
             )
-        after = _uuid_or_404(cursor) if cursor else None
+        after = cursor_id(cursor) if cursor else None
         async with engine.connect() as conn:
             rows = (
                 await conn.execute(
@@ -274,9 +272,7 @@ def router(wiring: Wiring) -> APIRouter:
                 )
             ).all()
         items = [_public(r) for r in rows]
-        if len(items) == limit:
-            next_url = request.url.include_query_params(cursor=items[-1].id)
-            response.headers["Link"] = f'<{next_url}>; rel="next"'
+        set_next_link(request, response, items, limit)
         return items
 
     @api.get("/bookings/{booking_id}/timeline", response_model=BookingTimeline)

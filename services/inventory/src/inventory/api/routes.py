@@ -6,12 +6,13 @@ import uuid
 from datetime import date, datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import text
 
 from inventory.domain.resources import UnknownTimezone, validate_timezone
-from service_kit.problems import Problem
+from service_kit.pagination import cursor_id, set_next_link
+from service_kit.problems import Problem, uuid_or
 from service_kit.runtime import Wiring
 
 
@@ -79,9 +80,11 @@ def router(wiring: Wiring) -> APIRouter:
 
     @api.get("/resources", response_model=list[ResourcePublic])
     async def list_resources(
+        request: Request,
+        response: Response,
         limit: Annotated[int, Query(ge=1, le=500)] = 100,
-        after: Annotated[
-            str | None, Query(description="cursor: the last id of the previous page")
+        cursor: Annotated[
+            str | None, Query(description="the last id of the previous page (see Link: next)")
         ] = None,
     ) -> list[ResourcePublic]:
         async with engine.connect() as conn:
@@ -91,9 +94,11 @@ def router(wiring: Wiring) -> APIRouter:
                     "WHERE (CAST(:after AS uuid) IS NULL OR id > CAST(:after AS uuid)) "
                     "ORDER BY id LIMIT :limit"
                 ),
-                {"after": _uuid_or_problem(after) if after else None, "limit": limit},
+                {"after": cursor_id(cursor) if cursor else None, "limit": limit},
             )
-            return [ResourcePublic(**r._mapping) for r in rows]
+            items = [ResourcePublic(**r._mapping) for r in rows]
+        set_next_link(request, response, items, limit)
+        return items
 
     @api.get("/resources/{resource_id}", response_model=ResourcePublic)
     async def get_resource(resource_id: str) -> ResourcePublic:
@@ -105,9 +110,7 @@ def router(wiring: Wiring) -> APIRouter:
                 )
             ).first()
         if row is None:
-            raise Problem(
-                404, "resource-not-found", "Resource not found", f"No resource {resource_id}."
-            )
+            raise _not_found(resource_id)
         return ResourcePublic(**row._mapping)
 
     @api.get("/resources/{resource_id}/availability", response_model=list[NightAvailability])
@@ -140,17 +143,9 @@ def router(wiring: Wiring) -> APIRouter:
     return api
 
 
+def _not_found(resource_id: str) -> Problem:
+    return Problem(404, "resource-not-found", "Resource not found", f"No resource {resource_id}.")
+
+
 def _uuid_or_404(value: str) -> str:
-    try:
-        return str(uuid.UUID(value))
-    except ValueError:
-        raise Problem(
-            404, "resource-not-found", "Resource not found", f"No resource {value}."
-        ) from None
-
-
-def _uuid_or_problem(value: str) -> str:
-    try:
-        return str(uuid.UUID(value))
-    except ValueError:
-        raise Problem(400, "bad-cursor", "Bad cursor", "The cursor is not valid.") from None
+    return uuid_or(value, _not_found(value))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -11,7 +10,7 @@ from pydantic import BaseModel
 from sqlalchemy import Row, text
 
 from contracts.base import DecimalStr, to_minor_units
-from service_kit.problems import Problem
+from service_kit.problems import Problem, uuid_or
 from service_kit.runtime import Wiring
 
 
@@ -64,10 +63,7 @@ def router(wiring: Wiring) -> APIRouter:
 
     @api.get("/payments/{payment_id}", response_model=PaymentPublic)
     async def get_payment(payment_id: str) -> PaymentPublic:
-        try:
-            uuid.UUID(payment_id)
-        except ValueError:
-            raise Problem(404, "payment-not-found", "Payment not found") from None
+        uuid_or(payment_id, Problem(404, "payment-not-found", "Payment not found"))
         async with engine.connect() as conn:
             row = (
                 await conn.execute(

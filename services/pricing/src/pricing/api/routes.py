@@ -13,7 +13,7 @@ from sqlalchemy import Row, text
 
 from contracts.base import DecimalStr, to_minor_units
 from pricing.domain.money import PricingRuleBroken, parse_rate
-from service_kit.problems import Problem
+from service_kit.problems import Problem, uuid_or
 from service_kit.runtime import Wiring
 
 
@@ -92,10 +92,7 @@ def router(wiring: Wiring) -> APIRouter:
 
     @api.get("/rate-plans/{plan_id}", response_model=RatePlanPublic)
     async def get_rate_plan(plan_id: str) -> RatePlanPublic:
-        try:
-            uuid.UUID(plan_id)
-        except ValueError:
-            raise Problem(404, "rate-plan-not-found", "Rate plan not found") from None
+        uuid_or(plan_id, Problem(404, "rate-plan-not-found", "Rate plan not found"))
         async with engine.connect() as conn:
             row = (
                 await conn.execute(

@@ -1,0 +1,23 @@
+"""Cursor pagination, the same on every list endpoint: ``?cursor=<last id>&limit=N`` in,
+``Link: <...>; rel="next"`` out when the page is full."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from fastapi import Request, Response
+
+from service_kit.problems import Problem, uuid_or
+
+
+def cursor_id(value: str) -> str:
+    """A pagination cursor (the last id of the previous page), or 400."""
+    return uuid_or(value, Problem(400, "bad-cursor", "Bad cursor", "The cursor is not valid."))
+
+
+def set_next_link(request: Request, response: Response, items: Sequence[Any], limit: int) -> None:
+    """Cursor pagination: a full page gets ``Link: <...?cursor=<last id>>; rel="next"``."""
+    if items and len(items) == limit:
+        next_url = request.url.include_query_params(cursor=items[-1].id)
+        response.headers["Link"] = f'<{next_url}>; rel="next"'
