@@ -45,7 +45,7 @@ def test_invariants_hold_across_everything_the_suite_did(platform: Platform) -> 
         r["booking_id"]: r
         for r in fetch(
             urls["inventory"],
-            "SELECT booking_id, id::text, status, quantity, resource_id::text, check_in, check_out FROM reservations",
+            "SELECT booking_id, id::text, status, quantity, resource_id::text, check_in, claimed_until FROM reservations",
         )
     }
     payments = fetch(urls["payment"], "SELECT booking_id, id::text, status FROM payments")
@@ -80,7 +80,7 @@ def test_invariants_hold_across_everything_the_suite_did(platform: Platform) -> 
     for r in reservations.values():
         if r["status"] in ("held", "confirmed"):
             day = r["check_in"]
-            while day < r["check_out"]:
+            while day < r["claimed_until"]:  # the stay's nights and its turnover buffer
                 expected[(r["resource_id"], day)] += r["quantity"]
                 day = day.fromordinal(day.toordinal() + 1)
     for n in nights:

@@ -38,7 +38,7 @@ class BookingConfirmed(BookingEvent):
 class BookingRejected(BookingEvent):
     """The create saga failed before confirmation; everything it took has been given back.
 
-    ``reason`` is machine-readable: ``capacity_unavailable``, ``pricing_failed``,
+    ``reason`` is machine-readable: ``capacity_unavailable``, ``not_bookable``, ``pricing_failed``,
     ``payment_declined``, ``reservation_confirmation_failed``, ``payment_capture_failed``,
     ``step_timed_out``.
     """

@@ -9,10 +9,14 @@ from contracts.common import SagaCommand, StayPeriod
 
 
 class ReserveCapacity(SagaCommand):
+    """Claim ``quantity`` units for the stay. ``party_size`` (guests) is checked against the
+    resource's party rules when given; absent, only the other rules apply."""
+
     type: ClassVar[str] = "inventory.ReserveCapacity"
     resource_id: str
     period: StayPeriod
     quantity: int = 1
+    party_size: int | None = None
 
 
 class CapacityReserved(Reply):

@@ -141,6 +141,17 @@ def test_rejects_without_charging_when_there_is_no_capacity() -> None:
     assert state.failure_reason == "capacity_unavailable"
 
 
+def test_a_stay_the_rules_refuse_is_not_bookable_rather_than_full() -> None:
+    state, decisions = feed(
+        start(a_saga()).state,
+        CapacityReservationRejected(
+            booking_id="b-1", step="reserve_capacity", reason="minimum_stay_not_met"
+        ),
+    )
+    assert decisions[-1].rejected
+    assert (state.failure_reason, state.failure_detail) == ("not_bookable", "minimum_stay_not_met")
+
+
 def test_voids_then_releases_when_the_reservation_cannot_be_confirmed() -> None:
     state, decisions = feed(
         start(a_saga()).state,

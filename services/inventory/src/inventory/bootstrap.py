@@ -5,6 +5,7 @@ from __future__ import annotations
 from contracts.inventory import ConfirmReservation, ReleaseCapacity, ReserveCapacity
 from contracts.topics import INVENTORY_COMMANDS
 from inventory.adapters import tables
+from inventory.api import availability
 from inventory.api.routes import router
 from inventory.handlers.confirm_reservation import confirm_reservation
 from inventory.handlers.release_capacity import release_capacity
@@ -36,6 +37,6 @@ SERVICE = ServiceDefinition(
     metadata=tables.metadata,
     outbox_table=tables.outbox,
     inbox_table=tables.inbox,
-    routers=lambda wiring: [router(wiring)],
+    routers=lambda wiring: [router(wiring), availability.router(wiring)],
     subscriptions=_subscriptions,
 )

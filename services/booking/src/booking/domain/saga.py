@@ -142,6 +142,8 @@ class Step:
     success: type[Reply]
     failures: tuple[type[Reply], ...]
     failure_reason: str  # the booking's machine-readable rejection reason if this step fails
+    # When one step can fail for different reasons the booking should tell apart.
+    reason_of: Callable[[Any], str] | None = None
     absorb: Absorb = _keep  # what the success reply adds to the saga data
     absorb_failure: Absorb = _keep
     compensation: Compensation | None = None
@@ -157,10 +159,16 @@ CREATE_BOOKING: tuple[Step, ...] = (
             resource_id=d.resource_id,
             period=d.period,
             quantity=1,
+            party_size=sum(d.party.values()),
         ),
         success=CapacityReserved,
         failures=(CapacityReservationRejected,),
         failure_reason="capacity_unavailable",
+        # Full nights are "capacity_unavailable"; a stay the resource's rules refuse (minimum
+        # stay, changeover day, notice, inactive resource, ...) is "not_bookable".
+        reason_of=lambda r: (
+            "capacity_unavailable" if r.reason == "insufficient_capacity" else "not_bookable"
+        ),
         absorb=lambda d, r: replace(d, reservation_id=r.reservation_id),
         compensation=Compensation(
             name="release_capacity",
@@ -342,7 +350,8 @@ def on_reply(state: SagaState, reply: Reply) -> Decision:
         if isinstance(reply, step.failures):
             data = step.absorb_failure(state.data, reply)
             detail = str(getattr(reply, "reason", "") or "")
-            return _begin_compensation(replace(state, data=data), step.failure_reason, detail)
+            reason = step.reason_of(reply) if step.reason_of else step.failure_reason
+            return _begin_compensation(replace(state, data=data), reason, detail)
         return Decision(state, ignored=True, note=f"unexpected {type(reply).__name__}")
     owner = _COMPENSATIONS[state.current]
     assert owner.compensation is not None

@@ -22,6 +22,7 @@ from inventory.domain.resources import (
     ResourceView,
     ensure_bookable,
 )
+from inventory.domain.rules import AvailabilityRules, claimed_until
 
 _TAKE_NIGHTS = text(
     """
@@ -55,6 +56,7 @@ class Reservation:
     status: str
     check_in: date
     check_out: date
+    claimed_until: date
     quantity: int
 
 
@@ -65,21 +67,31 @@ async def load_resource(conn: AsyncConnection, resource_id: str) -> ResourceView
         return None
     row = (
         await conn.execute(
-            text("SELECT id::text, active, booking_mode, capacity FROM resources WHERE id = :id"),
+            text(
+                "SELECT id::text, active, booking_mode, capacity, timezone, rules "
+                "FROM resources WHERE id = :id"
+            ),
             {"id": resource_id},
         )
     ).first()
     if row is None:
         return None
-    return ResourceView(row.id, row.active, BookingMode(row.booking_mode), row.capacity)
+    return ResourceView(
+        row.id,
+        row.active,
+        BookingMode(row.booking_mode),
+        row.capacity,
+        row.timezone,
+        AvailabilityRules.from_json(row.rules),
+    )
 
 
 async def reservation_for_booking(conn: AsyncConnection, booking_id: str) -> Reservation | None:
     row = (
         await conn.execute(
             text(
-                "SELECT id::text, booking_id, resource_id::text, status, check_in, check_out, quantity "
-                "FROM reservations WHERE booking_id = :b FOR UPDATE"
+                "SELECT id::text, booking_id, resource_id::text, status, check_in, check_out, "
+                "claimed_until, quantity FROM reservations WHERE booking_id = :b FOR UPDATE"
             ),
             {"b": booking_id},
         )
@@ -97,15 +109,25 @@ async def reserve(
     quantity: int,
     now: datetime,
     hold_ttl: timedelta,
+    party_size: int | None = None,
 ) -> Reservation:
-    """Hold ``quantity`` units on every night of the stay, or raise a named rule violation.
+    """Hold ``quantity`` units on every night of the stay and its turnover buffer, or raise a
+    named rule violation (availability rules included).
 
     Idempotent per booking: a second reserve for the same booking returns the first hold.
     """
     existing = await reservation_for_booking(conn, booking_id)
     if existing is not None:
         return existing
-    resource = ensure_bookable(await load_resource(conn, resource_id), resource_id, quantity)
+    resource = ensure_bookable(
+        await load_resource(conn, resource_id),
+        resource_id,
+        quantity,
+        stay=(check_in, check_out),
+        party_size=party_size,
+        now=now,
+    )
+    until = claimed_until(check_out, resource.rules)
     savepoint = await conn.begin_nested()
     try:
         await conn.execute(
@@ -115,14 +137,15 @@ async def reserve(
                 "capacity": resource.capacity,
                 "quantity": quantity,
                 "check_in": check_in,
-                "check_out": check_out,
+                "check_out": until,
             },
         )
     except IntegrityError as exc:
         await savepoint.rollback()
         if "capacity_nights_not_oversold" in str(exc.orig):
             raise InsufficientCapacity(
-                f"not enough capacity between {check_in} and {check_out}"
+                f"not enough capacity between {check_in} and {until}"
+                + (" (stay and turnover buffer)" if until != check_out else "")
             ) from None
         raise
     await savepoint.commit()
@@ -133,12 +156,14 @@ async def reserve(
         status="held",
         check_in=check_in,
         check_out=check_out,
+        claimed_until=until,
         quantity=quantity,
     )
     await conn.execute(
         text(
-            "INSERT INTO reservations (id, booking_id, resource_id, check_in, check_out, quantity, "
-            "status, expires_at) VALUES (:id, :b, :r, :ci, :co, :q, 'held', :exp)"
+            "INSERT INTO reservations (id, booking_id, resource_id, check_in, check_out, "
+            "claimed_until, quantity, status, expires_at) "
+            "VALUES (:id, :b, :r, :ci, :co, :cu, :q, 'held', :exp)"
         ),
         {
             "id": reservation.id,
@@ -146,6 +171,7 @@ async def reserve(
             "r": resource.id,
             "ci": check_in,
             "co": check_out,
+            "cu": until,
             "q": quantity,
             "exp": now + hold_ttl,
         },
@@ -179,7 +205,7 @@ async def release(conn: AsyncConnection, reservation: Reservation) -> None:
             "rid": reservation.resource_id,
             "quantity": reservation.quantity,
             "check_in": reservation.check_in,
-            "check_out": reservation.check_out,
+            "check_out": reservation.claimed_until,
         },
     )
     await conn.execute(

@@ -20,8 +20,9 @@ from sqlalchemy import (
     Table,
     Text,
     func,
+    text,
 )
-from sqlalchemy.dialects.postgresql import UUID
+from sqlalchemy.dialects.postgresql import JSONB, UUID
 
 from messaging.tables import inbox_table, outbox_table
 
@@ -38,6 +39,7 @@ resources = Table(
     Column("capacity", Integer, nullable=False),
     Column("timezone", Text, nullable=False),
     Column("active", Boolean, nullable=False, server_default="true"),
+    Column("rules", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     CheckConstraint("capacity > 0", name="resources_capacity_positive"),
     CheckConstraint("booking_mode IN ('nightly', 'timeslot')", name="resources_booking_mode"),
@@ -62,6 +64,7 @@ reservations = Table(
     Column("resource_id", UUID(as_uuid=False), ForeignKey("resources.id"), nullable=False),
     Column("check_in", Date, nullable=False),
     Column("check_out", Date, nullable=False),
+    Column("claimed_until", Date, nullable=False),  # check_out plus the turnover buffer
     Column("quantity", Integer, nullable=False),
     Column("status", Text, nullable=False),
     Column("expires_at", DateTime(timezone=True)),
@@ -69,6 +72,7 @@ reservations = Table(
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     CheckConstraint("status IN ('held', 'confirmed', 'released')", name="reservations_status"),
     CheckConstraint("check_out > check_in", name="reservations_period"),
+    CheckConstraint("claimed_until >= check_out", name="reservations_claim_covers_stay"),
 )
 
 outbox = outbox_table(metadata)

@@ -2,18 +2,47 @@
 
 from __future__ import annotations
 
+import json
 import uuid
-from datetime import date, datetime
-from typing import Annotated, Literal
+from datetime import date, datetime, time
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import text
 
 from inventory.domain.resources import UnknownTimezone, validate_timezone
+from inventory.domain.rules import AvailabilityRules, InvalidRules
 from service_kit.pagination import cursor_id, set_next_link
 from service_kit.problems import Problem, uuid_or
 from service_kit.runtime import Wiring
+
+
+class RulesIn(BaseModel):
+    """Availability rules of a resource. Omitted fields take the defaults shown."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    min_stay_nights: int = Field(default=1, ge=1, le=365)
+    max_stay_nights: int | None = Field(default=None, ge=1, le=365)
+    buffer_days: int = Field(default=0, ge=0, le=30)
+    check_in_weekdays: list[int] | None = Field(
+        default=None, description="allowed check-in weekdays, 0 = Monday; null = any"
+    )
+    check_out_weekdays: list[int] | None = Field(default=None, description="0 = Monday")
+    booking_horizon_days: int | None = Field(default=None, ge=1, le=3660)
+    min_notice_hours: int = Field(default=0, ge=0, le=24 * 365)
+    min_party: int = Field(default=1, ge=1, le=1000)
+    max_party: int | None = Field(default=None, ge=1, le=1000)
+    check_in_time: time = Field(
+        default=time(15, 0), description="local time in the resource's zone"
+    )
+
+    def to_domain(self) -> AvailabilityRules:
+        try:
+            return AvailabilityRules.from_json(self.model_dump())
+        except InvalidRules as exc:
+            raise Problem(422, "invalid-rules", "Invalid availability rules", str(exc)) from None
 
 
 class ResourceCreate(BaseModel):
@@ -24,6 +53,7 @@ class ResourceCreate(BaseModel):
     capacity: int = Field(ge=1, le=100_000)
     timezone: str = Field(min_length=1, max_length=64)
     kind: str = Field(default="property", min_length=1, max_length=40)
+    rules: RulesIn = Field(default_factory=RulesIn)
 
 
 class ResourcePublic(BaseModel):
@@ -34,6 +64,7 @@ class ResourcePublic(BaseModel):
     capacity: int
     timezone: str
     active: bool
+    rules: dict[str, Any]
     created_at: datetime
 
 
@@ -44,7 +75,13 @@ class NightAvailability(BaseModel):
     available: int
 
 
-_COLUMNS = "id::text, name, kind, booking_mode, capacity, timezone, active, created_at"
+_COLUMNS = "id::text, name, kind, booking_mode, capacity, timezone, active, rules, created_at"
+
+
+def _public(row: Any) -> ResourcePublic:
+    data = dict(row._mapping)
+    data["rules"] = AvailabilityRules.from_json(data["rules"]).to_json()  # defaults filled in
+    return ResourcePublic(**data)
 
 
 def router(wiring: Wiring) -> APIRouter:
@@ -57,13 +94,15 @@ def router(wiring: Wiring) -> APIRouter:
             tz = validate_timezone(body.timezone)
         except UnknownTimezone as exc:
             raise Problem(422, "unknown-timezone", "Unknown timezone", str(exc)) from None
+        rules = body.rules.to_domain()
         resource_id = str(uuid.uuid4())
         async with engine.begin() as conn:
             row = (
                 await conn.execute(
                     text(
-                        "INSERT INTO resources (id, name, kind, booking_mode, capacity, timezone) "
-                        f"VALUES (:id, :name, :kind, :mode, :cap, :tz) RETURNING {_COLUMNS}"
+                        "INSERT INTO resources (id, name, kind, booking_mode, capacity, timezone, "
+                        "rules) VALUES (:id, :name, :kind, :mode, :cap, :tz, CAST(:rules AS jsonb)) "
+                        f"RETURNING {_COLUMNS}"
                     ),
                     {
                         "id": resource_id,
@@ -72,11 +111,12 @@ def router(wiring: Wiring) -> APIRouter:
                         "mode": body.booking_mode,
                         "cap": body.capacity,
                         "tz": tz,
+                        "rules": json.dumps(rules.to_json()),
                     },
                 )
             ).one()
         response.headers["Location"] = f"/api/v1/resources/{resource_id}"
-        return ResourcePublic(**row._mapping)
+        return _public(row)
 
     @api.get("/resources", response_model=list[ResourcePublic])
     async def list_resources(
@@ -96,7 +136,7 @@ def router(wiring: Wiring) -> APIRouter:
                 ),
                 {"after": cursor_id(cursor) if cursor else None, "limit": limit},
             )
-            items = [ResourcePublic(**r._mapping) for r in rows]
+            items = [_public(r) for r in rows]
         set_next_link(request, response, items, limit)
         return items
 
@@ -111,7 +151,25 @@ def router(wiring: Wiring) -> APIRouter:
             ).first()
         if row is None:
             raise _not_found(resource_id)
-        return ResourcePublic(**row._mapping)
+        return _public(row)
+
+    @api.put("/resources/{resource_id}/rules", response_model=ResourcePublic)
+    async def replace_rules(resource_id: str, body: RulesIn) -> ResourcePublic:
+        """Replace the resource's availability rules. Existing reservations keep their nights."""
+        rules = body.to_domain()
+        async with engine.begin() as conn:
+            row = (
+                await conn.execute(
+                    text(
+                        "UPDATE resources SET rules = CAST(:rules AS jsonb) "
+                        f"WHERE id = CAST(:id AS uuid) RETURNING {_COLUMNS}"
+                    ),
+                    {"id": _uuid_or_404(resource_id), "rules": json.dumps(rules.to_json())},
+                )
+            ).first()
+        if row is None:
+            raise _not_found(resource_id)
+        return _public(row)
 
     @api.get("/resources/{resource_id}/availability", response_model=list[NightAvailability])
     async def availability(resource_id: str, start: date, end: date) -> list[NightAvailability]:

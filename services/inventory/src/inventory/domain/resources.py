@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import date, timedelta
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+from inventory.domain.rules import AvailabilityRules, RuleViolation, check_stay
 
 
 class BookingMode(StrEnum):
@@ -50,12 +52,23 @@ def validate_timezone(name: str) -> str:
     return name
 
 
+class RulesBroken(InventoryRuleBroken):
+    """The stay breaks availability rules; ``code`` is the first rule's code, all are listed."""
+
+    def __init__(self, violations: list[RuleViolation]) -> None:
+        super().__init__("; ".join(f"{v.rule}: {v.detail}" for v in violations))
+        self.violations = violations
+        self.code = violations[0].code
+
+
 @dataclass(frozen=True)
 class ResourceView:
     id: str
     active: bool
     booking_mode: BookingMode
     capacity: int
+    timezone: str = "UTC"
+    rules: AvailabilityRules = field(default_factory=AvailabilityRules)
 
 
 def nights(check_in: date, check_out: date) -> list[date]:
@@ -63,8 +76,20 @@ def nights(check_in: date, check_out: date) -> list[date]:
     return [check_in + timedelta(days=i) for i in range((check_out - check_in).days)]
 
 
-def ensure_bookable(resource: ResourceView | None, resource_id: str, quantity: int) -> ResourceView:
-    """The rule a reservation must pass before it touches the ledger."""
+def ensure_bookable(
+    resource: ResourceView | None,
+    resource_id: str,
+    quantity: int,
+    *,
+    stay: tuple[date, date] | None = None,
+    party_size: int | None = None,
+    now: datetime | None = None,
+) -> ResourceView:
+    """The rules a reservation must pass before it touches the ledger.
+
+    With ``stay`` and ``now``, the resource's availability rules are checked too (party rules
+    only when the party size is known).
+    """
     if resource is None:
         raise ResourceNotFound(f"resource {resource_id} does not exist")
     if not resource.active:
@@ -73,4 +98,15 @@ def ensure_bookable(resource: ResourceView | None, resource_id: str, quantity: i
         raise ModeNotSupported(f"resource {resource_id} is booked by {resource.booking_mode}")
     if quantity > resource.capacity:
         raise InsufficientCapacity(f"asked for {quantity}, the resource has {resource.capacity}")
+    if stay is not None and now is not None:
+        violations = check_stay(
+            resource.rules,
+            check_in=stay[0],
+            check_out=stay[1],
+            party_size=party_size if party_size is not None else resource.rules.min_party,
+            now=now,
+            tz=resource.timezone,
+        )
+        if violations:
+            raise RulesBroken(violations)
     return resource

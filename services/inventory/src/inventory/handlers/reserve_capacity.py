@@ -21,6 +21,7 @@ def handler(hold_ttl_s: float):
                 check_in=cmd.period.check_in,
                 check_out=cmd.period.check_out,
                 quantity=cmd.quantity,
+                party_size=cmd.party_size,
                 now=datetime.now(UTC),
                 hold_ttl=timedelta(seconds=hold_ttl_s),
             )

@@ -1,0 +1,128 @@
+"""``POST /api/v1/availability/check``: may this stay be booked, and if not, why (every rule)."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+from fastapi import APIRouter
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from sqlalchemy import text
+
+from inventory.adapters.ledger import load_resource
+from inventory.domain.resources import (
+    InventoryRuleBroken,
+    RulesBroken,
+    ensure_bookable,
+    nights,
+)
+from inventory.domain.rules import RuleViolation, claimed_until
+from service_kit.problems import Problem, uuid_or
+from service_kit.runtime import Wiring
+
+
+class PartyIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    adults: int = Field(ge=1, le=100)
+    children: int = Field(default=0, ge=0, le=100)
+    infants: int = Field(default=0, ge=0, le=100)
+
+
+class StayCheck(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    resource_id: str = Field(min_length=1, max_length=64)
+    check_in: date
+    check_out: date
+    party: PartyIn
+
+    @model_validator(mode="after")
+    def _period(self) -> StayCheck:
+        if self.check_out <= self.check_in:
+            raise ValueError("check_out must be after check_in")
+        if (self.check_out - self.check_in).days > 365:
+            raise ValueError("a stay is at most 365 nights")
+        return self
+
+
+class FailedRule(BaseModel):
+    rule: str
+    code: str
+    detail: str
+
+
+class NightLeft(BaseModel):
+    night: date
+    available: int
+
+
+class StayCheckResult(BaseModel):
+    resource_id: str
+    available: bool
+    failed_rules: list[FailedRule]
+    nights: list[NightLeft] = Field(description="free units per claimed night (stay and buffer)")
+
+
+def router(wiring: Wiring) -> APIRouter:
+    api = APIRouter(prefix="/api/v1", tags=["availability"])
+    engine = wiring.engine
+
+    @api.post("/availability/check", response_model=StayCheckResult)
+    async def check(body: StayCheck) -> StayCheckResult:
+        """Every availability rule the stay breaks, and the capacity left on its nights.
+
+        A read: nothing is held. ``available`` means a reservation made now would succeed.
+        """
+        not_found = Problem(
+            404, "resource-not-found", "Resource not found", f"No resource {body.resource_id}."
+        )
+        resource_id = uuid_or(body.resource_id, not_found)
+        party = body.party.adults + body.party.children + body.party.infants
+        failed: list[RuleViolation] = []
+        async with engine.connect() as conn:
+            resource = await load_resource(conn, resource_id)
+            if resource is None:
+                raise not_found
+            try:
+                ensure_bookable(
+                    resource,
+                    resource_id,
+                    1,
+                    stay=(body.check_in, body.check_out),
+                    party_size=party,
+                    now=datetime.now(UTC),
+                )
+            except RulesBroken as broken:
+                failed.extend(broken.violations)
+            except InventoryRuleBroken as broken:
+                failed.append(RuleViolation(type(broken).__name__, broken.code, str(broken)))
+            until = claimed_until(body.check_out, resource.rules)
+            rows = await conn.execute(
+                text(
+                    "SELECT night, reserved FROM capacity_nights WHERE resource_id = CAST(:r AS uuid) "
+                    "AND night >= :s AND night < :e"
+                ),
+                {"r": resource_id, "s": body.check_in, "e": until},
+            )
+            reserved = {r.night: r.reserved for r in rows}
+        left = [
+            NightLeft(night=n, available=resource.capacity - reserved.get(n, 0))
+            for n in nights(body.check_in, until)
+        ]
+        full = [n.night.isoformat() for n in left if n.available < 1]
+        if full:
+            failed.append(
+                RuleViolation(
+                    "InsufficientCapacity",
+                    "insufficient_capacity",
+                    f"no unit free on {', '.join(full)}",
+                )
+            )
+        return StayCheckResult(
+            resource_id=resource_id,
+            available=not failed,
+            failed_rules=[FailedRule(rule=v.rule, code=v.code, detail=v.detail) for v in failed],
+            nights=left,
+        )
+
+    return api
