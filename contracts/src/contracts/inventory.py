@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import ClassVar
 
-from contracts.base import Reply
+from pydantic import AwareDatetime
+
+from contracts.base import Event, Reply
 from contracts.common import SagaCommand, StayPeriod
 
 
@@ -56,3 +59,28 @@ class ReleaseCapacity(SagaCommand):
 class CapacityReleased(Reply):
     type: ClassVar[str] = "inventory.CapacityReleased"
     reservation_id: str | None = None
+
+
+class InventoryEvent(Event):
+    """Public inventory events on ``inventory.events``, keyed by resource id."""
+
+    resource_id: str
+    claim_id: str
+    booking_id: str | None = None
+    check_in: date
+    claimed_until: date  # exclusive end of the nights given back (stay plus buffer)
+    quantity: int
+    occurred_at: AwareDatetime
+
+
+class CapacityReleasedEvent(InventoryEvent):
+    """Units became free again: a release, a deleted hold or an expiry (``why``)."""
+
+    type: ClassVar[str] = "inventory.capacity_released"
+    why: str
+
+
+class HoldExpired(InventoryEvent):
+    """A hold (or a saga's unconfirmed reservation) passed its expiry and was released."""
+
+    type: ClassVar[str] = "inventory.hold_expired"

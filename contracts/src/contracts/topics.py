@@ -56,8 +56,17 @@ BOOKING_EVENTS = TopicSpec(
     {"retention.ms": str(4 * WEEK_MS), "cleanup.policy": "delete"},
 )
 
+INVENTORY_EVENTS = TopicSpec(
+    "inventory.events",
+    6,
+    "resource id",
+    "Public inventory events (capacity released, hold expired) for the waitlist and others.",
+    {"retention.ms": str(WEEK_MS), "cleanup.policy": "delete"},
+)
+
 PRIMARY_TOPICS: tuple[TopicSpec, ...] = (
     INVENTORY_COMMANDS,
+    INVENTORY_EVENTS,
     PRICING_COMMANDS,
     PAYMENT_COMMANDS,
     BOOKING_SAGA_REPLIES,

@@ -2,32 +2,42 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from contracts.inventory import ConfirmReservation, ReleaseCapacity, ReserveCapacity
 from contracts.topics import INVENTORY_COMMANDS
 from inventory.adapters import tables
-from inventory.api import availability
+from inventory.adapters.ledger import Ledger
+from inventory.api import availability, holds
 from inventory.api.routes import router
-from inventory.handlers.confirm_reservation import confirm_reservation
-from inventory.handlers.release_capacity import release_capacity
-from inventory.handlers.reserve_capacity import handler as reserve_capacity_handler
+from inventory.handlers import claim_expiry, confirm_reservation, release_capacity, reserve_capacity
 from inventory.settings import InventorySettings
 from messaging.runner import Subscription
 from service_kit.runtime import ServiceDefinition, Wiring
 
 
+def _settings(wiring: Wiring) -> InventorySettings:
+    assert isinstance(wiring.settings, InventorySettings)
+    return wiring.settings
+
+
 def _subscriptions(wiring: Wiring) -> list[Subscription]:
-    settings = wiring.settings
-    assert isinstance(settings, InventorySettings)
+    ledger = Ledger(wiring.outbox)
     return [
         Subscription(
             INVENTORY_COMMANDS,
             {
-                ReserveCapacity: reserve_capacity_handler(settings.hold_ttl_s),
-                ConfirmReservation: confirm_reservation,
-                ReleaseCapacity: release_capacity,
+                ReserveCapacity: reserve_capacity.handler(ledger, _settings(wiring).hold_ttl_s),
+                ConfirmReservation: confirm_reservation.handler(ledger),
+                ReleaseCapacity: release_capacity.handler(ledger),
             },
         )
     ]
+
+
+def _background(wiring: Wiring) -> list[Callable[[], Awaitable[None]]]:
+    interval = _settings(wiring).claim_expiry_interval_s
+    return [claim_expiry.job(wiring.engine, Ledger(wiring.outbox), interval)]
 
 
 SERVICE = ServiceDefinition(
@@ -37,6 +47,11 @@ SERVICE = ServiceDefinition(
     metadata=tables.metadata,
     outbox_table=tables.outbox,
     inbox_table=tables.inbox,
-    routers=lambda wiring: [router(wiring), availability.router(wiring)],
+    routers=lambda wiring: [
+        router(wiring),
+        availability.router(wiring),
+        holds.router(wiring, Ledger(wiring.outbox)),
+    ],
     subscriptions=_subscriptions,
+    background=_background,
 )

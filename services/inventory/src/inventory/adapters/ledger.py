@@ -1,21 +1,35 @@
-"""The capacity ledger's SQL. Rules (see docs/ARCHITECTURE.md, "Capacity"):
+"""The capacity ledger: claims (holds and saga reservations) over nightly capacity.
 
-* Nights are always locked in ascending date order (one INSERT ... ORDER BY), so two
-  reservations that overlap can wait on each other but never deadlock.
-* A reservation's nights are taken in one statement inside a savepoint: either every night
-  fits under the CHECK constraint or none is taken.
+Rules (see docs/ARCHITECTURE.md, "Capacity"):
+
+* ``capacity_nights`` carries ``CHECK (reserved <= capacity)``: no interleaving of transactions
+  can oversell a night; code only decides how to answer when Postgres refuses.
+* Nights are locked in ascending date order (one ``INSERT ... ORDER BY``), so overlapping claims
+  may wait on each other but never deadlock.
+* A claim takes all its nights (stay plus turnover buffer) in one statement inside a savepoint:
+  every night fits or none is taken.
+* An expired hold never blocks: before taking nights, a claim expires the stale holds that
+  overlap it, in its own transaction (rows another transaction is already expiring are skipped;
+  their nights are locked, so the new claim waits for that transaction and sees its result).
+  The expiry job does the same for everything else, ``FOR UPDATE SKIP LOCKED``, in any number of
+  replicas.
+* Every release (saga compensation, deleted hold, expiry) publishes ``CapacityReleased`` on
+  ``inventory.events``; an expiry also publishes ``HoldExpired``.
 """
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from contracts.inventory import CapacityReleasedEvent, HoldExpired
+from contracts.topics import INVENTORY_EVENTS
 from inventory.domain.resources import (
     BookingMode,
     InsufficientCapacity,
@@ -23,12 +37,13 @@ from inventory.domain.resources import (
     ensure_bookable,
 )
 from inventory.domain.rules import AvailabilityRules, claimed_until
+from messaging.outbox import Outbox
 
 _TAKE_NIGHTS = text(
     """
     INSERT INTO capacity_nights (resource_id, night, capacity, reserved)
     SELECT CAST(:rid AS uuid), d::date, :capacity, :quantity
-    FROM generate_series(CAST(:check_in AS date), CAST(:check_out AS date) - 1, interval '1 day') AS d
+    FROM generate_series(CAST(:check_in AS date), CAST(:until AS date) - 1, interval '1 day') AS d
     ORDER BY d
     ON CONFLICT (resource_id, night)
     DO UPDATE SET reserved = capacity_nights.reserved + EXCLUDED.reserved
@@ -40,24 +55,50 @@ _GIVE_BACK_NIGHTS = text(
     UPDATE capacity_nights SET reserved = reserved - :quantity
     WHERE (resource_id, night) IN (
         SELECT resource_id, night FROM capacity_nights
-        WHERE resource_id = CAST(:rid AS uuid) AND night >= :check_in AND night < :check_out
+        WHERE resource_id = CAST(:rid AS uuid) AND night >= :check_in AND night < :until
         ORDER BY night
         FOR UPDATE
     )
     """
 )
 
+CLAIM_COLUMNS = (
+    "id::text, booking_id, resource_id::text, status, check_in, check_out, claimed_until, "
+    "quantity, holder, expires_at"
+)
+
+# Per night: units taken, minus those of holds that have expired but are not swept yet.
+_EFFECTIVE_RESERVED = text(
+    """
+    SELECT d::date AS night,
+           COALESCE(n.reserved, 0) - COALESCE((
+               SELECT sum(c.quantity) FROM reservations c
+               WHERE c.resource_id = CAST(:rid AS uuid) AND c.status = 'held'
+                 AND c.expires_at <= :now AND c.check_in <= d::date AND c.claimed_until > d::date
+           ), 0) AS reserved
+    FROM generate_series(CAST(:start AS date), CAST(:end AS date) - 1, interval '1 day') AS d
+    LEFT JOIN capacity_nights n ON n.resource_id = CAST(:rid AS uuid) AND n.night = d::date
+    ORDER BY d
+    """
+)
+
 
 @dataclass(frozen=True)
-class Reservation:
+class Claim:
     id: str
-    booking_id: str
+    booking_id: str | None
     resource_id: str
-    status: str
+    status: str  # held | confirmed | released | expired
     check_in: date
     check_out: date
     claimed_until: date
     quantity: int
+    holder: str | None
+    expires_at: datetime | None
+
+    @property
+    def active(self) -> bool:
+        return self.status in ("held", "confirmed")
 
 
 async def load_resource(conn: AsyncConnection, resource_id: str) -> ResourceView | None:
@@ -86,129 +127,204 @@ async def load_resource(conn: AsyncConnection, resource_id: str) -> ResourceView
     )
 
 
-async def reservation_for_booking(conn: AsyncConnection, booking_id: str) -> Reservation | None:
+async def effective_reserved(
+    conn: AsyncConnection, resource_id: str, start: date, end: date, now: datetime
+) -> dict[date, int]:
+    """Units taken per night in [start, end), not counting expired holds."""
+    rows = await conn.execute(
+        _EFFECTIVE_RESERVED, {"rid": resource_id, "start": start, "end": end, "now": now}
+    )
+    return {r.night: r.reserved for r in rows}
+
+
+async def claim_for_booking(conn: AsyncConnection, booking_id: str) -> Claim | None:
     row = (
         await conn.execute(
-            text(
-                "SELECT id::text, booking_id, resource_id::text, status, check_in, check_out, "
-                "claimed_until, quantity FROM reservations WHERE booking_id = :b FOR UPDATE"
-            ),
+            text(f"SELECT {CLAIM_COLUMNS} FROM reservations WHERE booking_id = :b FOR UPDATE"),
             {"b": booking_id},
         )
     ).first()
-    return Reservation(*row) if row else None
+    return Claim(*row) if row else None
 
 
-async def reserve(
-    conn: AsyncConnection,
-    *,
-    booking_id: str,
-    resource_id: str,
-    check_in: date,
-    check_out: date,
-    quantity: int,
-    now: datetime,
-    hold_ttl: timedelta,
-    party_size: int | None = None,
-) -> Reservation:
-    """Hold ``quantity`` units on every night of the stay and its turnover buffer, or raise a
-    named rule violation (availability rules included).
-
-    Idempotent per booking: a second reserve for the same booking returns the first hold.
-    """
-    existing = await reservation_for_booking(conn, booking_id)
-    if existing is not None:
-        return existing
-    resource = ensure_bookable(
-        await load_resource(conn, resource_id),
-        resource_id,
-        quantity,
-        stay=(check_in, check_out),
-        party_size=party_size,
-        now=now,
-    )
-    until = claimed_until(check_out, resource.rules)
-    savepoint = await conn.begin_nested()
+async def claim_by_id(conn: AsyncConnection, claim_id: str, *, lock: bool = True) -> Claim | None:
     try:
+        uuid.UUID(claim_id)
+    except ValueError:
+        return None
+    row = (
         await conn.execute(
-            _TAKE_NIGHTS,
+            text(
+                f"SELECT {CLAIM_COLUMNS} FROM reservations WHERE id = CAST(:id AS uuid)"
+                + (" FOR UPDATE" if lock else "")
+            ),
+            {"id": claim_id},
+        )
+    ).first()
+    return Claim(*row) if row else None
+
+
+@dataclass(frozen=True)
+class Ledger:
+    outbox: Outbox
+
+    async def claim(
+        self,
+        conn: AsyncConnection,
+        *,
+        resource_id: str,
+        check_in: date,
+        check_out: date,
+        quantity: int,
+        now: datetime,
+        ttl: timedelta,
+        party_size: int | None = None,
+        booking_id: str | None = None,
+        holder: str | None = None,
+    ) -> Claim:
+        """Hold ``quantity`` units on every night of the stay and its turnover buffer until
+        ``now + ttl``, or raise a named rule violation (availability rules included).
+
+        Idempotent per booking: a second claim for the same booking returns the first.
+        """
+        if booking_id is not None:
+            existing = await claim_for_booking(conn, booking_id)
+            if existing is not None:
+                return existing
+        resource = ensure_bookable(
+            await load_resource(conn, resource_id),
+            resource_id,
+            quantity,
+            stay=(check_in, check_out),
+            party_size=party_size,
+            now=now,
+        )
+        until = claimed_until(check_out, resource.rules)
+        await self._expire_stale_overlapping(conn, resource.id, check_in, until, now)
+        savepoint = await conn.begin_nested()
+        try:
+            await conn.execute(
+                _TAKE_NIGHTS,
+                {
+                    "rid": resource.id,
+                    "capacity": resource.capacity,
+                    "quantity": quantity,
+                    "check_in": check_in,
+                    "until": until,
+                },
+            )
+        except IntegrityError as exc:
+            await savepoint.rollback()
+            if "capacity_nights_not_oversold" in str(exc.orig):
+                raise InsufficientCapacity(
+                    f"not enough capacity between {check_in} and {until}"
+                    + (" (stay and turnover buffer)" if until != check_out else "")
+                ) from None
+            raise
+        await savepoint.commit()
+        row = (
+            await conn.execute(
+                text(
+                    "INSERT INTO reservations (id, booking_id, holder, resource_id, check_in, "
+                    "check_out, claimed_until, quantity, status, expires_at) "
+                    "VALUES (:id, :b, :h, :r, :ci, :co, :cu, :q, 'held', :exp) "
+                    f"RETURNING {CLAIM_COLUMNS}"
+                ),
+                {
+                    "id": str(uuid.uuid4()),
+                    "b": booking_id,
+                    "h": holder,
+                    "r": resource.id,
+                    "ci": check_in,
+                    "co": check_out,
+                    "cu": until,
+                    "q": quantity,
+                    "exp": now + ttl,
+                },
+            )
+        ).one()
+        return Claim(*row)
+
+    async def confirm(self, conn: AsyncConnection, claim: Claim) -> bool:
+        """held → confirmed; True also when it already was. False when it was released/expired."""
+        if claim.status == "confirmed":
+            return True
+        if claim.status != "held":
+            return False
+        await conn.execute(
+            text(
+                "UPDATE reservations SET status = 'confirmed', expires_at = NULL, "
+                "updated_at = now() WHERE id = :id"
+            ),
+            {"id": claim.id},
+        )
+        return True
+
+    async def release(self, conn: AsyncConnection, claim: Claim, why: str) -> bool:
+        """Give the nights back; False when there was nothing to give (already released)."""
+        return await self._end(conn, claim, "released", why)
+
+    async def expire_due(self, conn: AsyncConnection, now: datetime, limit: int = 200) -> int:
+        """Expire held claims past their expiry; other transactions' rows are skipped."""
+        rows = await conn.execute(
+            text(
+                f"SELECT {CLAIM_COLUMNS} FROM reservations WHERE status = 'held' "
+                "AND expires_at <= :now ORDER BY expires_at LIMIT :n FOR UPDATE SKIP LOCKED"
+            ),
+            {"now": now, "n": limit},
+        )
+        expired = 0
+        for row in rows.all():
+            expired += await self._end(conn, Claim(*row), "expired", "expired")
+        return expired
+
+    async def _expire_stale_overlapping(
+        self, conn: AsyncConnection, resource_id: str, start: date, until: date, now: datetime
+    ) -> None:
+        rows = await conn.execute(
+            text(
+                f"SELECT {CLAIM_COLUMNS} FROM reservations WHERE resource_id = CAST(:r AS uuid) "
+                "AND status = 'held' AND expires_at <= :now AND check_in < :until "
+                "AND claimed_until > :start ORDER BY id FOR UPDATE SKIP LOCKED"
+            ),
+            {"r": resource_id, "now": now, "start": start, "until": until},
+        )
+        for row in rows.all():
+            await self._end(conn, Claim(*row), "expired", "expired")
+
+    async def _end(self, conn: AsyncConnection, claim: Claim, status: str, why: str) -> bool:
+        if not claim.active:
+            return False
+        await conn.execute(
+            _GIVE_BACK_NIGHTS,
             {
-                "rid": resource.id,
-                "capacity": resource.capacity,
-                "quantity": quantity,
-                "check_in": check_in,
-                "check_out": until,
+                "rid": claim.resource_id,
+                "quantity": claim.quantity,
+                "check_in": claim.check_in,
+                "until": claim.claimed_until,
             },
         )
-    except IntegrityError as exc:
-        await savepoint.rollback()
-        if "capacity_nights_not_oversold" in str(exc.orig):
-            raise InsufficientCapacity(
-                f"not enough capacity between {check_in} and {until}"
-                + (" (stay and turnover buffer)" if until != check_out else "")
-            ) from None
-        raise
-    await savepoint.commit()
-    reservation = Reservation(
-        id=str(uuid.uuid4()),
-        booking_id=booking_id,
-        resource_id=resource.id,
-        status="held",
-        check_in=check_in,
-        check_out=check_out,
-        claimed_until=until,
-        quantity=quantity,
-    )
-    await conn.execute(
-        text(
-            "INSERT INTO reservations (id, booking_id, resource_id, check_in, check_out, "
-            "claimed_until, quantity, status, expires_at) "
-            "VALUES (:id, :b, :r, :ci, :co, :cu, :q, 'held', :exp)"
-        ),
-        {
-            "id": reservation.id,
-            "b": booking_id,
-            "r": resource.id,
-            "ci": check_in,
-            "co": check_out,
-            "cu": until,
-            "q": quantity,
-            "exp": now + hold_ttl,
-        },
-    )
-    return reservation
-
-
-async def confirm(conn: AsyncConnection, reservation: Reservation) -> bool:
-    """held → confirmed; True also when it already was. False when it was released."""
-    if reservation.status == "confirmed":
+        await conn.execute(
+            text("UPDATE reservations SET status = :s, updated_at = now() WHERE id = :id"),
+            {"s": status, "id": claim.id},
+        )
+        fields: dict[str, Any] = {
+            "resource_id": claim.resource_id,
+            "claim_id": claim.id,
+            "booking_id": claim.booking_id,
+            "check_in": claim.check_in,
+            "claimed_until": claim.claimed_until,
+            "quantity": claim.quantity,
+            "occurred_at": datetime.now(UTC),
+        }
+        if status == "expired":
+            await self.outbox.add(
+                conn, topic=INVENTORY_EVENTS, key=claim.resource_id, message=HoldExpired(**fields)
+            )
+        await self.outbox.add(
+            conn,
+            topic=INVENTORY_EVENTS,
+            key=claim.resource_id,
+            message=CapacityReleasedEvent(**fields, why=why),
+        )
         return True
-    if reservation.status != "held":
-        return False
-    await conn.execute(
-        text(
-            "UPDATE reservations SET status = 'confirmed', expires_at = NULL, updated_at = now() "
-            "WHERE id = :id"
-        ),
-        {"id": reservation.id},
-    )
-    return True
-
-
-async def release(conn: AsyncConnection, reservation: Reservation) -> None:
-    """Give the nights back. Releasing a released reservation changes nothing."""
-    if reservation.status == "released":
-        return
-    await conn.execute(
-        _GIVE_BACK_NIGHTS,
-        {
-            "rid": reservation.resource_id,
-            "quantity": reservation.quantity,
-            "check_in": reservation.check_in,
-            "check_out": reservation.claimed_until,
-        },
-    )
-    await conn.execute(
-        text("UPDATE reservations SET status = 'released', updated_at = now() WHERE id = :id"),
-        {"id": reservation.id},
-    )

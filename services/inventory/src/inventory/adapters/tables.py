@@ -60,7 +60,8 @@ reservations = Table(
     "reservations",
     metadata,
     Column("id", UUID(as_uuid=False), primary_key=True),
-    Column("booking_id", Text, nullable=False, unique=True),
+    Column("booking_id", Text, unique=True),  # null for a hold placed through REST
+    Column("holder", Text),
     Column("resource_id", UUID(as_uuid=False), ForeignKey("resources.id"), nullable=False),
     Column("check_in", Date, nullable=False),
     Column("check_out", Date, nullable=False),
@@ -70,7 +71,11 @@ reservations = Table(
     Column("expires_at", DateTime(timezone=True)),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
-    CheckConstraint("status IN ('held', 'confirmed', 'released')", name="reservations_status"),
+    CheckConstraint(
+        "status IN ('held', 'confirmed', 'released', 'expired')", name="reservations_status"
+    ),
+    CheckConstraint("booking_id IS NOT NULL OR holder IS NOT NULL", name="reservations_owned"),
+    CheckConstraint("status <> 'held' OR expires_at IS NOT NULL", name="reservations_held_expire"),
     CheckConstraint("check_out > check_in", name="reservations_period"),
     CheckConstraint("claimed_until >= check_out", name="reservations_claim_covers_stay"),
 )

@@ -6,9 +6,8 @@ from datetime import UTC, date, datetime
 
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field, model_validator
-from sqlalchemy import text
 
-from inventory.adapters.ledger import load_resource
+from inventory.adapters.ledger import effective_reserved, load_resource
 from inventory.domain.resources import (
     InventoryRuleBroken,
     RulesBroken,
@@ -97,14 +96,9 @@ def router(wiring: Wiring) -> APIRouter:
             except InventoryRuleBroken as broken:
                 failed.append(RuleViolation(type(broken).__name__, broken.code, str(broken)))
             until = claimed_until(body.check_out, resource.rules)
-            rows = await conn.execute(
-                text(
-                    "SELECT night, reserved FROM capacity_nights WHERE resource_id = CAST(:r AS uuid) "
-                    "AND night >= :s AND night < :e"
-                ),
-                {"r": resource_id, "s": body.check_in, "e": until},
+            reserved = await effective_reserved(
+                conn, resource_id, body.check_in, until, datetime.now(UTC)
             )
-            reserved = {r.night: r.reserved for r in rows}
         left = [
             NightLeft(night=n, available=resource.capacity - reserved.get(n, 0))
             for n in nights(body.check_in, until)

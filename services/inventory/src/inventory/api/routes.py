@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import date, datetime, time
+from datetime import UTC, date, datetime, time
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import text
 
+from inventory.adapters.ledger import effective_reserved
 from inventory.domain.resources import UnknownTimezone, validate_timezone
 from inventory.domain.rules import AvailabilityRules, InvalidRules
 from service_kit.pagination import cursor_id, set_next_link
@@ -173,30 +174,23 @@ def router(wiring: Wiring) -> APIRouter:
 
     @api.get("/resources/{resource_id}/availability", response_model=list[NightAvailability])
     async def availability(resource_id: str, start: date, end: date) -> list[NightAvailability]:
+        """Units taken and free per night (expired holds count as free)."""
         if end <= start or (end - start).days > 366:
             raise Problem(
                 422, "bad-range", "Bad date range", "end must be after start, at most 366 days."
             )
         resource = await get_resource(resource_id)
         async with engine.connect() as conn:
-            rows = await conn.execute(
-                text(
-                    "SELECT d::date AS night, COALESCE(n.reserved, 0) AS reserved "
-                    "FROM generate_series(CAST(:s AS date), CAST(:e AS date) - 1, interval '1 day') d "
-                    "LEFT JOIN capacity_nights n ON n.resource_id = CAST(:id AS uuid) AND n.night = d::date "
-                    "ORDER BY d"
-                ),
-                {"s": start, "e": end, "id": resource.id},
+            reserved = await effective_reserved(conn, resource.id, start, end, datetime.now(UTC))
+        return [
+            NightAvailability(
+                night=night,
+                capacity=resource.capacity,
+                reserved=taken,
+                available=resource.capacity - taken,
             )
-            return [
-                NightAvailability(
-                    night=r.night,
-                    capacity=resource.capacity,
-                    reserved=r.reserved,
-                    available=resource.capacity - r.reserved,
-                )
-                for r in rows
-            ]
+            for night, taken in reserved.items()
+        ]
 
     return api
 

@@ -8,28 +8,32 @@ from contracts.inventory import (
     ReservationConfirmed,
 )
 from contracts.topics import BOOKING_SAGA_REPLIES
-from inventory.adapters import ledger
+from inventory.adapters.ledger import Ledger, claim_for_booking
 from messaging.runner import HandlerContext
 
 
-async def confirm_reservation(ctx: HandlerContext, cmd: ConfirmReservation) -> None:
-    reservation = await ledger.reservation_for_booking(ctx.conn, cmd.booking_id)
-    if reservation is None or reservation.id != cmd.reservation_id:
-        reply: ReservationConfirmed | ReservationConfirmationFailed = ReservationConfirmationFailed(
-            booking_id=cmd.booking_id,
-            step=cmd.step,
-            reservation_id=cmd.reservation_id,
-            reason="reservation_not_found",
-        )
-    elif await ledger.confirm(ctx.conn, reservation):
-        reply = ReservationConfirmed(
-            booking_id=cmd.booking_id, step=cmd.step, reservation_id=reservation.id
-        )
-    else:
-        reply = ReservationConfirmationFailed(
-            booking_id=cmd.booking_id,
-            step=cmd.step,
-            reservation_id=reservation.id,
-            reason=f"reservation_{reservation.status}",
-        )
-    await ctx.emit(BOOKING_SAGA_REPLIES, cmd.booking_id, reply)
+def handler(ledger: Ledger):
+    async def confirm_reservation(ctx: HandlerContext, cmd: ConfirmReservation) -> None:
+        claim = await claim_for_booking(ctx.conn, cmd.booking_id)
+        reply: ReservationConfirmed | ReservationConfirmationFailed
+        if claim is None or claim.id != cmd.reservation_id:
+            reply = ReservationConfirmationFailed(
+                booking_id=cmd.booking_id,
+                step=cmd.step,
+                reservation_id=cmd.reservation_id,
+                reason="reservation_not_found",
+            )
+        elif await ledger.confirm(ctx.conn, claim):
+            reply = ReservationConfirmed(
+                booking_id=cmd.booking_id, step=cmd.step, reservation_id=claim.id
+            )
+        else:
+            reply = ReservationConfirmationFailed(
+                booking_id=cmd.booking_id,
+                step=cmd.step,
+                reservation_id=claim.id,
+                reason=f"reservation_{claim.status}",
+            )
+        await ctx.emit(BOOKING_SAGA_REPLIES, cmd.booking_id, reply)
+
+    return confirm_reservation

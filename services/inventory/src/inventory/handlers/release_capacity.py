@@ -1,23 +1,27 @@
-"""ReleaseCapacity (compensation) → CapacityReleased. Always succeeds; releasing twice is a no-op."""
+"""ReleaseCapacity (compensation) → CapacityReleased. Always succeeds; releasing twice, or a
+claim that already expired, gives nothing back twice."""
 
 from __future__ import annotations
 
 from contracts.inventory import CapacityReleased, ReleaseCapacity
 from contracts.topics import BOOKING_SAGA_REPLIES
-from inventory.adapters import ledger
+from inventory.adapters.ledger import Ledger, claim_for_booking
 from messaging.runner import HandlerContext
 
 
-async def release_capacity(ctx: HandlerContext, cmd: ReleaseCapacity) -> None:
-    reservation = await ledger.reservation_for_booking(ctx.conn, cmd.booking_id)
-    if reservation is not None:
-        await ledger.release(ctx.conn, reservation)
-    await ctx.emit(
-        BOOKING_SAGA_REPLIES,
-        cmd.booking_id,
-        CapacityReleased(
-            booking_id=cmd.booking_id,
-            step=cmd.step,
-            reservation_id=reservation.id if reservation else cmd.reservation_id,
-        ),
-    )
+def handler(ledger: Ledger):
+    async def release_capacity(ctx: HandlerContext, cmd: ReleaseCapacity) -> None:
+        claim = await claim_for_booking(ctx.conn, cmd.booking_id)
+        if claim is not None:
+            await ledger.release(ctx.conn, claim, "saga_compensation")
+        await ctx.emit(
+            BOOKING_SAGA_REPLIES,
+            cmd.booking_id,
+            CapacityReleased(
+                booking_id=cmd.booking_id,
+                step=cmd.step,
+                reservation_id=claim.id if claim else cmd.reservation_id,
+            ),
+        )
+
+    return release_capacity

@@ -6,15 +6,20 @@ from datetime import UTC, datetime, timedelta
 
 from contracts.inventory import CapacityReservationRejected, CapacityReserved, ReserveCapacity
 from contracts.topics import BOOKING_SAGA_REPLIES
-from inventory.adapters import ledger
+from inventory.adapters.ledger import Ledger
 from inventory.domain.resources import InventoryRuleBroken
 from messaging.runner import HandlerContext
 
 
-def handler(hold_ttl_s: float):
+def handler(ledger: Ledger, hold_ttl_s: float):
     async def reserve_capacity(ctx: HandlerContext, cmd: ReserveCapacity) -> None:
+        def rejected(reason: str, detail: str) -> CapacityReservationRejected:
+            return CapacityReservationRejected(
+                booking_id=cmd.booking_id, step=cmd.step, reason=reason, detail=detail
+            )
+
         try:
-            reservation = await ledger.reserve(
+            claim = await ledger.claim(
                 ctx.conn,
                 booking_id=cmd.booking_id,
                 resource_id=cmd.resource_id,
@@ -23,35 +28,19 @@ def handler(hold_ttl_s: float):
                 quantity=cmd.quantity,
                 party_size=cmd.party_size,
                 now=datetime.now(UTC),
-                hold_ttl=timedelta(seconds=hold_ttl_s),
+                ttl=timedelta(seconds=hold_ttl_s),
             )
         except InventoryRuleBroken as broken:
-            await ctx.emit(
-                BOOKING_SAGA_REPLIES,
-                cmd.booking_id,
-                CapacityReservationRejected(
-                    booking_id=cmd.booking_id, step=cmd.step, reason=broken.code, detail=str(broken)
-                ),
+            reply: CapacityReserved | CapacityReservationRejected = rejected(
+                broken.code, str(broken)
             )
-            return
-        if reservation.status == "released":
-            await ctx.emit(
-                BOOKING_SAGA_REPLIES,
-                cmd.booking_id,
-                CapacityReservationRejected(
-                    booking_id=cmd.booking_id,
-                    step=cmd.step,
-                    reason="reservation_released",
-                    detail="this booking's reservation was already released",
-                ),
-            )
-            return
-        await ctx.emit(
-            BOOKING_SAGA_REPLIES,
-            cmd.booking_id,
-            CapacityReserved(
-                booking_id=cmd.booking_id, step=cmd.step, reservation_id=reservation.id
-            ),
-        )
+        else:
+            if claim.active:
+                reply = CapacityReserved(
+                    booking_id=cmd.booking_id, step=cmd.step, reservation_id=claim.id
+                )
+            else:  # a retry after this booking's claim ended: never claim twice for one booking
+                reply = rejected(f"reservation_{claim.status}", f"the claim was {claim.status}")
+        await ctx.emit(BOOKING_SAGA_REPLIES, cmd.booking_id, reply)
 
     return reserve_capacity

@@ -1,0 +1,155 @@
+"""Holds over REST: a checkout holds capacity, then books it (or lets the hold lapse).
+
+``POST /api/v1/holds`` → 201 with the hold and its expiry; ``GET /api/v1/holds/{id}``;
+``DELETE /api/v1/holds/{id}`` releases it (204, also when it had already ended).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+from fastapi import APIRouter, Response
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from inventory.adapters.ledger import Claim, Ledger, claim_by_id
+from inventory.api.availability import PartyIn
+from inventory.domain.resources import (
+    InsufficientCapacity,
+    InventoryRuleBroken,
+    ResourceNotFound,
+    RulesBroken,
+)
+from inventory.settings import InventorySettings
+from service_kit.problems import Problem, uuid_or
+from service_kit.runtime import Wiring
+
+
+class HoldCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    resource_id: str = Field(min_length=1, max_length=64)
+    check_in: date
+    check_out: date
+    party: PartyIn
+    holder: str = Field(min_length=1, max_length=200, description="who holds it (a cart, a user)")
+    ttl_seconds: int | None = Field(
+        default=None, ge=1, le=24 * 3600, description="default: INVENTORY_HOLD_TTL_S (15 min)"
+    )
+
+    @model_validator(mode="after")
+    def _period(self) -> HoldCreate:
+        if self.check_out <= self.check_in:
+            raise ValueError("check_out must be after check_in")
+        if (self.check_out - self.check_in).days > 365:
+            raise ValueError("a stay is at most 365 nights")
+        return self
+
+
+class HoldPublic(BaseModel):
+    id: str
+    resource_id: str
+    booking_id: str | None
+    holder: str | None
+    status: str
+    check_in: date
+    check_out: date
+    claimed_until: date
+    quantity: int
+    expires_at: datetime | None
+
+
+def _public(claim: Claim) -> HoldPublic:
+    return HoldPublic(
+        id=claim.id,
+        resource_id=claim.resource_id,
+        booking_id=claim.booking_id,
+        holder=claim.holder,
+        status=claim.status,
+        check_in=claim.check_in,
+        check_out=claim.check_out,
+        claimed_until=claim.claimed_until,
+        quantity=claim.quantity,
+        expires_at=claim.expires_at,
+    )
+
+
+def _not_found(hold_id: str) -> Problem:
+    return Problem(404, "hold-not-found", "Hold not found", f"No hold {hold_id}.")
+
+
+def router(wiring: Wiring, ledger: Ledger) -> APIRouter:
+    api = APIRouter(prefix="/api/v1", tags=["holds"])
+    engine = wiring.engine
+    settings = wiring.settings
+    assert isinstance(settings, InventorySettings)
+
+    @api.post("/holds", status_code=201, response_model=HoldPublic)
+    async def create_hold(body: HoldCreate, response: Response) -> HoldPublic:
+        """Hold one unit for the stay. 422 when the rules refuse it (every failed rule is
+        listed), 409 when the nights are full."""
+        ttl = timedelta(seconds=body.ttl_seconds or settings.hold_ttl_s)
+        party = body.party.adults + body.party.children + body.party.infants
+        try:
+            async with engine.begin() as conn:
+                claim = await ledger.claim(
+                    conn,
+                    resource_id=body.resource_id,
+                    check_in=body.check_in,
+                    check_out=body.check_out,
+                    quantity=1,
+                    party_size=party,
+                    now=datetime.now(UTC),
+                    ttl=ttl,
+                    holder=body.holder,
+                )
+        except ResourceNotFound:
+            raise Problem(
+                422,
+                "unknown-resource",
+                "Unknown resource",
+                f"Resource {body.resource_id} does not exist.",
+            ) from None
+        except InsufficientCapacity as full:
+            raise Problem(409, "insufficient-capacity", "No capacity left", str(full)) from None
+        except RulesBroken as broken:
+            raise Problem(
+                422,
+                "not-bookable",
+                "The stay breaks availability rules",
+                str(broken),
+                failed_rules=[
+                    {"rule": v.rule, "code": v.code, "detail": v.detail} for v in broken.violations
+                ],
+            ) from None
+        except InventoryRuleBroken as broken:
+            raise Problem(422, "not-bookable", "The resource cannot be held", str(broken)) from None
+        response.headers["Location"] = f"/api/v1/holds/{claim.id}"
+        return _public(claim)
+
+    @api.get("/holds/{hold_id}", response_model=HoldPublic)
+    async def get_hold(hold_id: str) -> HoldPublic:
+        async with engine.connect() as conn:
+            claim = await claim_by_id(conn, uuid_or(hold_id, _not_found(hold_id)), lock=False)
+        if claim is None:
+            raise _not_found(hold_id)
+        return _public(claim)
+
+    @api.delete("/holds/{hold_id}", status_code=204)
+    async def delete_hold(hold_id: str) -> Response:
+        """Release a hold. A hold already released or expired answers 204 too (idempotent);
+        one that became a confirmed booking is 409 (cancel the booking instead)."""
+        async with engine.begin() as conn:
+            claim = await claim_by_id(conn, uuid_or(hold_id, _not_found(hold_id)))
+            if claim is None:
+                raise _not_found(hold_id)
+            if claim.status == "confirmed":
+                raise Problem(
+                    409,
+                    "hold-confirmed",
+                    "The hold is a confirmed booking",
+                    "Cancel the booking instead.",
+                )
+            await ledger.release(conn, claim, "hold_deleted")
+        return Response(status_code=204)
+
+    return api
