@@ -29,3 +29,22 @@ def create(platform: Platform, name: str, *extra_ddl: str) -> str:
 
     asyncio.run(setup())
     return url
+
+
+def migrated(platform: Platform, service: str, name: str) -> str:
+    """A fresh database ``name`` with ``service``'s migrations applied (its real schema)."""
+    import subprocess
+    import sys
+
+    from devstack.kafka import REPO_ROOT
+
+    url = platform.create_database(name)
+    env = platform.env_for(service, {f"{service.upper()}_DATABASE_URL": url})
+    subprocess.run(
+        [sys.executable, "-m", "service_kit.main", service, "migrate"],
+        env=env,
+        cwd=REPO_ROOT,
+        check=True,
+        capture_output=True,
+    )
+    return url

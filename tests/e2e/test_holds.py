@@ -1,0 +1,110 @@
+"""Holds over REST: hold, look, release; full, refused and malformed requests."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, timedelta
+
+import pytest
+
+from devstack.client import PlatformClient, booking_body
+from devstack.platform import Platform
+from tests.support.db import scalar
+
+pytestmark = pytest.mark.e2e
+
+START = date.today() + timedelta(days=100)
+
+
+def a_resource(client: PlatformClient, capacity: int = 1, **rules) -> str:  # type: ignore[no-untyped-def]
+    r = client.http.post(
+        f"{client.urls['inventory']}/api/v1/resources",
+        json={
+            "name": f"Hold {uuid.uuid4().hex[:6]}",
+            "capacity": capacity,
+            "timezone": "Europe/Lisbon",
+            "rules": rules,
+        },
+    )
+    assert r.status_code == 201
+    client.create_rate_plan(r.json()["id"], "90.00", "EUR")
+    return r.json()["id"]
+
+
+def hold(client: PlatformClient, resource_id: str, nights: int = 2, adults: int = 2, **extra):  # type: ignore[no-untyped-def]
+    return client.http.post(
+        f"{client.urls['inventory']}/api/v1/holds",
+        json={
+            "resource_id": resource_id,
+            "check_in": START.isoformat(),
+            "check_out": (START + timedelta(days=nights)).isoformat(),
+            "party": {"adults": adults},
+            "holder": "cart-42",
+            **extra,
+        },
+    )
+
+
+def reserved(client: PlatformClient, resource_id: str) -> list[int]:
+    return [
+        n["reserved"] for n in client.availability(resource_id, START, START + timedelta(days=2))
+    ]
+
+
+def test_a_hold_takes_capacity_until_it_is_deleted(client: PlatformClient) -> None:
+    rid = a_resource(client)
+    created = hold(client, rid)
+    assert created.status_code == 201
+    body = created.json()
+    assert created.headers["Location"] == f"/api/v1/holds/{body['id']}"
+    assert body["status"] == "held" and body["holder"] == "cart-42" and body["expires_at"]
+    assert reserved(client, rid) == [1, 1]
+    assert hold(client, rid).status_code == 409  # the only unit is held
+    url = f"{client.urls['inventory']}/api/v1/holds/{body['id']}"
+    assert client.http.delete(url).status_code == 204
+    assert client.http.delete(url).status_code == 204  # idempotent
+    assert client.http.get(url).json()["status"] == "released"
+    assert reserved(client, rid) == [0, 0]
+
+
+def test_a_hold_blocks_a_booking_of_the_last_unit(client: PlatformClient) -> None:
+    rid = a_resource(client)
+    assert hold(client, rid).status_code == 201
+    booking = client.wait_terminal(client.book(booking_body(rid, START, nights=2)).json()["id"])
+    assert (booking["status"], booking["reason"]) == ("rejected", "capacity_unavailable")
+
+
+def test_refused_and_malformed_holds_are_problems_and_write_nothing(
+    platform: Platform, client: PlatformClient
+) -> None:
+    rid = a_resource(client, min_stay_nights=3, max_party=2)
+    before = scalar(platform.database_urls["inventory"], "SELECT count(*) FROM reservations")
+    refused = hold(client, rid, nights=1, adults=4)
+    assert refused.status_code == 422
+    assert refused.headers["content-type"].startswith("application/problem+json")
+    assert sorted(f["rule"] for f in refused.json()["failed_rules"]) == [
+        "MinimumStayNotMet",
+        "PartyTooLarge",
+    ]
+    unknown = hold(client, str(uuid.uuid4()), nights=3)
+    assert unknown.status_code == 422 and unknown.json()["type"].endswith("/unknown-resource")
+    for extra in ({"ttl_seconds": 0}, {"holder": ""}, {"check_out": START.isoformat()}):
+        assert hold(client, rid, nights=3, **extra).status_code == 422
+    assert (
+        scalar(platform.database_urls["inventory"], "SELECT count(*) FROM reservations") == before
+    )
+    for bad in ("nope", str(uuid.uuid4())):
+        r = client.http.get(f"{client.urls['inventory']}/api/v1/holds/{bad}")
+        assert r.status_code == 404 and r.json()["type"].endswith("/hold-not-found")
+
+
+def test_a_confirmed_booking_cannot_be_released_as_a_hold(
+    platform: Platform, client: PlatformClient
+) -> None:
+    rid = a_resource(client)
+    booking = client.wait_terminal(client.book(booking_body(rid, START, nights=2)).json()["id"])
+    assert booking["status"] == "confirmed"
+    url = f"{client.urls['inventory']}/api/v1/holds/{booking['reservation_id']}"
+    r = client.http.delete(url)
+    assert r.status_code == 409 and r.json()["type"].endswith("/hold-confirmed")
+    assert reserved(client, rid) == [1, 1]

@@ -1,0 +1,256 @@
+"""The capacity ledger against its real schema (inventory migrations) on real Postgres.
+
+Time is passed in (``now``), so expiry is tested without sleeping and without the worker's job.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import time
+import uuid
+from collections import Counter
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import text
+
+from devstack.kafka import REPO_ROOT
+from devstack.platform import Platform
+from inventory.adapters import tables
+from inventory.adapters.ledger import Ledger, claim_by_id
+from inventory.domain.resources import InsufficientCapacity
+from messaging.outbox import Outbox
+from service_kit.db import make_engine
+from tests.support import scratch_db
+
+pytestmark = pytest.mark.integration
+
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+STAY = date(2030, 6, 1)
+TTL = timedelta(minutes=15)
+
+
+@pytest.fixture(scope="module")
+def db_url(platform: Platform) -> str:
+    return scratch_db.migrated(platform, "inventory", "inventory_ledger_test")
+
+
+@pytest.fixture()
+async def engine(db_url: str):  # type: ignore[no-untyped-def]
+    eng = make_engine(db_url, pool_size=20)
+    yield eng
+    await eng.dispose()
+
+
+LEDGER = Ledger(Outbox(tables.outbox, "/booking-platform/inventory"))
+
+
+async def a_resource(engine, capacity: int) -> str:  # type: ignore[no-untyped-def]
+    rid = str(uuid.uuid4())
+    async with engine.begin() as conn:
+        await conn.execute(
+            text(
+                "INSERT INTO resources (id, name, booking_mode, capacity, timezone) "
+                "VALUES (:id, 'ledger test', 'nightly', :c, 'Europe/Lisbon')"
+            ),
+            {"id": rid, "c": capacity},
+        )
+    return rid
+
+
+async def hold(engine, rid: str, now: datetime, nights: int = 2, start: date = STAY):  # type: ignore[no-untyped-def]
+    async with engine.begin() as conn:
+        return await LEDGER.claim(
+            conn,
+            resource_id=rid,
+            check_in=start,
+            check_out=start + timedelta(days=nights),
+            quantity=1,
+            now=now,
+            ttl=TTL,
+            holder="cart",
+        )
+
+
+async def reserved(engine, rid: str) -> list[int]:  # type: ignore[no-untyped-def]
+    async with engine.connect() as conn:
+        rows = await conn.execute(
+            text("SELECT reserved FROM capacity_nights WHERE resource_id = :r ORDER BY night"),
+            {"r": rid},
+        )
+        return [r[0] for r in rows]
+
+
+async def test_an_expired_hold_never_blocks_even_before_the_expiry_job_runs(engine) -> None:  # type: ignore[no-untyped-def]
+    rid = await a_resource(engine, capacity=1)
+    first = await hold(engine, rid, T0)
+    with pytest.raises(InsufficientCapacity):
+        await hold(engine, rid, T0 + TTL - timedelta(seconds=1))
+    second = await hold(engine, rid, T0 + TTL + timedelta(seconds=1))  # no job ran
+    async with engine.connect() as conn:
+        assert (await claim_by_id(conn, first.id, lock=False)).status == "expired"  # type: ignore[union-attr]
+        events = await conn.execute(
+            text("SELECT ce_type FROM outbox WHERE payload LIKE :p ORDER BY id"),
+            {"p": f'%"claim_id":"{first.id}"%'},
+        )
+        assert [e[0] for e in events] == [
+            "inventory.hold_expired.v1",
+            "inventory.capacity_released.v1",
+        ]
+    assert second.status == "held" and await reserved(engine, rid) == [1, 1]
+
+
+async def test_the_expiry_job_in_two_processes_releases_each_claim_once(
+    platform: Platform, db_url: str, engine
+) -> None:
+    total = 300
+    rid = await a_resource(engine, capacity=total)
+    claims = [await hold(engine, rid, T0, start=STAY + timedelta(days=i % 5)) for i in range(total)]
+    later = (T0 + TTL + timedelta(minutes=1)).isoformat()
+    start_at = str(time.time() + 4)  # both processes import, connect, then sweep together
+    procs = [
+        await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "tests.support.expiry_proc",
+            db_url,
+            later,
+            "5",
+            start_at,
+            cwd=REPO_ROOT,
+            stdout=asyncio.subprocess.PIPE,
+        )
+        for _ in range(2)
+    ]
+    outputs = await asyncio.wait_for(asyncio.gather(*(p.communicate() for p in procs)), 120)
+    counts = [int(out.decode().split()[-1]) for out, _ in outputs]
+    assert sum(counts) == total and all(c > 0 for c in counts), counts
+    async with engine.connect() as conn:
+        rows = await conn.execute(
+            text(
+                "SELECT payload FROM outbox WHERE ce_type = 'inventory.hold_expired.v1' "
+                "AND key = :r"
+            ),
+            {"r": rid},
+        )
+        per_claim = Counter(__import__("json").loads(r[0])["claim_id"] for r in rows)
+    assert per_claim == Counter({c.id: 1 for c in claims})
+    assert set(await reserved(engine, rid)) == {0}
+
+
+async def test_holds_and_reservations_racing_for_the_last_unit_have_one_winner(engine) -> None:  # type: ignore[no-untyped-def]
+    rid = await a_resource(engine, capacity=1)
+
+    async def attempt(i: int) -> bool:
+        try:
+            async with engine.begin() as conn:
+                await LEDGER.claim(
+                    conn,
+                    resource_id=rid,
+                    check_in=STAY,
+                    check_out=STAY + timedelta(days=3),
+                    quantity=1,
+                    now=T0,
+                    ttl=TTL,
+                    booking_id=f"b-{uuid.uuid4()}" if i % 2 else None,
+                    holder=None if i % 2 else "cart",
+                )
+            return True
+        except InsufficientCapacity:
+            return False
+
+    results = await asyncio.gather(*(attempt(i) for i in range(30)))
+    assert results.count(True) == 1
+    assert await reserved(engine, rid) == [1, 1, 1]
+
+
+operations = st.lists(
+    st.tuples(
+        st.sampled_from(["hold", "book", "confirm", "release", "expire", "wait"]),
+        st.integers(min_value=0, max_value=6),  # which night the stay starts on / which claim
+        st.integers(min_value=1, max_value=3),  # nights
+    ),
+    min_size=1,
+    max_size=25,
+)
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(ops=operations)
+def test_random_sequences_never_leave_capacity_negative_or_above_the_limit(
+    db_url: str, ops
+) -> None:  # type: ignore[no-untyped-def]
+    asyncio.run(_run_sequence(db_url, ops))
+
+
+async def _run_sequence(db_url: str, ops) -> None:  # type: ignore[no-untyped-def]
+    engine = make_engine(db_url, pool_size=2)
+    capacity = 2
+    rid = await a_resource(engine, capacity)
+    now = T0
+    claim_ids: list[str] = []
+    try:
+        for op, n, nights in ops:
+            start = STAY + timedelta(days=n)
+            async with engine.begin() as conn:
+                try:
+                    if op in ("hold", "book"):
+                        c = await LEDGER.claim(
+                            conn,
+                            resource_id=rid,
+                            check_in=start,
+                            check_out=start + timedelta(days=nights),
+                            quantity=1,
+                            now=now,
+                            ttl=TTL,
+                            booking_id=f"b-{uuid.uuid4()}" if op == "book" else None,
+                            holder="cart" if op == "hold" else None,
+                        )
+                        claim_ids.append(c.id)
+                    elif op in ("confirm", "release") and claim_ids:
+                        c = await claim_by_id(conn, claim_ids[n % len(claim_ids)])
+                        assert c is not None
+                        if op == "confirm":
+                            await LEDGER.confirm(conn, c)
+                        else:
+                            await LEDGER.release(conn, c, "test")
+                    elif op == "expire":
+                        await LEDGER.expire_due(conn, now)
+                    elif op == "wait":
+                        now += timedelta(minutes=5 * nights)
+                except InsufficientCapacity:
+                    pass
+            async with engine.connect() as conn:
+                nights_rows = (
+                    await conn.execute(
+                        text(
+                            "SELECT night, capacity, reserved FROM capacity_nights WHERE resource_id = :r"
+                        ),
+                        {"r": rid},
+                    )
+                ).all()
+                active = (
+                    await conn.execute(
+                        text(
+                            "SELECT check_in, claimed_until, quantity FROM reservations "
+                            "WHERE resource_id = :r AND status IN ('held', 'confirmed')"
+                        ),
+                        {"r": rid},
+                    )
+                ).all()
+            expected: Counter = Counter()
+            for check_in, until, quantity in active:
+                day = check_in
+                while day < until:
+                    expected[day] += quantity
+                    day += timedelta(days=1)
+            for night, cap, taken in nights_rows:
+                assert 0 <= taken <= cap == capacity
+                assert taken == expected[night], (op, night)
+    finally:
+        await engine.dispose()
