@@ -132,3 +132,28 @@ def test_rules_round_trip_through_json() -> None:
         min_stay_nights=2, check_in_weekdays=(5, 6), check_in_time=time(16, 0)
     )
     assert AvailabilityRules.from_json(rules.to_json()) == rules
+
+
+def test_blackouts_block_the_nights_they_cover_and_nothing_else() -> None:
+    from inventory.domain.rules import Blackout
+
+    closed = Blackout("b", "maintenance", "roof", date(2027, 3, 12), date(2027, 3, 14))
+
+    def with_blackout(check_in: date, nights: int) -> list[str]:
+        return [
+            v.rule
+            for v in check_stay(
+                AvailabilityRules(),
+                check_in=check_in,
+                check_out=check_in + timedelta(days=nights),
+                party_size=2,
+                now=NOW,
+                tz=LISBON,
+                blackouts=(closed,),
+            )
+        ]
+
+    assert with_blackout(date(2027, 3, 10), 2) == []  # leaves on the 12th: no night inside
+    assert with_blackout(date(2027, 3, 14), 2) == []  # arrives when it ends
+    assert with_blackout(date(2027, 3, 11), 2) == ["BlackedOut"]
+    assert with_blackout(date(2027, 3, 13), 3) == ["BlackedOut"]

@@ -36,7 +36,7 @@ from inventory.domain.resources import (
     ResourceView,
     ensure_bookable,
 )
-from inventory.domain.rules import AvailabilityRules, claimed_until
+from inventory.domain.rules import AvailabilityRules, Blackout, claimed_until
 from messaging.outbox import Outbox
 
 _TAKE_NIGHTS = text(
@@ -109,8 +109,8 @@ async def load_resource(conn: AsyncConnection, resource_id: str) -> ResourceView
     row = (
         await conn.execute(
             text(
-                "SELECT id::text, active, booking_mode, capacity, timezone, rules "
-                "FROM resources WHERE id = :id"
+                "SELECT id::text, active, booking_mode, capacity, timezone, rules, tenant_id, "
+                "venue_id FROM resources WHERE id = :id"
             ),
             {"id": resource_id},
         )
@@ -124,7 +124,32 @@ async def load_resource(conn: AsyncConnection, resource_id: str) -> ResourceView
         row.capacity,
         row.timezone,
         AvailabilityRules.from_json(row.rules),
+        row.tenant_id,
+        row.venue_id,
     )
+
+
+async def blackouts_for(
+    conn: AsyncConnection, resource: ResourceView, start: date, end: date
+) -> tuple[Blackout, ...]:
+    """The blackouts over [start, end) that apply to the resource: its own, its venue's and its
+    tenant's."""
+    rows = await conn.execute(
+        text(
+            "SELECT id::text, kind, reason, starts_on, ends_on FROM blackouts "
+            "WHERE tenant_id = :t AND starts_on < :end AND ends_on > :start AND ("
+            "  (scope = 'resource' AND resource_id = CAST(:r AS uuid)) OR"
+            "  (scope = 'venue' AND venue_id = :v) OR scope = 'tenant') ORDER BY starts_on"
+        ),
+        {
+            "t": resource.tenant_id,
+            "r": resource.id,
+            "v": resource.venue_id,
+            "start": start,
+            "end": end,
+        },
+    )
+    return tuple(Blackout(*r) for r in rows)
 
 
 async def effective_reserved(
@@ -191,13 +216,16 @@ class Ledger:
             existing = await claim_for_booking(conn, booking_id)
             if existing is not None:
                 return existing
+        found = await load_resource(conn, resource_id)
+        blackouts = await blackouts_for(conn, found, check_in, check_out) if found else ()
         resource = ensure_bookable(
-            await load_resource(conn, resource_id),
+            found,
             resource_id,
             quantity,
             stay=(check_in, check_out),
             party_size=party_size,
             now=now,
+            blackouts=blackouts,
         )
         until = claimed_until(check_out, resource.rules)
         await self._expire_stale_overlapping(conn, resource.id, check_in, until, now)

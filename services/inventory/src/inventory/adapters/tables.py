@@ -33,6 +33,7 @@ resources = Table(
     metadata,
     Column("id", UUID(as_uuid=False), primary_key=True),
     Column("tenant_id", Text, nullable=False, server_default="default"),
+    Column("venue_id", Text),
     Column("name", Text, nullable=False),
     Column("kind", Text, nullable=False, server_default="property"),
     Column("booking_mode", Text, nullable=False),
@@ -78,6 +79,22 @@ reservations = Table(
     CheckConstraint("status <> 'held' OR expires_at IS NOT NULL", name="reservations_held_expire"),
     CheckConstraint("check_out > check_in", name="reservations_period"),
     CheckConstraint("claimed_until >= check_out", name="reservations_claim_covers_stay"),
+)
+
+blackouts = Table(
+    "blackouts",
+    metadata,
+    Column("id", UUID(as_uuid=False), primary_key=True),
+    Column("tenant_id", Text, nullable=False, server_default="default"),
+    Column("scope", Text, nullable=False),  # resource | venue | tenant
+    Column("resource_id", UUID(as_uuid=False), ForeignKey("resources.id")),
+    Column("venue_id", Text),
+    Column("kind", Text, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("starts_on", Date, nullable=False),
+    Column("ends_on", Date, nullable=False),  # exclusive
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    CheckConstraint("ends_on > starts_on", name="blackouts_period"),
 )
 
 outbox = outbox_table(metadata)

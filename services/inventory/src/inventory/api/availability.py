@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from inventory.adapters.ledger import effective_reserved, load_resource
+from inventory.adapters.ledger import blackouts_for, effective_reserved, load_resource
 from inventory.domain.resources import (
     InventoryRuleBroken,
     RulesBroken,
@@ -90,6 +90,7 @@ def router(wiring: Wiring) -> APIRouter:
                     stay=(body.check_in, body.check_out),
                     party_size=party,
                     now=datetime.now(UTC),
+                    blackouts=await blackouts_for(conn, resource, body.check_in, body.check_out),
                 )
             except RulesBroken as broken:
                 failed.extend(broken.violations)

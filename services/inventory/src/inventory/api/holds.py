@@ -58,7 +58,7 @@ class HoldPublic(BaseModel):
     expires_at: datetime | None
 
 
-def _public(claim: Claim) -> HoldPublic:
+def claim_public(claim: Claim) -> HoldPublic:
     return HoldPublic(
         id=claim.id,
         resource_id=claim.resource_id,
@@ -124,7 +124,7 @@ def router(wiring: Wiring, ledger: Ledger) -> APIRouter:
         except InventoryRuleBroken as broken:
             raise Problem(422, "not-bookable", "The resource cannot be held", str(broken)) from None
         response.headers["Location"] = f"/api/v1/holds/{claim.id}"
-        return _public(claim)
+        return claim_public(claim)
 
     @api.get("/holds/{hold_id}", response_model=HoldPublic)
     async def get_hold(hold_id: str) -> HoldPublic:
@@ -132,7 +132,7 @@ def router(wiring: Wiring, ledger: Ledger) -> APIRouter:
             claim = await claim_by_id(conn, uuid_or(hold_id, _not_found(hold_id)), lock=False)
         if claim is None:
             raise _not_found(hold_id)
-        return _public(claim)
+        return claim_public(claim)
 
     @api.delete("/holds/{hold_id}", status_code=204)
     async def delete_hold(hold_id: str) -> Response:

@@ -54,6 +54,7 @@ class ResourceCreate(BaseModel):
     capacity: int = Field(ge=1, le=100_000)
     timezone: str = Field(min_length=1, max_length=64)
     kind: str = Field(default="property", min_length=1, max_length=40)
+    venue_id: str | None = Field(default=None, min_length=1, max_length=64)
     rules: RulesIn = Field(default_factory=RulesIn)
 
 
@@ -64,6 +65,7 @@ class ResourcePublic(BaseModel):
     booking_mode: str
     capacity: int
     timezone: str
+    venue_id: str | None
     active: bool
     rules: dict[str, Any]
     created_at: datetime
@@ -76,7 +78,9 @@ class NightAvailability(BaseModel):
     available: int
 
 
-_COLUMNS = "id::text, name, kind, booking_mode, capacity, timezone, active, rules, created_at"
+_COLUMNS = (
+    "id::text, name, kind, booking_mode, capacity, timezone, venue_id, active, rules, created_at"
+)
 
 
 def _public(row: Any) -> ResourcePublic:
@@ -102,8 +106,8 @@ def router(wiring: Wiring) -> APIRouter:
                 await conn.execute(
                     text(
                         "INSERT INTO resources (id, name, kind, booking_mode, capacity, timezone, "
-                        "rules) VALUES (:id, :name, :kind, :mode, :cap, :tz, CAST(:rules AS jsonb)) "
-                        f"RETURNING {_COLUMNS}"
+                        "venue_id, rules) VALUES (:id, :name, :kind, :mode, :cap, :tz, :venue, "
+                        f"CAST(:rules AS jsonb)) RETURNING {_COLUMNS}"
                     ),
                     {
                         "id": resource_id,
@@ -112,6 +116,7 @@ def router(wiring: Wiring) -> APIRouter:
                         "mode": body.booking_mode,
                         "cap": body.capacity,
                         "tz": tz,
+                        "venue": body.venue_id,
                         "rules": json.dumps(rules.to_json()),
                     },
                 )

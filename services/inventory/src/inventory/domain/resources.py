@@ -7,7 +7,7 @@ from datetime import date, datetime, timedelta
 from enum import StrEnum
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
-from inventory.domain.rules import AvailabilityRules, RuleViolation, check_stay
+from inventory.domain.rules import AvailabilityRules, Blackout, RuleViolation, check_stay
 
 
 class BookingMode(StrEnum):
@@ -69,6 +69,8 @@ class ResourceView:
     capacity: int
     timezone: str = "UTC"
     rules: AvailabilityRules = field(default_factory=AvailabilityRules)
+    tenant_id: str = "default"
+    venue_id: str | None = None
 
 
 def nights(check_in: date, check_out: date) -> list[date]:
@@ -84,6 +86,7 @@ def ensure_bookable(
     stay: tuple[date, date] | None = None,
     party_size: int | None = None,
     now: datetime | None = None,
+    blackouts: tuple[Blackout, ...] = (),
 ) -> ResourceView:
     """The rules a reservation must pass before it touches the ledger.
 
@@ -106,6 +109,7 @@ def ensure_bookable(
             party_size=party_size if party_size is not None else resource.rules.min_party,
             now=now,
             tz=resource.timezone,
+            blackouts=blackouts,
         )
         if violations:
             raise RulesBroken(violations)

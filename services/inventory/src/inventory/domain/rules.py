@@ -83,6 +83,20 @@ class AvailabilityRules:
 
 
 @dataclass(frozen=True)
+class Blackout:
+    """Dates a resource cannot be booked: [starts_on, ends_on)."""
+
+    id: str
+    kind: str  # holiday | maintenance | weather | owner_use | custom
+    reason: str
+    starts_on: date
+    ends_on: date
+
+    def overlaps(self, start: date, end: date) -> bool:
+        return self.starts_on < end and start < self.ends_on
+
+
+@dataclass(frozen=True)
 class RuleViolation:
     rule: str  # the rule's name, e.g. MinimumStayNotMet
     code: str  # machine code, e.g. minimum_stay_not_met
@@ -112,8 +126,12 @@ def check_stay(
     party_size: int,
     now: datetime,
     tz: str,
+    blackouts: tuple[Blackout, ...] = (),
 ) -> list[RuleViolation]:
-    """Every rule this stay breaks (empty when it may be booked, capacity permitting)."""
+    """Every rule this stay breaks (empty when it may be booked, capacity permitting).
+
+    A blackout blocks the nights of the stay; the turnover buffer may fall on one.
+    """
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
     out: list[RuleViolation] = []
@@ -160,6 +178,14 @@ def check_stay(
             out.append(
                 _violation(
                     "BeyondBookingHorizon", f"at most {rules.booking_horizon_days} days ahead"
+                )
+            )
+    for blackout in blackouts:
+        if blackout.overlaps(check_in, check_out):
+            out.append(
+                _violation(
+                    "BlackedOut",
+                    f"{blackout.kind} {blackout.starts_on} to {blackout.ends_on}: {blackout.reason}",
                 )
             )
     if party_size < rules.min_party:
