@@ -167,3 +167,41 @@ def test_buffer_days_keep_both_ends_of_a_stay_free_and_are_given_back(
     assert declined["status"] == "rejected"
     nights = client.availability(rid, later, later + timedelta(days=3))
     assert [n["reserved"] for n in nights] == [0, 0, 0]
+
+
+def test_capacity_cannot_shrink_below_what_is_claimed(
+    platform: Platform, client: PlatformClient
+) -> None:
+    resource = resource_with(client, capacity=3)
+    rid = resource["id"]
+    start = date.today() + timedelta(days=90)
+    for i in range(2):
+        b = client.wait_terminal(client.book(booking_body(rid, start, nights=2, n=i)).json()["id"])
+        assert b["status"] == "confirmed"
+    url = f"{client.urls['inventory']}/api/v1/resources/{rid}"
+    refused = client.http.patch(url, json={"capacity": 1})
+    assert refused.status_code == 409 and refused.json()["type"].endswith("/capacity-below-claims")
+    assert [n["claimed"] for n in refused.json()["nights"]] == [2, 2]
+    assert client.http.get(url).json()["capacity"] == 3
+    assert [n["capacity"] for n in client.availability(rid, start, start + timedelta(days=2))] == [
+        3,
+        3,
+    ]
+    assert client.http.patch(url, json={"capacity": 2}).json()["capacity"] == 2
+    third = client.wait_terminal(client.book(booking_body(rid, start, nights=2, n=3)).json()["id"])
+    assert third["status"] == "rejected"  # the two units are taken
+    assert client.http.patch(url, json={}).status_code == 422
+    assert client.http.patch(url, json={"capacity": 0}).status_code == 422
+
+
+def test_an_inactive_resource_cannot_be_booked(client: PlatformClient) -> None:
+    rid = resource_with(client)["id"]
+    client.http.patch(f"{client.urls['inventory']}/api/v1/resources/{rid}", json={"active": False})
+    b = client.wait_terminal(
+        client.book(booking_body(rid, date.today() + timedelta(days=95))).json()["id"]
+    )
+    assert (b["status"], b["reason"], b["reason_detail"]) == (
+        "rejected",
+        "not_bookable",
+        "resource_inactive",
+    )

@@ -101,7 +101,12 @@ class Claim:
         return self.status in ("held", "confirmed")
 
 
-async def load_resource(conn: AsyncConnection, resource_id: str) -> ResourceView | None:
+async def load_resource(
+    conn: AsyncConnection, resource_id: str, *, share_lock: bool = False
+) -> ResourceView | None:
+    """``share_lock``: hold the resource row FOR SHARE until commit, so a capacity change
+    (which locks it FOR UPDATE) waits for in-flight claims and later claims see the new capacity.
+    Claims do not block each other."""
     try:
         uuid.UUID(resource_id)
     except ValueError:
@@ -110,7 +115,7 @@ async def load_resource(conn: AsyncConnection, resource_id: str) -> ResourceView
         await conn.execute(
             text(
                 "SELECT id::text, active, booking_mode, capacity, timezone, rules, tenant_id, "
-                "venue_id FROM resources WHERE id = :id"
+                "venue_id FROM resources WHERE id = :id" + (" FOR SHARE" if share_lock else "")
             ),
             {"id": resource_id},
         )
@@ -216,7 +221,7 @@ class Ledger:
             existing = await claim_for_booking(conn, booking_id)
             if existing is not None:
                 return existing
-        found = await load_resource(conn, resource_id)
+        found = await load_resource(conn, resource_id, share_lock=True)
         blackouts = await blackouts_for(conn, found, check_in, check_out) if found else ()
         resource = ensure_bookable(
             found,

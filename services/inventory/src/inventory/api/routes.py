@@ -58,6 +58,17 @@ class ResourceCreate(BaseModel):
     rules: RulesIn = Field(default_factory=RulesIn)
 
 
+class ResourceUpdate(BaseModel):
+    """Fields to change; omitted ones stay as they are."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    capacity: int | None = Field(default=None, ge=1, le=100_000)
+    active: bool | None = None
+    venue_id: str | None = Field(default=None, min_length=1, max_length=64)
+
+
 class ResourcePublic(BaseModel):
     id: str
     name: str
@@ -157,6 +168,60 @@ def router(wiring: Wiring) -> APIRouter:
             ).first()
         if row is None:
             raise _not_found(resource_id)
+        return _public(row)
+
+    @api.patch("/resources/{resource_id}", response_model=ResourcePublic)
+    async def update_resource(resource_id: str, body: ResourceUpdate) -> ResourcePublic:
+        """Rename, move, (de)activate or resize a resource. A capacity below what some night
+        already has claimed is refused (409, with those nights) and nothing changes."""
+        changes = body.model_dump(exclude_unset=True)
+        if not changes:
+            raise Problem(422, "nothing-to-change", "Nothing to change", "Send at least one field.")
+        rid = _uuid_or_404(resource_id)
+        async with engine.begin() as conn:
+            # Lock order: the resource row first (claims hold it FOR SHARE), then its nights.
+            locked = await conn.execute(
+                text("SELECT 1 FROM resources WHERE id = CAST(:id AS uuid) FOR UPDATE"), {"id": rid}
+            )
+            if locked.first() is None:
+                raise _not_found(resource_id)
+            if "capacity" in changes:
+                over = (
+                    await conn.execute(
+                        text(
+                            "SELECT night, reserved FROM capacity_nights WHERE resource_id = "
+                            "CAST(:r AS uuid) AND reserved > :c ORDER BY night LIMIT 20 FOR UPDATE"
+                        ),
+                        {"r": rid, "c": changes["capacity"]},
+                    )
+                ).all()
+                if over:
+                    raise Problem(
+                        409,
+                        "capacity-below-claims",
+                        "Capacity below what is claimed",
+                        f"{len(over)}+ nights have more than {changes['capacity']} units claimed.",
+                        nights=[
+                            {"night": n.night.isoformat(), "claimed": n.reserved} for n in over
+                        ],
+                    )
+                await conn.execute(
+                    text(
+                        "UPDATE capacity_nights SET capacity = :c WHERE resource_id = CAST(:r AS uuid)"
+                    ),
+                    {"r": rid, "c": changes["capacity"]},
+                )
+            sets = ", ".join(f"{name} = :{name}" for name in changes)
+            row = (
+                await conn.execute(
+                    text(
+                        f"UPDATE resources SET {sets} WHERE id = CAST(:id AS uuid) RETURNING {_COLUMNS}"
+                    ),
+                    {"id": rid, **changes},
+                )
+            ).first()
+            if row is None:
+                raise _not_found(resource_id)
         return _public(row)
 
     @api.put("/resources/{resource_id}/rules", response_model=ResourcePublic)
