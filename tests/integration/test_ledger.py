@@ -254,3 +254,30 @@ async def _run_sequence(db_url: str, ops) -> None:  # type: ignore[no-untyped-de
                 assert taken == expected[night], (op, night)
     finally:
         await engine.dispose()
+
+
+async def test_fifty_concurrent_overlapping_stays_for_one_property_get_exactly_one(engine) -> None:  # type: ignore[no-untyped-def]
+    rid = await a_resource(engine, capacity=1)
+    # Every request covers the night STAY+5, with different starts and lengths.
+    requests = [(STAY + timedelta(days=i % 6), 6 - i % 6 + i % 3) for i in range(50)]
+
+    async def attempt(start: date, nights: int) -> bool:
+        try:
+            async with engine.begin() as conn:
+                await LEDGER.claim(
+                    conn,
+                    resource_id=rid,
+                    check_in=start,
+                    check_out=start + timedelta(days=nights),
+                    quantity=1,
+                    now=T0,
+                    ttl=TTL,
+                    booking_id=f"b-{uuid.uuid4()}",
+                )
+            return True
+        except InsufficientCapacity:
+            return False
+
+    results = await asyncio.gather(*(attempt(s, n) for s, n in requests))
+    assert results.count(True) == 1
+    assert max(await reserved(engine, rid)) == 1
