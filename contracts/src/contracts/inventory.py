@@ -25,6 +25,7 @@ class ReserveCapacity(SagaCommand):
 class CapacityReserved(Reply):
     type: ClassVar[str] = "inventory.CapacityReserved"
     reservation_id: str
+    resource_id: str | None = None  # the unit allocated (differs from the request for a group)
 
 
 class CapacityReservationRejected(Reply):

@@ -23,16 +23,18 @@ class InventoryClient:
         seen = self._known.get(resource_id)
         if seen is not None and time.monotonic() - seen < self._ttl:
             return True
-        try:
-            response = await self._client.get(f"/api/v1/resources/{resource_id}")
-        except httpx.HTTPError as exc:
-            raise InventoryUnavailable(str(exc)) from exc
-        if response.status_code == 404:
-            return False
-        if response.status_code != 200:
-            raise InventoryUnavailable(f"inventory answered {response.status_code}")
-        self._known[resource_id] = time.monotonic()
-        return True
+        # A booking may name a resource or a resource group (inventory allocates a unit).
+        for path in (f"/api/v1/resources/{resource_id}", f"/api/v1/resource-groups/{resource_id}"):
+            try:
+                response = await self._client.get(path)
+            except httpx.HTTPError as exc:
+                raise InventoryUnavailable(str(exc)) from exc
+            if response.status_code == 200:
+                self._known[resource_id] = time.monotonic()
+                return True
+            if response.status_code != 404:
+                raise InventoryUnavailable(f"inventory answered {response.status_code}")
+        return False
 
     async def close(self) -> None:
         await self._client.aclose()

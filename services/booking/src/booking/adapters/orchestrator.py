@@ -72,6 +72,7 @@ async def _finish(
         "currency": data.currency,
         "quote_id": data.quote_id,
         "reservation_id": data.reservation_id,
+        "unit_id": data.unit_id,
         "payment_id": data.payment_id,
     }
     reason = None

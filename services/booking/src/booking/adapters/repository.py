@@ -16,7 +16,8 @@ from booking.domain.saga import SagaState, state_from_json, state_to_json
 BOOKING_COLUMNS = (
     "id::text, reference, tenant_id, resource_id, check_in, check_out, party, guest, "
     "special_requests, payment_method, status, version, reason, reason_detail, total_amount, "
-    "currency, quote_id, reservation_id, payment_id, created_at, updated_at, confirmed_at, rejected_at"
+    "currency, quote_id, reservation_id, unit_id, payment_id, created_at, updated_at, confirmed_at, "
+    "rejected_at"
 )
 
 

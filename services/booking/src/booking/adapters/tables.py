@@ -41,6 +41,7 @@ bookings = Table(
     Column("currency", Text),
     Column("quote_id", Text),
     Column("reservation_id", Text),
+    Column("unit_id", Text),  # the unit inventory allocated (for a group: one of its resources)
     Column("payment_id", Text),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),

@@ -65,6 +65,7 @@ class BookingPublic(BaseModel):
     reason_detail: str | None
     quote_id: str | None
     reservation_id: str | None
+    unit_id: str | None
     payment_id: str | None
     created_at: datetime
     updated_at: datetime

@@ -72,6 +72,7 @@ class SagaData:
     party: dict[str, int]
     payment_method: str
     reservation_id: str | None = None
+    unit_id: str | None = None
     quote_id: str | None = None
     total_amount: Decimal | None = None
     currency: str | None = None
@@ -95,6 +96,7 @@ class SagaData:
             "party": dict(self.party),
             "payment_method": self.payment_method,
             "reservation_id": self.reservation_id,
+            "unit_id": self.unit_id,
             "quote_id": self.quote_id,
             "total_amount": str(self.total_amount) if self.total_amount is not None else None,
             "currency": self.currency,
@@ -111,6 +113,7 @@ class SagaData:
             party=dict(doc["party"]),
             payment_method=doc["payment_method"],
             reservation_id=doc.get("reservation_id"),
+            unit_id=doc.get("unit_id"),
             quote_id=doc.get("quote_id"),
             total_amount=Decimal(doc["total_amount"]) if doc.get("total_amount") else None,
             currency=doc.get("currency"),
@@ -169,7 +172,9 @@ CREATE_BOOKING: tuple[Step, ...] = (
         reason_of=lambda r: (
             "capacity_unavailable" if r.reason == "insufficient_capacity" else "not_bookable"
         ),
-        absorb=lambda d, r: replace(d, reservation_id=r.reservation_id),
+        absorb=lambda d, r: replace(
+            d, reservation_id=r.reservation_id, unit_id=r.resource_id or d.resource_id
+        ),
         compensation=Compensation(
             name="release_capacity",
             participant=Participant.INVENTORY,

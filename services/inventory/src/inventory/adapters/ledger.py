@@ -33,6 +33,8 @@ from contracts.topics import INVENTORY_EVENTS
 from inventory.domain.resources import (
     BookingMode,
     InsufficientCapacity,
+    InventoryRuleBroken,
+    ResourceInactive,
     ResourceView,
     ensure_bookable,
 )
@@ -64,7 +66,7 @@ _GIVE_BACK_NIGHTS = text(
 
 CLAIM_COLUMNS = (
     "id::text, booking_id, resource_id::text, status, check_in, check_out, claimed_until, "
-    "quantity, holder, expires_at"
+    "quantity, holder, expires_at, group_id::text"
 )
 
 # Per night: units taken, minus those of holds that have expired but are not swept yet.
@@ -95,6 +97,7 @@ class Claim:
     quantity: int
     holder: str | None
     expires_at: datetime | None
+    group_id: str | None = None  # the group the claim was made on, if any
 
     @property
     def active(self) -> bool:
@@ -157,6 +160,31 @@ async def blackouts_for(
     return tuple(Blackout(*r) for r in rows)
 
 
+async def group_members(
+    conn: AsyncConnection, group_id: str, start: date, end: date
+) -> list[str] | None:
+    """The active units of a group, least loaded over [start, end) first; None when
+    ``group_id`` is not a group."""
+    try:
+        uuid.UUID(group_id)
+    except ValueError:
+        return None
+    exists = await conn.execute(
+        text("SELECT 1 FROM resource_groups WHERE id = CAST(:g AS uuid)"), {"g": group_id}
+    )
+    if exists.first() is None:
+        return None
+    rows = await conn.execute(
+        text(
+            "SELECT r.id::text FROM resources r WHERE r.group_id = CAST(:g AS uuid) AND r.active "
+            "ORDER BY (SELECT COALESCE(sum(n.reserved), 0) FROM capacity_nights n "
+            "WHERE n.resource_id = r.id AND n.night >= :s AND n.night < :e), r.id"
+        ),
+        {"g": group_id, "s": start, "e": end},
+    )
+    return [r[0] for r in rows]
+
+
 async def effective_reserved(
     conn: AsyncConnection, resource_id: str, start: date, end: date, now: datetime
 ) -> dict[date, int]:
@@ -195,6 +223,18 @@ async def claim_by_id(conn: AsyncConnection, claim_id: str, *, lock: bool = True
 
 
 @dataclass(frozen=True)
+class ClaimRequest:
+    check_in: date
+    check_out: date
+    quantity: int
+    now: datetime
+    ttl: timedelta
+    party_size: int | None
+    booking_id: str | None
+    holder: str | None
+
+
+@dataclass(frozen=True)
 class Ledger:
     outbox: Outbox
 
@@ -221,6 +261,32 @@ class Ledger:
             existing = await claim_for_booking(conn, booking_id)
             if existing is not None:
                 return existing
+        unit = ClaimRequest(check_in, check_out, quantity, now, ttl, party_size, booking_id, holder)
+        members = await group_members(conn, resource_id, check_in, check_out)
+        if members is None:  # not a group: the resource itself
+            return await self._claim_unit(conn, resource_id, None, unit)
+        if not members:
+            raise ResourceInactive(f"group {resource_id} has no active unit")
+        refusals: list[InventoryRuleBroken] = []
+        for member in members:  # least loaded first; each try is all-or-nothing
+            attempt = await conn.begin_nested()
+            try:
+                claim = await self._claim_unit(conn, member, resource_id, unit)
+            except InventoryRuleBroken as refused:
+                await attempt.rollback()
+                refusals.append(refused)
+                continue
+            await attempt.commit()
+            return claim
+        full = [r for r in refusals if isinstance(r, InsufficientCapacity)]
+        if full:
+            raise InsufficientCapacity(f"no unit of group {resource_id} is free for the stay")
+        raise refusals[0]
+
+    async def _claim_unit(
+        self, conn: AsyncConnection, resource_id: str, group_id: str | None, req: ClaimRequest
+    ) -> Claim:
+        check_in, check_out, quantity, now = req.check_in, req.check_out, req.quantity, req.now
         found = await load_resource(conn, resource_id, share_lock=True)
         blackouts = await blackouts_for(conn, found, check_in, check_out) if found else ()
         resource = ensure_bookable(
@@ -228,7 +294,7 @@ class Ledger:
             resource_id,
             quantity,
             stay=(check_in, check_out),
-            party_size=party_size,
+            party_size=req.party_size,
             now=now,
             blackouts=blackouts,
         )
@@ -258,21 +324,22 @@ class Ledger:
         row = (
             await conn.execute(
                 text(
-                    "INSERT INTO reservations (id, booking_id, holder, resource_id, check_in, "
-                    "check_out, claimed_until, quantity, status, expires_at) "
-                    "VALUES (:id, :b, :h, :r, :ci, :co, :cu, :q, 'held', :exp) "
+                    "INSERT INTO reservations (id, booking_id, holder, resource_id, group_id, "
+                    "check_in, check_out, claimed_until, quantity, status, expires_at) "
+                    "VALUES (:id, :b, :h, :r, :g, :ci, :co, :cu, :q, 'held', :exp) "
                     f"RETURNING {CLAIM_COLUMNS}"
                 ),
                 {
                     "id": str(uuid.uuid4()),
-                    "b": booking_id,
-                    "h": holder,
+                    "b": req.booking_id,
+                    "h": req.holder,
                     "r": resource.id,
+                    "g": group_id,
                     "ci": check_in,
                     "co": check_out,
                     "cu": until,
                     "q": quantity,
-                    "exp": now + ttl,
+                    "exp": now + req.ttl,
                 },
             )
         ).one()

@@ -28,12 +28,24 @@ from messaging.tables import inbox_table, outbox_table
 
 metadata = MetaData()
 
+resource_groups = Table(
+    "resource_groups",
+    metadata,
+    Column("id", UUID(as_uuid=False), primary_key=True),
+    Column("tenant_id", Text, nullable=False, server_default="default"),
+    Column("venue_id", Text),
+    Column("name", Text, nullable=False),
+    Column("kind", Text, nullable=False, server_default="room"),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
 resources = Table(
     "resources",
     metadata,
     Column("id", UUID(as_uuid=False), primary_key=True),
     Column("tenant_id", Text, nullable=False, server_default="default"),
     Column("venue_id", Text),
+    Column("group_id", UUID(as_uuid=False), ForeignKey("resource_groups.id")),
     Column("name", Text, nullable=False),
     Column("kind", Text, nullable=False, server_default="property"),
     Column("booking_mode", Text, nullable=False),
@@ -63,6 +75,7 @@ reservations = Table(
     Column("id", UUID(as_uuid=False), primary_key=True),
     Column("booking_id", Text, unique=True),  # null for a hold placed through REST
     Column("holder", Text),
+    Column("group_id", UUID(as_uuid=False)),  # set when the claim was made on a group
     Column("resource_id", UUID(as_uuid=False), ForeignKey("resources.id"), nullable=False),
     Column("check_in", Date, nullable=False),
     Column("check_out", Date, nullable=False),

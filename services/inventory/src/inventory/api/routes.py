@@ -55,6 +55,7 @@ class ResourceCreate(BaseModel):
     timezone: str = Field(min_length=1, max_length=64)
     kind: str = Field(default="property", min_length=1, max_length=40)
     venue_id: str | None = Field(default=None, min_length=1, max_length=64)
+    group_id: str | None = Field(default=None, max_length=64, description="a resource group")
     rules: RulesIn = Field(default_factory=RulesIn)
 
 
@@ -77,6 +78,7 @@ class ResourcePublic(BaseModel):
     capacity: int
     timezone: str
     venue_id: str | None
+    group_id: str | None
     active: bool
     rules: dict[str, Any]
     created_at: datetime
@@ -90,7 +92,8 @@ class NightAvailability(BaseModel):
 
 
 _COLUMNS = (
-    "id::text, name, kind, booking_mode, capacity, timezone, venue_id, active, rules, created_at"
+    "id::text, name, kind, booking_mode, capacity, timezone, venue_id, group_id::text, active, "
+    "rules, created_at"
 )
 
 
@@ -113,12 +116,24 @@ def router(wiring: Wiring) -> APIRouter:
         rules = body.rules.to_domain()
         resource_id = str(uuid.uuid4())
         async with engine.begin() as conn:
+            group_id = None
+            if body.group_id is not None:
+                unknown = Problem(
+                    422, "unknown-group", "Unknown resource group", f"No group {body.group_id}."
+                )
+                group_id = uuid_or(body.group_id, unknown)
+                found = await conn.execute(
+                    text("SELECT 1 FROM resource_groups WHERE id = CAST(:g AS uuid)"),
+                    {"g": group_id},
+                )
+                if found.first() is None:
+                    raise unknown
             row = (
                 await conn.execute(
                     text(
                         "INSERT INTO resources (id, name, kind, booking_mode, capacity, timezone, "
-                        "venue_id, rules) VALUES (:id, :name, :kind, :mode, :cap, :tz, :venue, "
-                        f"CAST(:rules AS jsonb)) RETURNING {_COLUMNS}"
+                        "venue_id, group_id, rules) VALUES (:id, :name, :kind, :mode, :cap, :tz, "
+                        f":venue, CAST(:group AS uuid), CAST(:rules AS jsonb)) RETURNING {_COLUMNS}"
                     ),
                     {
                         "id": resource_id,
@@ -128,6 +143,7 @@ def router(wiring: Wiring) -> APIRouter:
                         "cap": body.capacity,
                         "tz": tz,
                         "venue": body.venue_id,
+                        "group": group_id,
                         "rules": json.dumps(rules.to_json()),
                     },
                 )

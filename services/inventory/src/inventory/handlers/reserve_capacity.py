@@ -37,7 +37,10 @@ def handler(ledger: Ledger, hold_ttl_s: float):
         else:
             if claim.active:
                 reply = CapacityReserved(
-                    booking_id=cmd.booking_id, step=cmd.step, reservation_id=claim.id
+                    booking_id=cmd.booking_id,
+                    step=cmd.step,
+                    reservation_id=claim.id,
+                    resource_id=claim.resource_id,
                 )
             else:  # a retry after this booking's claim ended: never claim twice for one booking
                 reply = rejected(f"reservation_{claim.status}", f"the claim was {claim.status}")
