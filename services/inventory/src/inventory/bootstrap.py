@@ -8,7 +8,7 @@ from contracts.inventory import ConfirmReservation, ReleaseCapacity, ReserveCapa
 from contracts.topics import INVENTORY_COMMANDS
 from inventory.adapters import tables
 from inventory.adapters.ledger import Ledger
-from inventory.api import availability, blackouts, groups, holds
+from inventory.api import availability, blackouts, groups, holds, search
 from inventory.api.routes import router
 from inventory.handlers import claim_expiry, confirm_reservation, release_capacity, reserve_capacity
 from inventory.settings import InventorySettings
@@ -53,6 +53,7 @@ SERVICE = ServiceDefinition(
         holds.router(wiring, Ledger(wiring.outbox)),
         blackouts.router(wiring),
         groups.router(wiring),
+        search.router(wiring),
     ],
     subscriptions=_subscriptions,
     background=_background,

@@ -34,21 +34,26 @@ class PartyIn(BaseModel):
     infants: int = Field(default=0, ge=0, le=100)
 
 
-class StayCheck(BaseModel):
+class StayRequest(BaseModel):
+    """A stay and a party, as the availability endpoints take it."""
+
     model_config = ConfigDict(extra="forbid")
 
-    resource_id: str = Field(min_length=1, max_length=64)
     check_in: date
     check_out: date
     party: PartyIn
 
     @model_validator(mode="after")
-    def _period(self) -> StayCheck:
+    def _period(self) -> StayRequest:
         if self.check_out <= self.check_in:
             raise ValueError("check_out must be after check_in")
         if (self.check_out - self.check_in).days > 365:
             raise ValueError("a stay is at most 365 nights")
         return self
+
+
+class StayCheck(StayRequest):
+    resource_id: str = Field(min_length=1, max_length=64, description="a resource or a group")
 
 
 class FailedRule(BaseModel):

@@ -1,0 +1,221 @@
+"""Availability at scale: which resources of a venue can take a stay, and a month at a glance.
+
+Both answer from a fixed number of queries whatever the number of resources (resources, their
+blackouts, and the nights taken, each fetched in bulk), then apply the pure rules per resource.
+"""
+
+from __future__ import annotations
+
+import calendar
+from collections import defaultdict
+from datetime import UTC, date, datetime, timedelta
+from typing import Literal
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, Field
+from sqlalchemy import text
+
+from inventory.api.availability import StayRequest
+from inventory.domain.rules import AvailabilityRules, Blackout, check_stay, claimed_until
+from service_kit.problems import Problem, uuid_or
+from service_kit.runtime import Wiring
+
+_COLUMNS = "id::text, name, capacity, timezone, rules, tenant_id, venue_id"
+_VENUE_RESOURCES = text(
+    f"SELECT {_COLUMNS} FROM resources WHERE active AND booking_mode = 'nightly' "
+    "AND venue_id = :venue ORDER BY name, id LIMIT :limit"
+)
+_ONE_RESOURCE = text(f"SELECT {_COLUMNS} FROM resources WHERE id = CAST(:id AS uuid)")
+
+# Taken units per resource and night, expired-but-unswept holds not counted.
+_TAKEN = text(
+    """
+    SELECT n.resource_id::text AS rid, n.night, n.reserved - COALESCE((
+             SELECT sum(c.quantity) FROM reservations c
+             WHERE c.resource_id = n.resource_id AND c.status = 'held' AND c.expires_at <= :now
+               AND c.check_in <= n.night AND c.claimed_until > n.night), 0) AS taken
+    FROM capacity_nights n
+    WHERE n.resource_id = ANY(CAST(:ids AS uuid[])) AND n.night >= :start AND n.night < :end
+    """
+)
+
+_BLACKOUTS = text(
+    """
+    SELECT id::text, scope, resource_id::text AS rid, venue_id, kind, reason, starts_on, ends_on
+    FROM blackouts
+    WHERE tenant_id = ANY(:tenants) AND starts_on < :end AND ends_on > :start
+      AND (resource_id = ANY(CAST(:ids AS uuid[])) OR venue_id = ANY(:venues) OR scope = 'tenant')
+    """
+)
+
+
+class SearchIn(StayRequest):
+    venue_id: str = Field(min_length=1, max_length=64)
+    limit: int = Field(default=200, ge=1, le=1000)
+
+
+class SearchHit(BaseModel):
+    resource_id: str
+    name: str
+    available_units: int = Field(description="units free on every claimed night")
+
+
+class SearchResult(BaseModel):
+    venue_id: str
+    check_in: date
+    check_out: date
+    available: list[SearchHit]
+    considered: int
+
+
+class CalendarDay(BaseModel):
+    date: date
+    available_spots: int
+    slots: int = Field(description="bookable periods that day (one night for a nightly resource)")
+    bookable: bool
+    level: Literal["high", "medium", "low", "none"]
+
+
+class MonthCalendar(BaseModel):
+    resource_id: str
+    month: str
+    days: list[CalendarDay]
+
+
+def level(free: int, capacity: int) -> Literal["high", "medium", "low", "none"]:
+    """high: more than half free; medium: a quarter to half; low: less; none: nothing."""
+    if free <= 0:
+        return "none"
+    share = free / capacity
+    return "high" if share > 0.5 else "medium" if share >= 0.25 else "low"
+
+
+async def _bulk(conn, resources, start: date, end: date, now: datetime):
+    ids = [r.id for r in resources]
+    taken: dict[str, dict[date, int]] = defaultdict(dict)
+    for row in await conn.execute(_TAKEN, {"ids": ids, "start": start, "end": end, "now": now}):
+        taken[row.rid][row.night] = row.taken
+    blackouts: dict[str, list[Blackout]] = defaultdict(list)
+    rows = await conn.execute(
+        _BLACKOUTS,
+        {
+            "ids": ids,
+            "tenants": sorted({r.tenant_id for r in resources}),
+            "venues": sorted({r.venue_id for r in resources if r.venue_id}),
+            "start": start,
+            "end": end,
+        },
+    )
+    for b in rows:
+        blackout = Blackout(b.id, b.kind, b.reason, b.starts_on, b.ends_on)
+        for r in resources:
+            if (
+                b.scope == "tenant"
+                or (b.scope == "resource" and b.rid == r.id)
+                or (b.scope == "venue" and b.venue_id == r.venue_id)
+            ):
+                blackouts[r.id].append(blackout)
+    return taken, blackouts
+
+
+def router(wiring: Wiring) -> APIRouter:
+    api = APIRouter(prefix="/api/v1", tags=["availability"])
+    engine = wiring.engine
+
+    @api.post("/availability/search", response_model=SearchResult)
+    async def search(body: SearchIn) -> SearchResult:
+        """The resources of a venue that can take the stay now: every rule passes and a unit is
+        free on every claimed night (stay plus buffer)."""
+        now = datetime.now(UTC)
+        party = body.party.adults + body.party.children + body.party.infants
+        async with engine.connect() as conn:
+            resources = (
+                await conn.execute(_VENUE_RESOURCES, {"venue": body.venue_id, "limit": body.limit})
+            ).all()
+            horizon = body.check_out + timedelta(days=31)  # covers any turnover buffer
+            taken, blackouts = await _bulk(conn, resources, body.check_in, horizon, now)
+        hits = []
+        for r in resources:
+            rules = AvailabilityRules.from_json(r.rules)
+            if check_stay(
+                rules,
+                check_in=body.check_in,
+                check_out=body.check_out,
+                party_size=party,
+                now=now,
+                tz=r.timezone,
+                blackouts=tuple(blackouts[r.id]),
+            ):
+                continue
+            until = claimed_until(body.check_out, rules)
+            nights = [
+                body.check_in + timedelta(days=i) for i in range((until - body.check_in).days)
+            ]
+            free = min(r.capacity - taken[r.id].get(n, 0) for n in nights)
+            if free > 0:
+                hits.append(SearchHit(resource_id=r.id, name=r.name, available_units=free))
+        return SearchResult(
+            venue_id=body.venue_id,
+            check_in=body.check_in,
+            check_out=body.check_out,
+            available=hits,
+            considered=len(resources),
+        )
+
+    @api.get("/resources/{resource_id}/calendar", response_model=MonthCalendar)
+    async def month_calendar(
+        resource_id: str,
+        month: str = Query(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", examples=["2027-03"]),
+    ) -> MonthCalendar:
+        """For each day of the month: free units, whether a one-night stay may start then
+        (rules, blackouts, notice, horizon), and a level for colouring a calendar."""
+        not_found = Problem(
+            404, "resource-not-found", "Resource not found", f"No resource {resource_id}."
+        )
+        year, mon = (int(x) for x in month.split("-"))
+        first = date(year, mon, 1)
+        end = first + timedelta(days=calendar.monthrange(year, mon)[1])
+        now = datetime.now(UTC)
+        async with engine.connect() as conn:
+            rows = (
+                await conn.execute(_ONE_RESOURCE, {"id": uuid_or(resource_id, not_found)})
+            ).all()
+            if not rows:
+                raise not_found
+            taken, blackouts = await _bulk(conn, rows, first, end, now)
+        r = rows[0]
+        rules = AvailabilityRules.from_json(r.rules)
+        days = []
+        for i in range((end - first).days):
+            day = first + timedelta(days=i)
+            free = r.capacity - taken[r.id].get(day, 0)
+            # May a stay start today? Probe the shortest stay the rules allow and ignore what
+            # depends only on its length or its check-out day.
+            probe = check_stay(
+                rules,
+                check_in=day,
+                check_out=day + timedelta(days=rules.min_stay_nights),
+                party_size=rules.min_party,
+                now=now,
+                tz=r.timezone,
+                blackouts=tuple(blackouts[r.id]),
+            )
+            start_ok = not [
+                v
+                for v in probe
+                if v.rule not in ("MinimumStayNotMet", "MaximumStayExceeded", "BlackedOut")
+                and not v.detail.startswith("check-out")
+            ] and not any(b.overlaps(day, day + timedelta(days=1)) for b in blackouts[r.id])
+            bookable = start_ok and free > 0
+            days.append(
+                CalendarDay(
+                    date=day,
+                    available_spots=max(free, 0) if bookable else 0,
+                    slots=1,
+                    bookable=bookable,
+                    level=level(free, r.capacity) if bookable else "none",
+                )
+            )
+        return MonthCalendar(resource_id=r.id, month=month, days=days)
+
+    return api
