@@ -260,6 +260,12 @@ def main() -> int:
     parser.add_argument("--resources", type=int, default=20)
     parser.add_argument("--start", action="store_true", help="start a throwaway platform")
     parser.add_argument(
+        "--availability-seconds",
+        type=float,
+        default=15.0,
+        help="seconds per availability endpoint under concurrent clients (0 skips it)",
+    )
+    parser.add_argument(
         "--relay-rows",
         type=int,
         default=20_000,
@@ -285,6 +291,12 @@ def main() -> int:
                 return 2
             state = json.loads(state_file.read_text())
         report = asyncio.run(main_async(args, urls, state))
+        if args.availability_seconds:
+            from bench import availability
+
+            report["availability"] = asyncio.run(
+                availability.run(urls, duration=args.availability_seconds)
+            )
         if args.relay_rows and state.get("postgres_admin_url"):
             from bench import relay
 
