@@ -44,7 +44,8 @@ def test_invariants_hold_across_everything_the_suite_did(platform: Platform) -> 
     # Every claim (REST holds have no booking), and the saga reservations by booking.
     claims = fetch(
         urls["inventory"],
-        "SELECT booking_id, id::text, status, quantity, resource_id::text, check_in, claimed_until FROM reservations",
+        "SELECT booking_id, id::text, status, quantity, resource_id::text, check_in, claimed_until, "
+        "slot_id::text FROM reservations",
     )
     reservations = {r["booking_id"]: r for r in claims if r["booking_id"] is not None}
     payments = fetch(urls["payment"], "SELECT booking_id, id::text, status FROM payments")
@@ -76,7 +77,7 @@ def test_invariants_hold_across_everything_the_suite_did(platform: Platform) -> 
         "SELECT resource_id::text, night, capacity, reserved FROM capacity_nights",
     )
     expected: Counter = Counter()
-    for r in claims:
+    for r in (c for c in claims if c["slot_id"] is None):  # nights; slots are checked below
         if r["status"] in ("held", "confirmed"):
             day = r["check_in"]
             while day < r["claimed_until"]:  # the stay's nights and its turnover buffer
@@ -85,6 +86,15 @@ def test_invariants_hold_across_everything_the_suite_did(platform: Platform) -> 
     for n in nights:
         assert 0 <= n["reserved"] <= n["capacity"]
         assert n["reserved"] == expected[(n["resource_id"], n["night"])], n
+
+    # Every slot's seat count equals its active claims, within capacity.
+    slots = fetch(urls["inventory"], "SELECT id::text, capacity, reserved FROM slots")
+    seats: Counter = Counter()
+    for c in claims:
+        if c["slot_id"] is not None and c["status"] in ("held", "confirmed"):
+            seats[c["slot_id"]] += c["quantity"]
+    for s in slots:
+        assert 0 <= s["reserved"] <= s["capacity"] and s["reserved"] == seats[s["id"]], s
 
     # Every state change emitted exactly once: one created event per booking, at most one outcome.
     events = fetch(

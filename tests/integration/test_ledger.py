@@ -281,3 +281,90 @@ async def test_fifty_concurrent_overlapping_stays_for_one_property_get_exactly_o
     results = await asyncio.gather(*(attempt(s, n) for s, n in requests))
     assert results.count(True) == 1
     assert max(await reserved(engine, rid)) == 1
+
+
+async def a_slot(engine, seats: int, starts: datetime) -> str:  # type: ignore[no-untyped-def]
+    rid, sid = str(uuid.uuid4()), str(uuid.uuid4())
+    async with engine.begin() as conn:
+        await conn.execute(
+            text(
+                "INSERT INTO resources (id, name, booking_mode, capacity, timezone) "
+                "VALUES (:id, 'tour', 'timeslot', :c, 'Europe/Lisbon')"
+            ),
+            {"id": rid, "c": seats},
+        )
+        await conn.execute(
+            text(
+                "INSERT INTO slots (id, resource_id, starts_at, ends_at, capacity) "
+                "VALUES (:id, :r, :a, :b, :c)"
+            ),
+            {"id": sid, "r": rid, "a": starts, "b": starts + timedelta(hours=2), "c": seats},
+        )
+    return sid
+
+
+async def seats_taken(engine, slot_id: str) -> tuple[int, int]:  # type: ignore[no-untyped-def]
+    async with engine.connect() as conn:
+        row = (
+            await conn.execute(
+                text(
+                    "SELECT reserved, (SELECT COALESCE(sum(quantity), 0) FROM reservations WHERE "
+                    "slot_id = s.id AND status IN ('held', 'confirmed')) FROM slots s WHERE id = :id"
+                ),
+                {"id": slot_id},
+            )
+        ).one()
+        return row[0], row[1]
+
+
+async def test_two_hundred_concurrent_reservations_for_a_ten_seat_slot_get_exactly_ten(
+    engine,
+) -> None:  # type: ignore[no-untyped-def]
+    sid = await a_slot(engine, 10, datetime(2030, 6, 1, 9, tzinfo=UTC))
+
+    async def attempt(quantity: int) -> int:
+        try:
+            async with engine.begin() as conn:
+                await LEDGER.claim_slot(
+                    conn,
+                    slot_id=sid,
+                    quantity=quantity,
+                    now=T0,
+                    ttl=TTL,
+                    booking_id=f"b-{uuid.uuid4()}",
+                )
+            return quantity
+        except InsufficientCapacity:
+            return 0
+
+    results = await asyncio.gather(*(attempt(1) for _ in range(200)))
+    assert sum(results) == 10 and results.count(1) == 10
+    assert await seats_taken(engine, sid) == (10, 10)
+
+    parties = await a_slot(engine, 10, datetime(2030, 6, 2, 9, tzinfo=UTC))
+    sid = parties
+    mixed = await asyncio.gather(*(attempt(1 + i % 4) for i in range(60)))
+    assert 0 < sum(mixed) <= 10
+    assert await seats_taken(engine, sid) == (sum(mixed), sum(mixed))
+
+
+async def test_an_expired_slot_hold_never_blocks_and_release_gives_the_seats_back(engine) -> None:  # type: ignore[no-untyped-def]
+    sid = await a_slot(engine, 2, datetime(2030, 6, 3, 9, tzinfo=UTC))
+    async with engine.begin() as conn:
+        held = await LEDGER.claim_slot(
+            conn, slot_id=sid, quantity=2, now=T0, ttl=TTL, holder="cart"
+        )
+    with pytest.raises(InsufficientCapacity):
+        async with engine.begin() as conn:
+            await LEDGER.claim_slot(conn, slot_id=sid, quantity=1, now=T0, ttl=TTL, holder="late")
+    async with engine.begin() as conn:  # after the TTL, before any job: the stale hold gives way
+        second = await LEDGER.claim_slot(
+            conn, slot_id=sid, quantity=1, now=T0 + TTL * 2, ttl=TTL, holder="later"
+        )
+    async with engine.connect() as conn:
+        assert (await claim_by_id(conn, held.id, lock=False)).status == "expired"  # type: ignore[union-attr]
+    assert await seats_taken(engine, sid) == (1, 1)
+    async with engine.begin() as conn:
+        claim = await claim_by_id(conn, second.id)
+        assert claim is not None and await LEDGER.release(conn, claim, "test")
+    assert await seats_taken(engine, sid) == (0, 0)

@@ -8,7 +8,7 @@ from contracts.inventory import ConfirmReservation, ReleaseCapacity, ReserveCapa
 from contracts.topics import INVENTORY_COMMANDS
 from inventory.adapters import tables
 from inventory.adapters.ledger import Ledger
-from inventory.api import availability, blackouts, groups, holds, search
+from inventory.api import availability, blackouts, groups, holds, search, slots
 from inventory.api.routes import router
 from inventory.handlers import claim_expiry, confirm_reservation, release_capacity, reserve_capacity
 from inventory.settings import InventorySettings
@@ -54,6 +54,7 @@ SERVICE = ServiceDefinition(
         blackouts.router(wiring),
         groups.router(wiring),
         search.router(wiring),
+        slots.router(wiring, Ledger(wiring.outbox)),
     ],
     subscriptions=_subscriptions,
     background=_background,

@@ -23,6 +23,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
@@ -36,9 +37,13 @@ from inventory.domain.resources import (
     InventoryRuleBroken,
     ResourceInactive,
     ResourceView,
+    RulesBroken,
+    SlotCancelled,
+    SlotNotFound,
+    ensure_active,
     ensure_bookable,
 )
-from inventory.domain.rules import AvailabilityRules, Blackout, claimed_until
+from inventory.domain.rules import AvailabilityRules, Blackout, check_slot, claimed_until
 from messaging.outbox import Outbox
 
 _TAKE_NIGHTS = text(
@@ -66,7 +71,7 @@ _GIVE_BACK_NIGHTS = text(
 
 CLAIM_COLUMNS = (
     "id::text, booking_id, resource_id::text, status, check_in, check_out, claimed_until, "
-    "quantity, holder, expires_at, group_id::text"
+    "quantity, holder, expires_at, group_id::text, slot_id::text"
 )
 
 # Per night: units taken, minus those of holds that have expired but are not swept yet.
@@ -98,6 +103,7 @@ class Claim:
     holder: str | None
     expires_at: datetime | None
     group_id: str | None = None  # the group the claim was made on, if any
+    slot_id: str | None = None  # a claim on seats of a slot (otherwise on nights)
 
     @property
     def active(self) -> bool:
@@ -345,6 +351,94 @@ class Ledger:
         ).one()
         return Claim(*row)
 
+    async def claim_slot(
+        self,
+        conn: AsyncConnection,
+        *,
+        slot_id: str,
+        quantity: int,
+        now: datetime,
+        ttl: timedelta,
+        booking_id: str | None = None,
+        holder: str | None = None,
+    ) -> Claim:
+        """Take ``quantity`` seats (the party) of a slot until ``now + ttl``.
+
+        One conditional UPDATE takes the seats only if they fit, and the CHECK constraint stands
+        behind it: concurrent claims on a slot queue on its row and never exceed its capacity.
+        Stale holds on the slot are expired first, so they never block.
+        """
+        if booking_id is not None:
+            existing = await claim_for_booking(conn, booking_id)
+            if existing is not None:
+                return existing
+        slot = (
+            await conn.execute(
+                text(
+                    "SELECT id::text, resource_id::text, starts_at, status FROM slots "
+                    "WHERE id = CAST(:id AS uuid)"
+                ),
+                {"id": slot_id},
+            )
+        ).first()
+        if slot is None:
+            raise SlotNotFound(f"no slot {slot_id}")
+        if slot.status != "open":
+            raise SlotCancelled(f"slot {slot_id} is cancelled")
+        resource = await load_resource(conn, slot.resource_id, share_lock=True)
+        resource = ensure_active(resource, slot.resource_id)
+        local_day = slot.starts_at.astimezone(ZoneInfo(resource.timezone)).date()
+        violations = check_slot(
+            resource.rules,
+            starts_at=slot.starts_at,
+            party_size=quantity,
+            now=now,
+            tz=resource.timezone,
+            blackouts=await blackouts_for(conn, resource, local_day, local_day + timedelta(days=1)),
+        )
+        if violations:
+            raise RulesBroken(violations)
+        stale = await conn.execute(
+            text(
+                f"SELECT {CLAIM_COLUMNS} FROM reservations WHERE slot_id = CAST(:id AS uuid) "
+                "AND status = 'held' AND expires_at <= :now ORDER BY id FOR UPDATE SKIP LOCKED"
+            ),
+            {"id": slot_id, "now": now},
+        )
+        for row in stale.all():
+            await self._end(conn, Claim(*row), "expired", "expired")
+        taken = await conn.execute(
+            text(
+                "UPDATE slots SET reserved = reserved + :q WHERE id = CAST(:id AS uuid) "
+                "AND status = 'open' AND reserved + :q <= capacity RETURNING reserved"
+            ),
+            {"id": slot_id, "q": quantity},
+        )
+        if taken.first() is None:
+            raise InsufficientCapacity(f"fewer than {quantity} seats left in slot {slot_id}")
+        row = (
+            await conn.execute(
+                text(
+                    "INSERT INTO reservations (id, booking_id, holder, resource_id, slot_id, "
+                    "check_in, check_out, claimed_until, quantity, status, expires_at) VALUES "
+                    "(:id, :b, :h, :r, :s, :d, :d1, :d1, :q, 'held', :exp) "
+                    f"RETURNING {CLAIM_COLUMNS}"
+                ),
+                {
+                    "id": str(uuid.uuid4()),
+                    "b": booking_id,
+                    "h": holder,
+                    "r": resource.id,
+                    "s": slot_id,
+                    "d": local_day,
+                    "d1": local_day + timedelta(days=1),
+                    "q": quantity,
+                    "exp": now + ttl,
+                },
+            )
+        ).one()
+        return Claim(*row)
+
     async def confirm(self, conn: AsyncConnection, claim: Claim) -> bool:
         """held → confirmed; True also when it already was. False when it was released/expired."""
         if claim.status == "confirmed":
@@ -395,6 +489,17 @@ class Ledger:
     async def _end(self, conn: AsyncConnection, claim: Claim, status: str, why: str) -> bool:
         if not claim.active:
             return False
+        if claim.slot_id is not None:
+            await conn.execute(
+                text("UPDATE slots SET reserved = reserved - :q WHERE id = CAST(:id AS uuid)"),
+                {"q": claim.quantity, "id": claim.slot_id},
+            )
+        else:
+            await self._give_back_nights(conn, claim)
+        await self._mark_ended(conn, claim, status, why)
+        return True
+
+    async def _give_back_nights(self, conn: AsyncConnection, claim: Claim) -> None:
         await conn.execute(
             _GIVE_BACK_NIGHTS,
             {
@@ -404,6 +509,8 @@ class Ledger:
                 "until": claim.claimed_until,
             },
         )
+
+    async def _mark_ended(self, conn: AsyncConnection, claim: Claim, status: str, why: str) -> None:
         await conn.execute(
             text("UPDATE reservations SET status = :s, updated_at = now() WHERE id = :id"),
             {"s": status, "id": claim.id},
@@ -427,4 +534,3 @@ class Ledger:
             key=claim.resource_id,
             message=CapacityReleasedEvent(**fields, why=why),
         )
-        return True

@@ -76,6 +76,7 @@ reservations = Table(
     Column("booking_id", Text, unique=True),  # null for a hold placed through REST
     Column("holder", Text),
     Column("group_id", UUID(as_uuid=False)),  # set when the claim was made on a group
+    Column("slot_id", UUID(as_uuid=False), ForeignKey("slots.id")),  # a claim on seats of a slot
     Column("resource_id", UUID(as_uuid=False), ForeignKey("resources.id"), nullable=False),
     Column("check_in", Date, nullable=False),
     Column("check_out", Date, nullable=False),
@@ -108,6 +109,32 @@ blackouts = Table(
     Column("ends_on", Date, nullable=False),  # exclusive
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     CheckConstraint("ends_on > starts_on", name="blackouts_period"),
+)
+
+schedules = Table(
+    "schedules",
+    metadata,
+    Column("id", UUID(as_uuid=False), primary_key=True),
+    Column("resource_id", UUID(as_uuid=False), ForeignKey("resources.id"), nullable=False),
+    Column("spec", JSONB, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+# Counted capacity of a timeslot: CHECK (reserved <= capacity), taken by one conditional UPDATE.
+slots = Table(
+    "slots",
+    metadata,
+    Column("id", UUID(as_uuid=False), primary_key=True),
+    Column("resource_id", UUID(as_uuid=False), ForeignKey("resources.id"), nullable=False),
+    Column("schedule_id", UUID(as_uuid=False), ForeignKey("schedules.id")),
+    Column("starts_at", DateTime(timezone=True), nullable=False),
+    Column("ends_at", DateTime(timezone=True), nullable=False),
+    Column("capacity", Integer, nullable=False),
+    Column("reserved", Integer, nullable=False, server_default="0"),
+    Column("status", Text, nullable=False, server_default="open"),
+    Column("cancel_reason", Text),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    CheckConstraint("reserved >= 0 AND reserved <= capacity", name="slots_not_oversold"),
 )
 
 outbox = outbox_table(metadata)

@@ -56,6 +56,7 @@ class HoldPublic(BaseModel):
     claimed_until: date
     quantity: int
     expires_at: datetime | None
+    slot_id: str | None = None
 
 
 def claim_public(claim: Claim) -> HoldPublic:
@@ -70,6 +71,7 @@ def claim_public(claim: Claim) -> HoldPublic:
         claimed_until=claim.claimed_until,
         quantity=claim.quantity,
         expires_at=claim.expires_at,
+        slot_id=claim.slot_id,
     )
 
 

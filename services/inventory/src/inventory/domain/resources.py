@@ -37,6 +37,14 @@ class ResourceInactive(InventoryRuleBroken):
     code = "resource_inactive"
 
 
+class SlotNotFound(InventoryRuleBroken):
+    code = "slot_not_found"
+
+
+class SlotCancelled(InventoryRuleBroken):
+    code = "slot_cancelled"
+
+
 class ModeNotSupported(InventoryRuleBroken):
     code = "booking_mode_not_supported"
 
@@ -78,6 +86,15 @@ def nights(check_in: date, check_out: date) -> list[date]:
     return [check_in + timedelta(days=i) for i in range((check_out - check_in).days)]
 
 
+def ensure_active(resource: ResourceView | None, resource_id: str) -> ResourceView:
+    """The resource exists and may be booked at all (inactive resources and staff may not)."""
+    if resource is None:
+        raise ResourceNotFound(f"resource {resource_id} does not exist")
+    if not resource.active:
+        raise ResourceInactive(f"resource {resource_id} is inactive")
+    return resource
+
+
 def ensure_bookable(
     resource: ResourceView | None,
     resource_id: str,
@@ -93,10 +110,7 @@ def ensure_bookable(
     With ``stay`` and ``now``, the resource's availability rules are checked too (party rules
     only when the party size is known).
     """
-    if resource is None:
-        raise ResourceNotFound(f"resource {resource_id} does not exist")
-    if not resource.active:
-        raise ResourceInactive(f"resource {resource_id} is inactive")
+    resource = ensure_active(resource, resource_id)
     if resource.booking_mode is not BookingMode.NIGHTLY:
         raise ModeNotSupported(f"resource {resource_id} is booked by {resource.booking_mode}")
     if quantity > resource.capacity:

@@ -193,3 +193,40 @@ def check_stay(
     if rules.max_party is not None and party_size > rules.max_party:
         out.append(_violation("PartyTooLarge", f"{party_size} guests, at most {rules.max_party}"))
     return out
+
+
+def check_slot(
+    rules: AvailabilityRules,
+    *,
+    starts_at: datetime,
+    party_size: int,
+    now: datetime,
+    tz: str,
+    blackouts: tuple[Blackout, ...] = (),
+) -> list[RuleViolation]:
+    """Every rule a claim on a slot starting at ``starts_at`` breaks (stay-length and changeover
+    rules do not apply to slots)."""
+    out: list[RuleViolation] = []
+    if starts_at <= now:
+        out.append(_violation("StartInPast", f"the slot started at {starts_at.isoformat()}"))
+    elif starts_at - now < timedelta(hours=rules.min_notice_hours):
+        out.append(
+            _violation("MinimumNoticeNotMet", f"at least {rules.min_notice_hours} hours before")
+        )
+    local_day = starts_at.astimezone(ZoneInfo(tz)).date()
+    if rules.booking_horizon_days is not None:
+        today = now.astimezone(ZoneInfo(tz)).date()
+        if (local_day - today).days > rules.booking_horizon_days:
+            out.append(
+                _violation(
+                    "BeyondBookingHorizon", f"at most {rules.booking_horizon_days} days ahead"
+                )
+            )
+    for blackout in blackouts:
+        if blackout.overlaps(local_day, local_day + timedelta(days=1)):
+            out.append(_violation("BlackedOut", f"{blackout.kind}: {blackout.reason}"))
+    if party_size < rules.min_party:
+        out.append(_violation("PartyTooSmall", f"{party_size} guests, at least {rules.min_party}"))
+    if rules.max_party is not None and party_size > rules.max_party:
+        out.append(_violation("PartyTooLarge", f"{party_size} guests, at most {rules.max_party}"))
+    return out
