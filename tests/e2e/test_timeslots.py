@@ -1,0 +1,173 @@
+"""Timeslot resources over REST: schedules, idempotent generation, listing, holds, cancellation."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, timedelta
+
+import pytest
+
+from devstack.client import PlatformClient
+
+pytestmark = pytest.mark.e2e
+
+START = date.today() + timedelta(days=30)
+
+
+def a_tour(client: PlatformClient, seats: int = 10) -> str:
+    r = client.http.post(
+        f"{client.urls['inventory']}/api/v1/resources",
+        json={
+            "name": f"Tour {uuid.uuid4().hex[:6]}",
+            "booking_mode": "timeslot",
+            "kind": "tour",
+            "capacity": seats,
+            "timezone": "Europe/Lisbon",
+        },
+    )
+    assert r.status_code == 201, r.text
+    return r.json()["id"]
+
+
+def test_nine_to_five_generates_sixteen_slots_a_day_once_and_skips_blackouts(
+    client: PlatformClient,
+) -> None:
+    inv = client.urls["inventory"]
+    rid = a_tour(client)
+    schedule = client.http.post(
+        f"{inv}/api/v1/resources/{rid}/schedules",
+        json={
+            "recurrence": "daily",
+            "valid_from": START.isoformat(),
+            "work_start": "09:00",
+            "work_end": "17:00",
+            "slot_minutes": 30,
+        },
+    )
+    assert schedule.status_code == 201, schedule.text
+    assert schedule.json()["spec"]["capacity"] == 10
+    closed = START + timedelta(days=1)
+    assert (
+        client.http.post(
+            f"{inv}/api/v1/blackouts",
+            json={
+                "scope": "resource",
+                "resource_id": rid,
+                "kind": "holiday",
+                "reason": "feast",
+                "starts_on": closed.isoformat(),
+                "ends_on": (closed + timedelta(days=1)).isoformat(),
+            },
+        ).status_code
+        == 201
+    )
+    span = {"start": START.isoformat(), "end": (START + timedelta(days=3)).isoformat()}
+    first = client.http.post(f"{inv}/api/v1/resources/{rid}/slots/generate", json=span).json()
+    assert (first["created"], first["already_there"]) == (32, 0)
+    assert first["skipped_blackout_days"] == [closed.isoformat()]
+    again = client.http.post(f"{inv}/api/v1/resources/{rid}/slots/generate", json=span).json()
+    assert (again["created"], again["already_there"]) == (0, 32)
+    slots = client.http.get(
+        f"{inv}/api/v1/resources/{rid}/slots",
+        params={"start": START.isoformat(), "end": (START + timedelta(days=3)).isoformat()},
+    ).json()
+    assert len(slots) == 32 and {s["available"] for s in slots} == {10}
+
+
+def test_slot_holds_take_seats_and_a_cancelled_slot_lists_its_claims(
+    client: PlatformClient,
+) -> None:
+    inv = client.urls["inventory"]
+    rid = a_tour(client, seats=4)
+    client.http.post(
+        f"{inv}/api/v1/resources/{rid}/schedules",
+        json={
+            "recurrence": "weekly",
+            "weekdays": [0, 1, 2, 3, 4, 5, 6],
+            "valid_from": START.isoformat(),
+            "start_time": "10:00",
+            "duration_minutes": 120,
+        },
+    )
+    client.http.post(
+        f"{inv}/api/v1/resources/{rid}/slots/generate",
+        json={"start": START.isoformat(), "end": (START + timedelta(days=1)).isoformat()},
+    )
+    slot = client.http.get(
+        f"{inv}/api/v1/resources/{rid}/slots",
+        params={"start": START.isoformat(), "end": (START + timedelta(days=2)).isoformat()},
+    ).json()[0]
+    hold = client.http.post(
+        f"{inv}/api/v1/slots/{slot['id']}/holds",
+        json={"party": {"adults": 2, "children": 1}, "holder": "family"},
+    )
+    assert hold.status_code == 201, hold.text
+    assert (hold.json()["quantity"], hold.json()["slot_id"]) == (3, slot["id"])
+    too_many = client.http.post(
+        f"{inv}/api/v1/slots/{slot['id']}/holds", json={"party": {"adults": 2}, "holder": "couple"}
+    )
+    assert too_many.status_code == 409
+    cancelled = client.http.post(
+        f"{inv}/api/v1/slots/{slot['id']}/cancel", json={"reason": "storm"}
+    )
+    assert cancelled.status_code == 200
+    assert cancelled.json()["slot"]["status"] == "cancelled"
+    assert [c["id"] for c in cancelled.json()["affected_claims"]] == [hold.json()["id"]]
+    refused = client.http.post(
+        f"{inv}/api/v1/slots/{slot['id']}/holds", json={"party": {"adults": 1}, "holder": "late"}
+    )
+    assert refused.status_code == 422
+    assert client.http.delete(f"{inv}/api/v1/holds/{hold.json()['id']}").status_code == 204
+    after = client.http.get(
+        f"{inv}/api/v1/resources/{rid}/slots",
+        params={"start": START.isoformat(), "end": (START + timedelta(days=2)).isoformat()},
+    ).json()[0]
+    assert (after["reserved"], after["available"]) == (0, 0)  # cancelled: nothing on offer
+
+
+def test_bad_schedules_and_ranges_are_422(client: PlatformClient) -> None:
+    inv = client.urls["inventory"]
+    rid = a_tour(client)
+    for bad in (
+        {
+            "recurrence": "daily",
+            "valid_from": START.isoformat(),
+            "work_start": "17:00",
+            "work_end": "09:00",
+            "slot_minutes": 30,
+        },
+        {
+            "recurrence": "weekly",
+            "valid_from": START.isoformat(),
+            "start_time": "10:00",
+            "duration_minutes": 60,
+        },
+        {
+            "recurrence": "rrule",
+            "rrule": "FREQ=SOMETIMES",
+            "valid_from": START.isoformat(),
+            "start_time": "10:00",
+            "duration_minutes": 60,
+        },
+    ):
+        r = client.http.post(f"{inv}/api/v1/resources/{rid}/schedules", json=bad)
+        assert r.status_code == 422, (bad, r.text)
+    nightly = client.create_resource(f"Flat {uuid.uuid4().hex[:6]}", capacity=1)
+    r = client.http.post(
+        f"{inv}/api/v1/resources/{nightly['id']}/schedules",
+        json={
+            "recurrence": "daily",
+            "valid_from": START.isoformat(),
+            "start_time": "10:00",
+            "duration_minutes": 60,
+        },
+    )
+    assert r.status_code == 422 and r.json()["type"].endswith("/not-a-timeslot-resource")
+    for span in (
+        {"start": START.isoformat(), "end": START.isoformat()},
+        {"start": "2020-01-01", "end": "2020-01-02"},
+    ):
+        assert (
+            client.http.post(f"{inv}/api/v1/resources/{rid}/slots/generate", json=span).status_code
+            == 422
+        )
