@@ -2,8 +2,8 @@
 monthly calendar of a resource. Closed loop: ``clients`` concurrent clients, each sending its
 next request when the previous answered, for ``duration`` seconds per endpoint.
 
-Note: the calendar measured is the nightly one (30 days, one night each); slot calendars
-(16 slots a day) arrive with timeslot resources.
+Calendars measured: a nightly resource's month, and a timeslot resource's month with 30 days of
+16 slots (09:00-17:00 in 30 minutes), some seats held.
 """
 
 from __future__ import annotations
@@ -59,6 +59,52 @@ async def _seed(http: httpx.AsyncClient, inv: str, resources: int) -> tuple[str,
                 },
             )
     return venue, ids
+
+
+async def _seed_slots(http: httpx.AsyncClient, inv: str) -> tuple[str, str]:
+    first = (date.today() + timedelta(days=40)).replace(day=1)
+    r = await http.post(
+        f"{inv}/api/v1/resources",
+        json={
+            "name": "bench tour",
+            "booking_mode": "timeslot",
+            "capacity": 10,
+            "timezone": "Europe/Lisbon",
+        },
+    )
+    r.raise_for_status()
+    rid = r.json()["id"]
+    (
+        await http.post(
+            f"{inv}/api/v1/resources/{rid}/schedules",
+            json={
+                "recurrence": "daily",
+                "valid_from": first.isoformat(),
+                "work_start": "09:00",
+                "work_end": "17:00",
+                "slot_minutes": 30,
+            },
+        )
+    ).raise_for_status()
+    (
+        await http.post(
+            f"{inv}/api/v1/resources/{rid}/slots/generate",
+            json={"start": first.isoformat(), "end": (first + timedelta(days=30)).isoformat()},
+        )
+    ).raise_for_status()
+    slots = (
+        await http.get(
+            f"{inv}/api/v1/resources/{rid}/slots",
+            params={"start": first.isoformat(), "end": (first + timedelta(days=30)).isoformat()},
+        )
+    ).json()
+    assert len(slots) == 30 * 16, len(slots)
+    for slot in slots[::7]:
+        await http.post(
+            f"{inv}/api/v1/slots/{slot['id']}/holds",
+            json={"party": {"adults": 3}, "holder": "bench", "ttl_seconds": 3600},
+        )
+    return rid, first.strftime("%Y-%m")
 
 
 async def _closed_loop(make_request, clients: int, duration: float) -> dict[str, Any]:  # type: ignore[no-untyped-def]
@@ -118,9 +164,15 @@ async def run(
                 f"{inv}/api/v1/resources/{rng.choice(ids)}/calendar", params={"month": month}
             )
 
+        tour, tour_month = await _seed_slots(http, inv)
+
+        def slot_calendar(rng: random.Random):  # type: ignore[no-untyped-def]
+            return http.get(f"{inv}/api/v1/resources/{tour}/calendar", params={"month": tour_month})
+
         return {
             "resources_in_venue": resources,
             "clients": clients,
             "search_200_resources": await _closed_loop(search, clients, duration),
             "calendar_month_nightly": await _closed_loop(calendar, clients, duration),
+            "calendar_month_30x16_slots": await _closed_loop(slot_calendar, clients, duration),
         }

@@ -171,3 +171,42 @@ def test_bad_schedules_and_ranges_are_422(client: PlatformClient) -> None:
             client.http.post(f"{inv}/api/v1/resources/{rid}/slots/generate", json=span).status_code
             == 422
         )
+
+
+def test_the_calendar_of_a_timeslot_resource_counts_slots_and_seats_per_day(
+    client: PlatformClient,
+) -> None:
+    inv = client.urls["inventory"]
+    rid = a_tour(client, seats=2)
+    first = (START + timedelta(days=40)).replace(day=1)
+    client.http.post(
+        f"{inv}/api/v1/resources/{rid}/schedules",
+        json={
+            "recurrence": "daily",
+            "valid_from": first.isoformat(),
+            "work_start": "09:00",
+            "work_end": "17:00",
+            "slot_minutes": 30,
+        },
+    )
+    client.http.post(
+        f"{inv}/api/v1/resources/{rid}/slots/generate",
+        json={"start": first.isoformat(), "end": (first + timedelta(days=30)).isoformat()},
+    )
+    slots = client.http.get(
+        f"{inv}/api/v1/resources/{rid}/slots",
+        params={"start": first.isoformat(), "end": (first + timedelta(days=1)).isoformat()},
+    ).json()
+    for slot in slots[:3]:  # fill three slots of the first day
+        assert (
+            client.http.post(
+                f"{inv}/api/v1/slots/{slot['id']}/holds",
+                json={"party": {"adults": 2}, "holder": "x"},
+            ).status_code
+            == 201
+        )
+    cal = client.http.get(
+        f"{inv}/api/v1/resources/{rid}/calendar", params={"month": first.strftime("%Y-%m")}
+    ).json()["days"]
+    assert (cal[0]["slots"], cal[0]["available_spots"], cal[0]["level"]) == (13, 26, "high")
+    assert (cal[1]["slots"], cal[1]["available_spots"]) == (16, 32)

@@ -8,19 +8,26 @@ from __future__ import annotations
 
 import calendar
 from collections import defaultdict
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Literal
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 from sqlalchemy import text
 
 from inventory.api.availability import StayRequest
-from inventory.domain.rules import AvailabilityRules, Blackout, check_stay, claimed_until
+from inventory.domain.rules import (
+    AvailabilityRules,
+    Blackout,
+    check_slot,
+    check_stay,
+    claimed_until,
+)
 from service_kit.problems import Problem, uuid_or
 from service_kit.runtime import Wiring
 
-_COLUMNS = "id::text, name, capacity, timezone, rules, tenant_id, venue_id"
+_COLUMNS = "id::text, name, capacity, timezone, rules, tenant_id, venue_id, booking_mode"
 _VENUE_RESOURCES = text(
     f"SELECT {_COLUMNS} FROM resources WHERE active AND booking_mode = 'nightly' "
     "AND venue_id = :venue ORDER BY name, id LIMIT :limit"
@@ -66,6 +73,18 @@ class SearchResult(BaseModel):
     check_out: date
     available: list[SearchHit]
     considered: int
+
+
+_MONTH_SLOTS = text(
+    """
+    SELECT s.starts_at, s.capacity, s.reserved - COALESCE((
+             SELECT sum(c.quantity) FROM reservations c WHERE c.slot_id = s.id
+               AND c.status = 'held' AND c.expires_at <= :now), 0) AS taken
+    FROM slots s
+    WHERE s.resource_id = CAST(:r AS uuid) AND s.status = 'open' AND s.starts_at >= :a
+      AND s.starts_at < :b
+    """
+)
 
 
 class CalendarDay(BaseModel):
@@ -167,7 +186,8 @@ def router(wiring: Wiring) -> APIRouter:
         resource_id: str,
         month: str = Query(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", examples=["2027-03"]),
     ) -> MonthCalendar:
-        """For each day of the month: free units, whether a one-night stay may start then
+        """For each day of the month (in the resource's timezone): the spots still free, how many
+        slots can be booked (one night for a nightly resource), whether anything is bookable
         (rules, blackouts, notice, horizon), and a level for colouring a calendar."""
         not_found = Problem(
             404, "resource-not-found", "Resource not found", f"No resource {resource_id}."
@@ -185,6 +205,9 @@ def router(wiring: Wiring) -> APIRouter:
             taken, blackouts = await _bulk(conn, rows, first, end, now)
         r = rows[0]
         rules = AvailabilityRules.from_json(r.rules)
+        if r.booking_mode == "timeslot":
+            days = await slot_days(r, rules, first, end, now, tuple(blackouts[r.id]))
+            return MonthCalendar(resource_id=r.id, month=month, days=days)
         days = []
         for i in range((end - first).days):
             day = first + timedelta(days=i)
@@ -217,5 +240,50 @@ def router(wiring: Wiring) -> APIRouter:
                 )
             )
         return MonthCalendar(resource_id=r.id, month=month, days=days)
+
+    async def slot_days(r, rules, first, end, now, blackouts):
+        """A timeslot resource's month: per local day, the open slots a party of the minimum
+        size could still take (rules, notice, blackouts), their free seats and a level."""
+        zone = ZoneInfo(r.timezone)
+        async with engine.connect() as conn:
+            rows = await conn.execute(
+                _MONTH_SLOTS,
+                {
+                    "r": r.id,
+                    "now": now,
+                    "a": datetime.combine(first, time(), zone),
+                    "b": datetime.combine(end, time(), zone),
+                },
+            )
+            per_day: dict[date, list[tuple[int, int]]] = defaultdict(list)
+            for slot in rows:
+                if check_slot(
+                    rules,
+                    starts_at=slot.starts_at,
+                    party_size=rules.min_party,
+                    now=now,
+                    tz=r.timezone,
+                    blackouts=blackouts,
+                ):
+                    continue
+                per_day[slot.starts_at.astimezone(zone).date()].append(
+                    (slot.capacity - slot.taken, slot.capacity)
+                )
+        days = []
+        for i in range((end - first).days):
+            day = first + timedelta(days=i)
+            offered = per_day.get(day, [])
+            spots = sum(free for free, _ in offered if free > 0)
+            seats = sum(cap for _, cap in offered)
+            days.append(
+                CalendarDay(
+                    date=day,
+                    available_spots=spots,
+                    slots=sum(1 for free, _ in offered if free > 0),
+                    bookable=spots > 0,
+                    level=level(spots, seats) if spots else "none",
+                )
+            )
+        return days
 
     return api
