@@ -368,3 +368,78 @@ async def test_an_expired_slot_hold_never_blocks_and_release_gives_the_seats_bac
         claim = await claim_by_id(conn, second.id)
         assert claim is not None and await LEDGER.release(conn, claim, "test")
     assert await seats_taken(engine, sid) == (0, 0)
+
+
+async def a_meeting_room(engine, buffer_minutes: int) -> tuple[str, list[str]]:  # type: ignore[no-untyped-def]
+    """One room (capacity 1) with four overlapping 60-minute slots from 09:00, every 30 minutes."""
+    rid = str(uuid.uuid4())
+    day = datetime(2030, 7, 1, 9, tzinfo=UTC)
+    slot_ids = []
+    async with engine.begin() as conn:
+        await conn.execute(
+            text(
+                "INSERT INTO resources (id, name, kind, booking_mode, capacity, timezone, rules) "
+                "VALUES (:id, 'room', 'meeting_room', 'timeslot', 1, 'Europe/Lisbon', "
+                "CAST(:rules AS jsonb))"
+            ),
+            {"id": rid, "rules": f'{{"buffer_minutes": {buffer_minutes}}}'},
+        )
+        for i in range(4):
+            sid = str(uuid.uuid4())
+            starts = day + timedelta(minutes=30 * i)
+            await conn.execute(
+                text(
+                    "INSERT INTO slots (id, resource_id, starts_at, ends_at, capacity) "
+                    "VALUES (:id, :r, :a, :b, 1)"
+                ),
+                {"id": sid, "r": rid, "a": starts, "b": starts + timedelta(minutes=60)},
+            )
+            slot_ids.append(sid)
+    return rid, slot_ids
+
+
+async def try_slot(engine, slot_id: str, now: datetime = T0) -> bool:  # type: ignore[no-untyped-def]
+    try:
+        async with engine.begin() as conn:
+            await LEDGER.claim_slot(
+                conn, slot_id=slot_id, quantity=1, now=now, ttl=TTL, holder="team"
+            )
+        return True
+    except InsufficientCapacity:
+        return False
+
+
+async def test_an_exclusive_unit_never_has_overlapping_claims_buffers_included(engine) -> None:  # type: ignore[no-untyped-def]
+    _, (a, b, c, d) = await a_meeting_room(engine, buffer_minutes=15)
+    assert await try_slot(engine, a)  # 09:00-10:00, blocks 08:45-10:15
+    assert not await try_slot(engine, b)  # 09:30: overlaps
+    assert not await try_slot(engine, c)  # 10:00: inside the buffer
+    assert await try_slot(engine, d)  # 10:30: blocks from 10:15, where a's buffer ends
+
+
+async def test_racing_claims_on_overlapping_slots_of_one_room_never_overlap(engine) -> None:  # type: ignore[no-untyped-def]
+    rid, slots = await a_meeting_room(engine, buffer_minutes=0)
+    results = await asyncio.gather(*(try_slot(engine, slots[i % 4]) for i in range(40)))
+    assert 1 <= results.count(True) <= 2
+    async with engine.connect() as conn:
+        overlaps = (
+            await conn.execute(
+                text(
+                    "SELECT count(*) FROM reservations x JOIN reservations y ON x.id < y.id "
+                    "AND x.resource_id = y.resource_id AND x.blocked && y.blocked "
+                    "WHERE x.resource_id = :r AND x.status IN ('held', 'confirmed') "
+                    "AND y.status IN ('held', 'confirmed')"
+                ),
+                {"r": rid},
+            )
+        ).scalar()
+    assert overlaps == 0
+
+
+async def test_an_expired_hold_on_an_exclusive_unit_gives_way_to_an_overlapping_slot(
+    engine,
+) -> None:  # type: ignore[no-untyped-def]
+    _, (a, b, _c, _d) = await a_meeting_room(engine, buffer_minutes=0)
+    assert await try_slot(engine, a, now=T0)
+    assert not await try_slot(engine, b, now=T0 + TTL - timedelta(seconds=1))
+    assert await try_slot(engine, b, now=T0 + TTL + timedelta(seconds=1))

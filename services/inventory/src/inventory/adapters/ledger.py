@@ -375,7 +375,7 @@ class Ledger:
         slot = (
             await conn.execute(
                 text(
-                    "SELECT id::text, resource_id::text, starts_at, status FROM slots "
+                    "SELECT id::text, resource_id::text, starts_at, ends_at, status FROM slots "
                     "WHERE id = CAST(:id AS uuid)"
                 ),
                 {"id": slot_id},
@@ -398,15 +398,31 @@ class Ledger:
         )
         if violations:
             raise RulesBroken(violations)
+        # An exclusive unit (one at a time: a room, a staff member) blocks the slot widened by
+        # its buffer; the exclusion constraint keeps active blocked ranges from overlapping.
+        blocked = None
+        if resource.capacity == 1:
+            pad = timedelta(minutes=resource.rules.buffer_minutes)
+            blocked = (slot.starts_at - pad, slot.ends_at + pad)
         stale = await conn.execute(
             text(
-                f"SELECT {CLAIM_COLUMNS} FROM reservations WHERE slot_id = CAST(:id AS uuid) "
-                "AND status = 'held' AND expires_at <= :now ORDER BY id FOR UPDATE SKIP LOCKED"
+                f"SELECT {CLAIM_COLUMNS} FROM reservations WHERE status = 'held' "
+                "AND expires_at <= :now AND (slot_id = CAST(:id AS uuid) OR ("
+                "  CAST(:lo AS timestamptz) IS NOT NULL AND resource_id = CAST(:r AS uuid)"
+                "  AND blocked && tstzrange(CAST(:lo AS timestamptz), CAST(:hi AS timestamptz))))"
+                " ORDER BY id FOR UPDATE SKIP LOCKED"
             ),
-            {"id": slot_id, "now": now},
+            {
+                "id": slot_id,
+                "now": now,
+                "r": resource.id,
+                "lo": blocked[0] if blocked else None,
+                "hi": blocked[1] if blocked else None,
+            },
         )
         for row in stale.all():
             await self._end(conn, Claim(*row), "expired", "expired")
+        savepoint = await conn.begin_nested()
         taken = await conn.execute(
             text(
                 "UPDATE slots SET reserved = reserved + :q WHERE id = CAST(:id AS uuid) "
@@ -415,28 +431,42 @@ class Ledger:
             {"id": slot_id, "q": quantity},
         )
         if taken.first() is None:
+            await savepoint.rollback()
             raise InsufficientCapacity(f"fewer than {quantity} seats left in slot {slot_id}")
-        row = (
-            await conn.execute(
-                text(
-                    "INSERT INTO reservations (id, booking_id, holder, resource_id, slot_id, "
-                    "check_in, check_out, claimed_until, quantity, status, expires_at) VALUES "
-                    "(:id, :b, :h, :r, :s, :d, :d1, :d1, :q, 'held', :exp) "
-                    f"RETURNING {CLAIM_COLUMNS}"
-                ),
-                {
-                    "id": str(uuid.uuid4()),
-                    "b": booking_id,
-                    "h": holder,
-                    "r": resource.id,
-                    "s": slot_id,
-                    "d": local_day,
-                    "d1": local_day + timedelta(days=1),
-                    "q": quantity,
-                    "exp": now + ttl,
-                },
-            )
-        ).one()
+        try:
+            row = (
+                await conn.execute(
+                    text(
+                        "INSERT INTO reservations (id, booking_id, holder, resource_id, slot_id, "
+                        "check_in, check_out, claimed_until, quantity, status, expires_at, blocked) "
+                        "VALUES (:id, :b, :h, :r, :s, :d, :d1, :d1, :q, 'held', :exp, "
+                        "CASE WHEN CAST(:lo AS timestamptz) IS NULL THEN NULL ELSE "
+                        "tstzrange(CAST(:lo AS timestamptz), CAST(:hi AS timestamptz)) END) "
+                        f"RETURNING {CLAIM_COLUMNS}"
+                    ),
+                    {
+                        "id": str(uuid.uuid4()),
+                        "b": booking_id,
+                        "h": holder,
+                        "r": resource.id,
+                        "s": slot_id,
+                        "d": local_day,
+                        "d1": local_day + timedelta(days=1),
+                        "q": quantity,
+                        "exp": now + ttl,
+                        "lo": blocked[0] if blocked else None,
+                        "hi": blocked[1] if blocked else None,
+                    },
+                )
+            ).one()
+        except IntegrityError as exc:
+            await savepoint.rollback()
+            if "reservations_exclusive_no_overlap" in str(exc.orig):
+                raise InsufficientCapacity(
+                    "the unit is taken at that time (another booking, buffers included)"
+                ) from None
+            raise
+        await savepoint.commit()
         return Claim(*row)
 
     async def confirm(self, conn: AsyncConnection, claim: Claim) -> bool:

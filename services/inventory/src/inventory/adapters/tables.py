@@ -22,7 +22,7 @@ from sqlalchemy import (
     func,
     text,
 )
-from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.dialects.postgresql import JSONB, TSTZRANGE, UUID
 
 from messaging.tables import inbox_table, outbox_table
 
@@ -77,6 +77,9 @@ reservations = Table(
     Column("holder", Text),
     Column("group_id", UUID(as_uuid=False)),  # set when the claim was made on a group
     Column("slot_id", UUID(as_uuid=False), ForeignKey("slots.id")),  # a claim on seats of a slot
+    # Exclusive units: the slot widened by buffer minutes; an exclusion constraint (migration
+    # 0007) keeps active claims of one unit from overlapping.
+    Column("blocked", TSTZRANGE),
     Column("resource_id", UUID(as_uuid=False), ForeignKey("resources.id"), nullable=False),
     Column("check_in", Date, nullable=False),
     Column("check_out", Date, nullable=False),

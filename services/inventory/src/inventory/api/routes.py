@@ -27,6 +27,9 @@ class RulesIn(BaseModel):
     min_stay_nights: int = Field(default=1, ge=1, le=365)
     max_stay_nights: int | None = Field(default=None, ge=1, le=365)
     buffer_days: int = Field(default=0, ge=0, le=30)
+    buffer_minutes: int = Field(
+        default=0, ge=0, le=720, description="around slots of exclusive units"
+    )
     check_in_weekdays: list[int] | None = Field(
         default=None, description="allowed check-in weekdays, 0 = Monday; null = any"
     )

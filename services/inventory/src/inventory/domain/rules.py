@@ -32,6 +32,7 @@ class AvailabilityRules:
     min_stay_nights: int = 1
     max_stay_nights: int | None = None
     buffer_days: int = 0
+    buffer_minutes: int = 0  # around each slot of an exclusive unit (a room, a staff member)
     check_in_weekdays: tuple[int, ...] | None = None  # 0 = Monday; None = any day
     check_out_weekdays: tuple[int, ...] | None = None
     booking_horizon_days: int | None = None
@@ -48,6 +49,8 @@ class AvailabilityRules:
             problems.append("max_stay_nights must not be below min_stay_nights")
         if self.buffer_days < 0 or self.buffer_days > 30:
             problems.append("buffer_days must be between 0 and 30")
+        if self.buffer_minutes < 0 or self.buffer_minutes > 720:
+            problems.append("buffer_minutes must be between 0 and 720")
         for name in ("check_in_weekdays", "check_out_weekdays"):
             days = getattr(self, name)
             if days is not None and (not days or any(d not in range(7) for d in days)):
