@@ -24,7 +24,7 @@ import httpx
 from contracts.topics import ALL_TOPICS
 from devstack.kafka import REPO_ROOT, KafkaBroker
 from devstack.postgres import EmbeddedPostgres
-from devstack.procs import Proc, free_port, port_open, spawn, wait_for
+from devstack.procs import Proc, free_ports, port_open, spawn, wait_for
 from messaging.kafka import ensure_topics
 
 SERVICES: dict[str, int] = {
@@ -66,12 +66,13 @@ class PlatformConfig:
     @classmethod
     def ephemeral(cls, workdir: Path, **overrides: object) -> PlatformConfig:
         """Free ports everywhere: for tests and benchmarks beside a running platform."""
+        ports = free_ports(len(SERVICES) + 3)
         config = cls(
             workdir=workdir,
-            http_ports={s: free_port() for s in SERVICES},
-            kafka_port=free_port(),
-            controller_port=free_port(),
-            pg_port=free_port(),
+            http_ports=dict(zip(SERVICES, ports, strict=False)),
+            kafka_port=ports[-3],
+            controller_port=ports[-2],
+            pg_port=ports[-1],
             pg_fsync=False,
             external_kafka=os.environ.get("KAFKA_BOOTSTRAP_SERVERS") or None,
         )
@@ -126,6 +127,8 @@ class Platform:
             wanted["postgres"] = cfg.pg_port
         if not cfg.external_kafka:
             wanted |= {"kafka": cfg.kafka_port, "kafka controller": cfg.controller_port}
+        if len(set(wanted.values())) < len(wanted):
+            raise RuntimeError(f"two servers were given the same port: {wanted}")
         busy = [f"{name} ({port})" for name, port in wanted.items() if port_open(port)]
         if busy:
             raise RuntimeError(

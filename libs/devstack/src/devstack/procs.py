@@ -122,12 +122,25 @@ def wait_for(
     raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what} ({last_exc}){tail}")
 
 
-def free_port() -> int:
+def free_ports(count: int) -> list[int]:
+    """``count`` distinct free loopback ports. All sockets stay open until every port is chosen,
+    so the kernel cannot hand out the same port twice (one at a time, it may)."""
     import socket
 
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    sockets = []
+    try:
+        for _ in range(count):
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            s.bind(("127.0.0.1", 0))
+            sockets.append(s)
+        return [int(s.getsockname()[1]) for s in sockets]
+    finally:
+        for s in sockets:
+            s.close()
+
+
+def free_port() -> int:
+    return free_ports(1)[0]
 
 
 def port_open(port: int, host: str = "127.0.0.1") -> bool:
