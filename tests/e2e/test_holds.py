@@ -108,3 +108,66 @@ def test_a_confirmed_booking_cannot_be_released_as_a_hold(
     r = client.http.delete(url)
     assert r.status_code == 409 and r.json()["type"].endswith("/hold-confirmed")
     assert reserved(client, rid) == [1, 1]
+
+
+def test_a_hold_can_be_extended_while_held_but_not_after_release(client: PlatformClient) -> None:
+    rid = a_resource(client)
+    created = hold(client, rid, ttl_seconds=60).json()
+    url = f"{client.urls['inventory']}/api/v1/holds/{created['id']}"
+    extended = client.http.post(f"{url}/extend", json={"ttl_seconds": 3600})
+    assert extended.status_code == 200
+    assert extended.json()["expires_at"] > created["expires_at"]
+    client.http.delete(url)
+    refused = client.http.post(f"{url}/extend", json={"ttl_seconds": 3600})
+    assert refused.status_code == 409 and refused.json()["type"].endswith("/hold-not-held")
+
+
+async def test_the_extend_hold_command_answers_the_saga(
+    platform: Platform, client: PlatformClient
+) -> None:
+    import asyncio
+    import time
+    from datetime import UTC, datetime
+
+    from aiokafka import AIOKafkaProducer
+
+    from contracts.inventory import ExtendHold
+    from contracts.topics import INVENTORY_COMMANDS
+    from messaging.envelope import Envelope
+
+    rid = a_resource(client)
+    booking = client.wait_terminal(
+        client.book(booking_body(rid, START + timedelta(days=5))).json()["id"]
+    )
+    command = ExtendHold(
+        booking_id=booking["id"],
+        step="extend_hold",
+        reservation_id=booking["reservation_id"],
+        seconds=600,
+    )
+    env = Envelope(
+        id=str(uuid.uuid4()),
+        source="/tests",
+        type=command.ce_type(),
+        time=datetime.now(UTC),
+        data=command.model_dump_json().encode(),
+        partitionkey=booking["id"],
+    )
+    producer = AIOKafkaProducer(bootstrap_servers=platform.bootstrap)
+    await producer.start()
+    try:
+        await producer.send_and_wait(
+            INVENTORY_COMMANDS.name, env.data, key=booking["id"].encode(), headers=env.headers()
+        )
+    finally:
+        await producer.stop()
+    deadline = time.monotonic() + 30
+    replies: list[str] = []
+    while time.monotonic() < deadline and "inventory.HoldExtensionRefused.v1" not in replies:
+        replies = [
+            m["message_type"]
+            for m in client.timeline(booking["id"])["messages"]
+            if m["kind"] == "reply"
+        ]
+        await asyncio.sleep(0.2)
+    assert "inventory.HoldExtensionRefused.v1" in replies  # a confirmed booking is not a hold

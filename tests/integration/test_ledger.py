@@ -443,3 +443,20 @@ async def test_an_expired_hold_on_an_exclusive_unit_gives_way_to_an_overlapping_
     assert await try_slot(engine, a, now=T0)
     assert not await try_slot(engine, b, now=T0 + TTL - timedelta(seconds=1))
     assert await try_slot(engine, b, now=T0 + TTL + timedelta(seconds=1))
+
+
+async def test_a_hold_is_extended_only_while_it_is_still_held(engine) -> None:  # type: ignore[no-untyped-def]
+    rid = await a_resource(engine, capacity=1)
+    claim = await hold(engine, rid, T0)
+    async with engine.begin() as conn:
+        until = await LEDGER.extend(conn, claim, T0 + timedelta(minutes=10), timedelta(minutes=30))
+    assert until == T0 + timedelta(minutes=40)
+    async with engine.begin() as conn:  # never shortens
+        fresh = await claim_by_id(conn, claim.id)
+        assert (
+            await LEDGER.extend(conn, fresh, T0 + timedelta(minutes=11), timedelta(minutes=1))
+            == until
+        )  # type: ignore[arg-type]
+    async with engine.begin() as conn:  # past its expiry, even unswept: too late
+        fresh = await claim_by_id(conn, claim.id)
+        assert await LEDGER.extend(conn, fresh, until + timedelta(seconds=1), TTL) is None  # type: ignore[arg-type]

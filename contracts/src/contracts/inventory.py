@@ -85,3 +85,24 @@ class HoldExpired(InventoryEvent):
     """A hold (or a saga's unconfirmed reservation) passed its expiry and was released."""
 
     type: ClassVar[str] = "inventory.hold_expired"
+
+
+class ExtendHold(SagaCommand):
+    """Keep a held claim (not yet confirmed) for ``seconds`` more from now, e.g. while a payment
+    needs the guest's action."""
+
+    type: ClassVar[str] = "inventory.ExtendHold"
+    reservation_id: str
+    seconds: int
+
+
+class HoldExtended(Reply):
+    type: ClassVar[str] = "inventory.HoldExtended"
+    reservation_id: str
+    expires_at: AwareDatetime
+
+
+class HoldExtensionRefused(Reply):
+    type: ClassVar[str] = "inventory.HoldExtensionRefused"
+    reservation_id: str
+    reason: str

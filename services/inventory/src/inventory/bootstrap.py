@@ -4,13 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-from contracts.inventory import ConfirmReservation, ReleaseCapacity, ReserveCapacity
+from contracts.inventory import ConfirmReservation, ExtendHold, ReleaseCapacity, ReserveCapacity
 from contracts.topics import INVENTORY_COMMANDS
 from inventory.adapters import tables
 from inventory.adapters.ledger import Ledger
 from inventory.api import availability, blackouts, groups, holds, search, slots
 from inventory.api.routes import router
-from inventory.handlers import claim_expiry, confirm_reservation, release_capacity, reserve_capacity
+from inventory.handlers import (
+    claim_expiry,
+    confirm_reservation,
+    extend_hold,
+    release_capacity,
+    reserve_capacity,
+)
 from inventory.settings import InventorySettings
 from messaging.runner import Subscription
 from service_kit.runtime import ServiceDefinition, Wiring
@@ -30,6 +36,7 @@ def _subscriptions(wiring: Wiring) -> list[Subscription]:
                 ReserveCapacity: reserve_capacity.handler(ledger, _settings(wiring).hold_ttl_s),
                 ConfirmReservation: confirm_reservation.handler(ledger),
                 ReleaseCapacity: release_capacity.handler(ledger),
+                ExtendHold: extend_hold.handler(ledger),
             },
         )
     ]

@@ -469,6 +469,24 @@ class Ledger:
         await savepoint.commit()
         return Claim(*row)
 
+    async def extend(
+        self, conn: AsyncConnection, claim: Claim, now: datetime, by: timedelta
+    ) -> datetime | None:
+        """Move a held claim's expiry to ``now + by`` (never earlier than it was); None when the
+        claim is no longer held (confirmed, released or expired: even if not swept yet)."""
+        if claim.status != "held" or claim.expires_at is None or claim.expires_at <= now:
+            return None
+        row = (
+            await conn.execute(
+                text(
+                    "UPDATE reservations SET expires_at = GREATEST(expires_at, :until), "
+                    "updated_at = now() WHERE id = CAST(:id AS uuid) RETURNING expires_at"
+                ),
+                {"id": claim.id, "until": now + by},
+            )
+        ).one()
+        return row.expires_at
+
     async def confirm(self, conn: AsyncConnection, claim: Claim) -> bool:
         """held → confirmed; True also when it already was. False when it was released/expired."""
         if claim.status == "confirmed":

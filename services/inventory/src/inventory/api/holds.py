@@ -45,6 +45,12 @@ class HoldCreate(BaseModel):
         return self
 
 
+class HoldExtend(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    ttl_seconds: int = Field(ge=1, le=24 * 3600)
+
+
 class HoldPublic(BaseModel):
     id: str
     resource_id: str
@@ -135,6 +141,27 @@ def router(wiring: Wiring, ledger: Ledger) -> APIRouter:
         if claim is None:
             raise _not_found(hold_id)
         return claim_public(claim)
+
+    @api.post("/holds/{hold_id}/extend", response_model=HoldPublic)
+    async def extend_hold(hold_id: str, body: HoldExtend) -> HoldPublic:
+        """Keep a hold ``ttl_seconds`` more from now. 409 when it is no longer held."""
+        async with engine.begin() as conn:
+            claim = await claim_by_id(conn, uuid_or(hold_id, _not_found(hold_id)))
+            if claim is None:
+                raise _not_found(hold_id)
+            until = await ledger.extend(
+                conn, claim, datetime.now(UTC), timedelta(seconds=body.ttl_seconds)
+            )
+            if until is None:
+                raise Problem(
+                    409,
+                    "hold-not-held",
+                    "The hold is no longer held",
+                    f"It is {claim.status if claim.status != 'held' else 'expired'}.",
+                )
+            fresh = await claim_by_id(conn, claim.id, lock=False)
+        assert fresh is not None
+        return claim_public(fresh)
 
     @api.delete("/holds/{hold_id}", status_code=204)
     async def delete_hold(hold_id: str) -> Response:
