@@ -210,3 +210,114 @@ def test_the_calendar_of_a_timeslot_resource_counts_slots_and_seats_per_day(
     ).json()["days"]
     assert (cal[0]["slots"], cal[0]["available_spots"], cal[0]["level"]) == (13, 26, "high")
     assert (cal[1]["slots"], cal[1]["available_spots"]) == (16, 32)
+
+
+async def test_the_saga_commands_claim_confirm_and_release_slot_seats(
+    platform, client: PlatformClient
+) -> None:  # type: ignore[no-untyped-def]
+    import asyncio
+    import time
+    from datetime import UTC, datetime
+
+    from aiokafka import AIOKafkaProducer
+
+    from contracts.common import StayPeriod
+    from contracts.inventory import ConfirmReservation, ReleaseCapacity, ReserveCapacity
+    from contracts.topics import INVENTORY_COMMANDS
+    from messaging.envelope import Envelope
+    from tests.support.db import fetch
+
+    inv = client.urls["inventory"]
+    rid = a_tour(client, seats=5)
+    day = START + timedelta(days=3)
+    client.http.post(
+        f"{inv}/api/v1/resources/{rid}/schedules",
+        json={
+            "recurrence": "daily",
+            "valid_from": day.isoformat(),
+            "start_time": "10:00",
+            "duration_minutes": 90,
+        },
+    )
+    client.http.post(
+        f"{inv}/api/v1/resources/{rid}/slots/generate",
+        json={"start": day.isoformat(), "end": (day + timedelta(days=1)).isoformat()},
+    )
+    slot = client.http.get(
+        f"{inv}/api/v1/resources/{rid}/slots",
+        params={"start": day.isoformat(), "end": (day + timedelta(days=1)).isoformat()},
+    ).json()[0]
+    booking_id = f"slot-{uuid.uuid4()}"
+    period = StayPeriod(check_in=day, check_out=day + timedelta(days=1))
+    producer = AIOKafkaProducer(bootstrap_servers=platform.bootstrap)
+    await producer.start()
+
+    async def send(command) -> None:  # type: ignore[no-untyped-def]
+        env = Envelope(
+            id=str(uuid.uuid4()),
+            source="/tests",
+            type=command.ce_type(),
+            time=datetime.now(UTC),
+            data=command.model_dump_json().encode(),
+            partitionkey=booking_id,
+        )
+        await producer.send_and_wait(
+            INVENTORY_COMMANDS.name, env.data, key=booking_id.encode(), headers=env.headers()
+        )
+
+    async def claim_status() -> str | None:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            rows = fetch(
+                platform.database_urls["inventory"],
+                "SELECT status FROM reservations WHERE booking_id = $1",
+                booking_id,
+            )
+            if rows:
+                return rows[0]["status"]
+            await asyncio.sleep(0.2)
+        return None
+
+    def seats() -> int:
+        return client.http.get(
+            f"{inv}/api/v1/resources/{rid}/slots",
+            params={"start": day.isoformat(), "end": (day + timedelta(days=1)).isoformat()},
+        ).json()[0]["reserved"]
+
+    try:
+        await send(
+            ReserveCapacity(
+                booking_id=booking_id,
+                step="reserve_capacity",
+                resource_id=rid,
+                period=period,
+                party_size=3,
+                slot_id=slot["id"],
+            )
+        )
+        assert await claim_status() == "held" and seats() == 3
+        claim_id = fetch(
+            platform.database_urls["inventory"],
+            "SELECT id::text FROM reservations WHERE booking_id = $1",
+            booking_id,
+        )[0]["id"]
+        await send(
+            ConfirmReservation(
+                booking_id=booking_id, step="confirm_reservation", reservation_id=claim_id
+            )
+        )
+        for _ in range(150):
+            if await claim_status() == "confirmed":
+                break
+            await asyncio.sleep(0.2)
+        assert await claim_status() == "confirmed"
+        await send(
+            ReleaseCapacity(booking_id=booking_id, step="release_capacity", reservation_id=claim_id)
+        )
+        for _ in range(150):
+            if await claim_status() == "released":
+                break
+            await asyncio.sleep(0.2)
+        assert await claim_status() == "released" and seats() == 0
+    finally:
+        await producer.stop()

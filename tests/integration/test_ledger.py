@@ -118,7 +118,7 @@ async def test_the_expiry_job_in_two_processes_releases_each_claim_once(
             "tests.support.expiry_proc",
             db_url,
             later,
-            "5",
+            "1",  # one claim per transaction: the two processes interleave for the whole run
             start_at,
             cwd=REPO_ROOT,
             stdout=asyncio.subprocess.PIPE,

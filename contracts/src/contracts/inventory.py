@@ -13,13 +13,18 @@ from contracts.common import SagaCommand, StayPeriod
 
 class ReserveCapacity(SagaCommand):
     """Claim ``quantity`` units for the stay. ``party_size`` (guests) is checked against the
-    resource's party rules when given; absent, only the other rules apply."""
+    resource's party rules when given; absent, only the other rules apply.
+
+    With ``slot_id``, the claim is on that slot's seats instead (``party_size`` seats, or
+    ``quantity`` when the party size is not given); ``period`` is then the slot's local date.
+    """
 
     type: ClassVar[str] = "inventory.ReserveCapacity"
     resource_id: str
     period: StayPeriod
     quantity: int = 1
     party_size: int | None = None
+    slot_id: str | None = None
 
 
 class CapacityReserved(Reply):

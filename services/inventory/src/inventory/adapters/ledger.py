@@ -361,8 +361,10 @@ class Ledger:
         ttl: timedelta,
         booking_id: str | None = None,
         holder: str | None = None,
+        resource_id: str | None = None,
     ) -> Claim:
-        """Take ``quantity`` seats (the party) of a slot until ``now + ttl``.
+        """Take ``quantity`` seats (the party) of a slot until ``now + ttl``. With
+        ``resource_id``, the slot must belong to that resource.
 
         One conditional UPDATE takes the seats only if they fit, and the CHECK constraint stands
         behind it: concurrent claims on a slot queue on its row and never exceed its capacity.
@@ -381,8 +383,10 @@ class Ledger:
                 {"id": slot_id},
             )
         ).first()
-        if slot is None:
-            raise SlotNotFound(f"no slot {slot_id}")
+        if slot is None or (resource_id is not None and slot.resource_id != resource_id):
+            raise SlotNotFound(
+                f"no slot {slot_id}" + (f" of resource {resource_id}" if resource_id else "")
+            )
         if slot.status != "open":
             raise SlotCancelled(f"slot {slot_id} is cancelled")
         resource = await load_resource(conn, slot.resource_id, share_lock=True)

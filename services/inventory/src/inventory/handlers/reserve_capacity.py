@@ -19,17 +19,28 @@ def handler(ledger: Ledger, hold_ttl_s: float):
             )
 
         try:
-            claim = await ledger.claim(
-                ctx.conn,
-                booking_id=cmd.booking_id,
-                resource_id=cmd.resource_id,
-                check_in=cmd.period.check_in,
-                check_out=cmd.period.check_out,
-                quantity=cmd.quantity,
-                party_size=cmd.party_size,
-                now=datetime.now(UTC),
-                ttl=timedelta(seconds=hold_ttl_s),
-            )
+            if cmd.slot_id is not None:
+                claim = await ledger.claim_slot(
+                    ctx.conn,
+                    slot_id=cmd.slot_id,
+                    quantity=cmd.party_size or cmd.quantity,
+                    now=datetime.now(UTC),
+                    ttl=timedelta(seconds=hold_ttl_s),
+                    booking_id=cmd.booking_id,
+                    resource_id=cmd.resource_id,
+                )
+            else:
+                claim = await ledger.claim(
+                    ctx.conn,
+                    booking_id=cmd.booking_id,
+                    resource_id=cmd.resource_id,
+                    check_in=cmd.period.check_in,
+                    check_out=cmd.period.check_out,
+                    quantity=cmd.quantity,
+                    party_size=cmd.party_size,
+                    now=datetime.now(UTC),
+                    ttl=timedelta(seconds=hold_ttl_s),
+                )
         except InventoryRuleBroken as broken:
             reply: CapacityReserved | CapacityReservationRejected = rejected(
                 broken.code, str(broken)
