@@ -81,6 +81,21 @@ def claim_public(claim: Claim) -> HoldPublic:
     )
 
 
+def refusal_problem(refused: InventoryRuleBroken) -> Problem:
+    """How a refused claim answers over REST: 409 when it is full, 422 when the rules refuse it
+    (every failed rule listed)."""
+    if isinstance(refused, InsufficientCapacity):
+        return Problem(409, "insufficient-capacity", "No capacity left", str(refused))
+    failed = refused.violations if isinstance(refused, RulesBroken) else []
+    return Problem(
+        422,
+        "not-bookable",
+        "The claim breaks availability rules",
+        str(refused),
+        failed_rules=[{"rule": v.rule, "code": v.code, "detail": v.detail} for v in failed],
+    )
+
+
 def _not_found(hold_id: str) -> Problem:
     return Problem(404, "hold-not-found", "Hold not found", f"No hold {hold_id}.")
 
@@ -117,20 +132,8 @@ def router(wiring: Wiring, ledger: Ledger) -> APIRouter:
                 "Unknown resource",
                 f"Resource {body.resource_id} does not exist.",
             ) from None
-        except InsufficientCapacity as full:
-            raise Problem(409, "insufficient-capacity", "No capacity left", str(full)) from None
-        except RulesBroken as broken:
-            raise Problem(
-                422,
-                "not-bookable",
-                "The stay breaks availability rules",
-                str(broken),
-                failed_rules=[
-                    {"rule": v.rule, "code": v.code, "detail": v.detail} for v in broken.violations
-                ],
-            ) from None
-        except InventoryRuleBroken as broken:
-            raise Problem(422, "not-bookable", "The resource cannot be held", str(broken)) from None
+        except InventoryRuleBroken as refused:
+            raise refusal_problem(refused) from None
         response.headers["Location"] = f"/api/v1/holds/{claim.id}"
         return claim_public(claim)
 

@@ -13,13 +13,11 @@ from sqlalchemy import text
 
 from inventory.adapters.ledger import CLAIM_COLUMNS, Claim, Ledger, blackouts_for, load_resource
 from inventory.api.availability import PartyIn
-from inventory.api.holds import HoldPublic, claim_public
+from inventory.api.holds import HoldPublic, claim_public, refusal_problem
 from inventory.domain.resources import (
     BookingMode,
-    InsufficientCapacity,
     InventoryRuleBroken,
     ResourceView,
-    RulesBroken,
     SlotNotFound,
 )
 from inventory.domain.schedules import InvalidSchedule, Recurrence, Schedule, generate
@@ -281,20 +279,8 @@ def router(wiring: Wiring, ledger: Ledger) -> APIRouter:
                 )
         except SlotNotFound:
             raise slot_missing(slot_id) from None
-        except InsufficientCapacity as full:
-            raise Problem(409, "insufficient-capacity", "Not enough seats", str(full)) from None
-        except RulesBroken as broken:
-            raise Problem(
-                422,
-                "not-bookable",
-                "The slot cannot be held",
-                str(broken),
-                failed_rules=[
-                    {"rule": v.rule, "code": v.code, "detail": v.detail} for v in broken.violations
-                ],
-            ) from None
-        except InventoryRuleBroken as broken:
-            raise Problem(422, "not-bookable", "The slot cannot be held", str(broken)) from None
+        except InventoryRuleBroken as refused:
+            raise refusal_problem(refused) from None
         response.headers["Location"] = f"/api/v1/holds/{claim.id}"
         return claim_public(claim)
 

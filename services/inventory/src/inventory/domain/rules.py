@@ -165,36 +165,16 @@ def check_stay(
                 f"check-out on {WEEKDAYS[check_out.weekday()]}; allowed: {allowed}",
             )
         )
-    start = stay_start(check_in, rules, tz)
-    if start <= now:
-        out.append(_violation("StartInPast", f"the stay starts at {start.isoformat()}"))
-    elif start - now < timedelta(hours=rules.min_notice_hours):
-        out.append(
-            _violation(
-                "MinimumNoticeNotMet",
-                f"at least {rules.min_notice_hours} hours before {start.isoformat()}",
-            )
-        )
-    if rules.booking_horizon_days is not None:
-        today = now.astimezone(ZoneInfo(tz)).date()
-        if (check_in - today).days > rules.booking_horizon_days:
-            out.append(
-                _violation(
-                    "BeyondBookingHorizon", f"at most {rules.booking_horizon_days} days ahead"
-                )
-            )
-    for blackout in blackouts:
-        if blackout.overlaps(check_in, check_out):
-            out.append(
-                _violation(
-                    "BlackedOut",
-                    f"{blackout.kind} {blackout.starts_on} to {blackout.ends_on}: {blackout.reason}",
-                )
-            )
-    if party_size < rules.min_party:
-        out.append(_violation("PartyTooSmall", f"{party_size} guests, at least {rules.min_party}"))
-    if rules.max_party is not None and party_size > rules.max_party:
-        out.append(_violation("PartyTooLarge", f"{party_size} guests, at most {rules.max_party}"))
+    out += _when_and_who(
+        rules,
+        start=stay_start(check_in, rules, tz),
+        first_day=check_in,
+        last_day=check_out,
+        party_size=party_size,
+        now=now,
+        tz=tz,
+        blackouts=blackouts,
+    )
     return out
 
 
@@ -209,25 +189,58 @@ def check_slot(
 ) -> list[RuleViolation]:
     """Every rule a claim on a slot starting at ``starts_at`` breaks (stay-length and changeover
     rules do not apply to slots)."""
-    out: list[RuleViolation] = []
-    if starts_at <= now:
-        out.append(_violation("StartInPast", f"the slot started at {starts_at.isoformat()}"))
-    elif starts_at - now < timedelta(hours=rules.min_notice_hours):
-        out.append(
-            _violation("MinimumNoticeNotMet", f"at least {rules.min_notice_hours} hours before")
-        )
     local_day = starts_at.astimezone(ZoneInfo(tz)).date()
+    return _when_and_who(
+        rules,
+        start=starts_at,
+        first_day=local_day,
+        last_day=local_day + timedelta(days=1),
+        party_size=party_size,
+        now=now,
+        tz=tz,
+        blackouts=blackouts,
+    )
+
+
+def _when_and_who(
+    rules: AvailabilityRules,
+    *,
+    start: datetime,
+    first_day: date,
+    last_day: date,
+    party_size: int,
+    now: datetime,
+    tz: str,
+    blackouts: tuple[Blackout, ...],
+) -> list[RuleViolation]:
+    """The rules stays and slots share: start in the future with the notice, within the horizon,
+    no blackout on [first_day, last_day), the party within its limits."""
+    out: list[RuleViolation] = []
+    if start <= now:
+        out.append(_violation("StartInPast", f"it starts at {start.isoformat()}"))
+    elif start - now < timedelta(hours=rules.min_notice_hours):
+        out.append(
+            _violation(
+                "MinimumNoticeNotMet",
+                f"at least {rules.min_notice_hours} hours before {start.isoformat()}",
+            )
+        )
     if rules.booking_horizon_days is not None:
         today = now.astimezone(ZoneInfo(tz)).date()
-        if (local_day - today).days > rules.booking_horizon_days:
+        if (first_day - today).days > rules.booking_horizon_days:
             out.append(
                 _violation(
                     "BeyondBookingHorizon", f"at most {rules.booking_horizon_days} days ahead"
                 )
             )
     for blackout in blackouts:
-        if blackout.overlaps(local_day, local_day + timedelta(days=1)):
-            out.append(_violation("BlackedOut", f"{blackout.kind}: {blackout.reason}"))
+        if blackout.overlaps(first_day, last_day):
+            out.append(
+                _violation(
+                    "BlackedOut",
+                    f"{blackout.kind} {blackout.starts_on} to {blackout.ends_on}: {blackout.reason}",
+                )
+            )
     if party_size < rules.min_party:
         out.append(_violation("PartyTooSmall", f"{party_size} guests, at least {rules.min_party}"))
     if rules.max_party is not None and party_size > rules.max_party:
