@@ -205,3 +205,32 @@ def test_an_inactive_resource_cannot_be_booked(client: PlatformClient) -> None:
         "not_bookable",
         "resource_inactive",
     )
+
+
+def test_resource_kinds_are_the_known_ones(client: PlatformClient) -> None:
+    url = f"{client.urls['inventory']}/api/v1/resources"
+    base = {"name": "k", "capacity": 1, "timezone": "Europe/Lisbon"}
+    assert client.http.post(url, json={**base, "kind": "treatment_room"}).status_code == 201
+    refused = client.http.post(url, json={**base, "kind": "spaceship"})
+    assert refused.status_code == 422 and refused.json()["errors"][0]["field"] == "kind"
+
+
+def test_the_reservation_reply_carries_the_claim_and_its_expiry(
+    platform: Platform, client: PlatformClient
+) -> None:
+    import json
+
+    from tests.support.db import fetch
+
+    rid = resource_with(client)["id"]
+    booking = client.wait_terminal(
+        client.book(booking_body(rid, date.today() + timedelta(days=97))).json()["id"]
+    )
+    replies = fetch(
+        platform.database_urls["inventory"],
+        "SELECT payload FROM outbox WHERE key = $1 AND ce_type = 'inventory.CapacityReserved.v1'",
+        booking["id"],
+    )
+    reply = json.loads(replies[0]["payload"])
+    assert reply["reservation_id"] == booking["reservation_id"]
+    assert reply["resource_id"] == rid and reply["expires_at"]

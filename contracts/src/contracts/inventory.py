@@ -31,6 +31,7 @@ class CapacityReserved(Reply):
     type: ClassVar[str] = "inventory.CapacityReserved"
     reservation_id: str
     resource_id: str | None = None  # the unit allocated (differs from the request for a group)
+    expires_at: AwareDatetime | None = None  # the claim is held until then unless confirmed
 
 
 class CapacityReservationRejected(Reply):

@@ -18,6 +18,10 @@ from service_kit.pagination import cursor_id, set_next_link
 from service_kit.problems import Problem, uuid_or
 from service_kit.runtime import Wiring
 
+ResourceKind = Literal[
+    "property", "room", "table", "tour", "meeting_room", "treatment_room", "staff", "service"
+]
+
 
 class RulesIn(BaseModel):
     """Availability rules of a resource. Omitted fields take the defaults shown."""
@@ -56,7 +60,7 @@ class ResourceCreate(BaseModel):
     booking_mode: Literal["nightly", "timeslot"] = "nightly"
     capacity: int = Field(ge=1, le=100_000)
     timezone: str = Field(min_length=1, max_length=64)
-    kind: str = Field(default="property", min_length=1, max_length=40)
+    kind: ResourceKind = "property"
     venue_id: str | None = Field(default=None, min_length=1, max_length=64)
     group_id: str | None = Field(default=None, max_length=64, description="a resource group")
     rules: RulesIn = Field(default_factory=RulesIn)

@@ -52,6 +52,7 @@ def handler(ledger: Ledger, hold_ttl_s: float):
                     step=cmd.step,
                     reservation_id=claim.id,
                     resource_id=claim.resource_id,
+                    expires_at=claim.expires_at,
                 )
             else:  # a retry after this booking's claim ended: never claim twice for one booking
                 reply = rejected(f"reservation_{claim.status}", f"the claim was {claim.status}")
