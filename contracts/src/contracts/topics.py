@@ -73,10 +73,3 @@ PRIMARY_TOPICS: tuple[TopicSpec, ...] = (
     BOOKING_EVENTS,
 )
 ALL_TOPICS: tuple[TopicSpec, ...] = PRIMARY_TOPICS + tuple(t.dlq for t in PRIMARY_TOPICS)
-
-
-def by_name(name: str) -> TopicSpec:
-    for spec in ALL_TOPICS:
-        if spec.name == name:
-            return spec
-    raise KeyError(name)

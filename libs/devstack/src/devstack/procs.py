@@ -139,10 +139,6 @@ def free_ports(count: int) -> list[int]:
             s.close()
 
 
-def free_port() -> int:
-    return free_ports(1)[0]
-
-
 def port_open(port: int, host: str = "127.0.0.1") -> bool:
     import socket
 

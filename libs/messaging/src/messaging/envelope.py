@@ -32,10 +32,6 @@ class Envelope:
     traceparent: str | None = None
     content_type: str = ce.CONTENT_TYPE_JSON
 
-    @property
-    def identity(self) -> tuple[str, str]:
-        return self.source, self.id
-
     def headers(self) -> Headers:
         out: Headers = [
             (ce.H_SPECVERSION, ce.SPEC_VERSION.encode()),

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import Row, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from booking.domain.booking import BookingStatus, transition
@@ -27,17 +27,22 @@ class LockedSaga:
     state: SagaState
 
 
-async def insert_booking(conn: AsyncConnection, row: dict[str, Any]) -> None:
-    await conn.execute(
-        text(
-            "INSERT INTO bookings (id, reference, resource_id, check_in, check_out, party, guest, "
-            "special_requests, payment_method, status, version) VALUES (:id, :reference, "
-            ":resource_id, :check_in, :check_out, CAST(:party AS jsonb), CAST(:guest AS jsonb), "
-            ":special_requests, :payment_method, :status, 1)"
-        ),
-        {**row, "party": json.dumps(row["party"]), "guest": json.dumps(row["guest"])},
-    )
+async def insert_booking(conn: AsyncConnection, row: dict[str, Any]) -> Row[Any]:
+    """Insert a new booking and its first status; returns the stored row (BOOKING_COLUMNS)."""
+    stored = (
+        await conn.execute(
+            text(
+                "INSERT INTO bookings (id, reference, resource_id, check_in, check_out, party, "
+                "guest, special_requests, payment_method, status, version) VALUES (:id, "
+                ":reference, :resource_id, :check_in, :check_out, CAST(:party AS jsonb), "
+                "CAST(:guest AS jsonb), :special_requests, :payment_method, :status, 1) "
+                f"RETURNING {BOOKING_COLUMNS}"
+            ),
+            {**row, "party": json.dumps(row["party"]), "guest": json.dumps(row["guest"])},
+        )
+    ).one()
     await record_transition(conn, row["id"], None, BookingStatus(row["status"]), "guest", None)
+    return stored
 
 
 async def record_transition(

@@ -151,7 +151,7 @@ def router(wiring: Wiring) -> APIRouter:
                         stored.status_code, stored.body, stored.booking_id, replayed=True
                     )
 
-            await repository.insert_booking(
+            inserted = await repository.insert_booking(
                 conn,
                 {
                     "id": booking_id,
@@ -202,13 +202,7 @@ def router(wiring: Wiring) -> APIRouter:
             )
             await repository.log(conn, booking_id, "event", BookingCreated.ce_type(), None)
             await repository.log(conn, booking_id, "command", command.ce_type(), command.step)
-            row = (
-                await conn.execute(
-                    text(f"SELECT {repository.BOOKING_COLUMNS} FROM bookings WHERE id = :id"),
-                    {"id": booking_id},
-                )
-            ).one()
-            created = _public(row).model_dump(mode="json")
+            created = _public(inserted).model_dump(mode="json")
             if idempotency_key is not None:
                 await idempotency.complete(
                     conn, CREATE_SCOPE, idempotency_key, 202, created, booking_id

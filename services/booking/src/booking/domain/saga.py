@@ -162,7 +162,7 @@ CREATE_BOOKING: tuple[Step, ...] = (
             resource_id=d.resource_id,
             period=d.period,
             quantity=1,
-            party_size=sum(d.party.values()),
+            party_size=Party(**d.party).size,
         ),
         success=CapacityReserved,
         failures=(CapacityReservationRejected,),

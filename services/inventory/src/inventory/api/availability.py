@@ -33,6 +33,10 @@ class PartyIn(BaseModel):
     children: int = Field(default=0, ge=0, le=100)
     infants: int = Field(default=0, ge=0, le=100)
 
+    @property
+    def size(self) -> int:
+        return self.adults + self.children + self.infants
+
 
 class StayRequest(BaseModel):
     """A stay and a party, as the availability endpoints take it."""
@@ -127,7 +131,7 @@ def router(wiring: Wiring) -> APIRouter:
             404, "resource-not-found", "Resource not found", f"No resource {body.resource_id}."
         )
         resource_id = uuid_or(body.resource_id, not_found)
-        party = body.party.adults + body.party.children + body.party.infants
+        party = body.party.size
         now = datetime.now(UTC)
         async with engine.connect() as conn:
             members = await group_members(conn, resource_id, body.check_in, body.check_out)

@@ -111,7 +111,7 @@ def router(wiring: Wiring, ledger: Ledger) -> APIRouter:
         """Hold one unit for the stay. 422 when the rules refuse it (every failed rule is
         listed), 409 when the nights are full."""
         ttl = timedelta(seconds=body.ttl_seconds or settings.hold_ttl_s)
-        party = body.party.adults + body.party.children + body.party.infants
+        party = body.party.size
         try:
             async with engine.begin() as conn:
                 claim = await ledger.claim(

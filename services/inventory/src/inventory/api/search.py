@@ -110,10 +110,16 @@ def level(free: int, capacity: int) -> Literal["high", "medium", "low", "none"]:
 
 
 async def _bulk(conn, resources, start: date, end: date, now: datetime):
+    """Nights taken and blackouts of many nightly resources, in two queries."""
     ids = [r.id for r in resources]
     taken: dict[str, dict[date, int]] = defaultdict(dict)
     for row in await conn.execute(_TAKEN, {"ids": ids, "start": start, "end": end, "now": now}):
         taken[row.rid][row.night] = row.taken
+    return taken, await _blackouts(conn, resources, start, end)
+
+
+async def _blackouts(conn, resources, start: date, end: date) -> dict[str, list[Blackout]]:
+    ids = [r.id for r in resources]
     blackouts: dict[str, list[Blackout]] = defaultdict(list)
     rows = await conn.execute(
         _BLACKOUTS,
@@ -134,7 +140,7 @@ async def _bulk(conn, resources, start: date, end: date, now: datetime):
                 or (b.scope == "venue" and b.venue_id == r.venue_id)
             ):
                 blackouts[r.id].append(blackout)
-    return taken, blackouts
+    return blackouts
 
 
 def router(wiring: Wiring) -> APIRouter:
@@ -146,7 +152,7 @@ def router(wiring: Wiring) -> APIRouter:
         """The resources of a venue that can take the stay now: every rule passes and a unit is
         free on every claimed night (stay plus buffer)."""
         now = datetime.now(UTC)
-        party = body.party.adults + body.party.children + body.party.infants
+        party = body.party.size
         async with engine.connect() as conn:
             resources = (
                 await conn.execute(_VENUE_RESOURCES, {"venue": body.venue_id, "limit": body.limit})
@@ -202,8 +208,11 @@ def router(wiring: Wiring) -> APIRouter:
             ).all()
             if not rows:
                 raise not_found
-            taken, blackouts = await _bulk(conn, rows, first, end, now)
-        r = rows[0]
+            r = rows[0]
+            if r.booking_mode == "timeslot":
+                blackouts = await _blackouts(conn, rows, first, end)
+            else:
+                taken, blackouts = await _bulk(conn, rows, first, end, now)
         rules = AvailabilityRules.from_json(r.rules)
         if r.booking_mode == "timeslot":
             days = await slot_days(r, rules, first, end, now, tuple(blackouts[r.id]))

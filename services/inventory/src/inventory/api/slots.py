@@ -265,7 +265,7 @@ def router(wiring: Wiring, ledger: Ledger) -> APIRouter:
     @api.post("/slots/{slot_id}/holds", status_code=201, response_model=HoldPublic)
     async def hold_slot(slot_id: str, body: SlotHoldIn, response: Response) -> HoldPublic:
         """Hold seats of a slot for the party. 409 when fewer seats are left."""
-        party = body.party.adults + body.party.children + body.party.infants
+        party = body.party.size
         ttl = timedelta(seconds=body.ttl_seconds or settings.hold_ttl_s)
         try:
             async with engine.begin() as conn:
