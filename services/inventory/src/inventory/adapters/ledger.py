@@ -404,10 +404,17 @@ class Ledger:
             raise RulesBroken(violations)
         # An exclusive unit (one at a time: a room, a staff member) blocks the slot widened by
         # its buffer; the exclusion constraint keeps active blocked ranges from overlapping.
+        # Two transactions inserting overlapping ranges at once would each find the other's
+        # uncommitted row and wait for it (a deadlock Postgres breaks by failing one), so claims
+        # on one exclusive unit take turns on a transaction-scoped advisory lock first.
         blocked = None
         if resource.capacity == 1:
             pad = timedelta(minutes=resource.rules.buffer_minutes)
             blocked = (slot.starts_at - pad, slot.ends_at + pad)
+            await conn.execute(
+                text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
+                {"key": f"exclusive-unit:{resource.id}"},
+            )
         stale = await conn.execute(
             text(
                 f"SELECT {CLAIM_COLUMNS} FROM reservations WHERE status = 'held' "
