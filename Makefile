@@ -3,7 +3,7 @@
 PY := .venv/bin/python
 BIN := .venv/bin
 
-.PHONY: bootstrap run demo test test-fast lint fmt bench schemas clean
+.PHONY: bootstrap run demo token test test-fast lint fmt bench schemas clean
 
 bootstrap:
 	@bash scripts/bootstrap.sh
@@ -13,6 +13,9 @@ run: bootstrap
 
 demo:
 	$(PY) -m devstack demo
+
+token:  # a development bearer token for `make run`; e.g. make token ARGS="--role guest --subject g-1"
+	$(PY) -m devstack token $(ARGS)
 
 test: bootstrap
 	$(PY) -m pytest

@@ -34,7 +34,7 @@ from aiokafka import AIOKafkaConsumer
 
 from contracts import cloudevents as ce
 from contracts.topics import BOOKING_EVENTS
-from devstack.client import booking_body, discover_urls
+from devstack.client import booking_body, discover_token, discover_urls
 from devstack.kafka import REPO_ROOT
 from devstack.platform import SERVICES, Platform, PlatformConfig
 
@@ -129,9 +129,19 @@ async def observe(bootstrap: str, run: Run, stop: asyncio.Event, ready: asyncio.
 
 
 async def load(
-    urls: dict[str, str], bootstrap: str, rate: float, duration: float, resources: int, run: Run
+    urls: dict[str, str],
+    bootstrap: str,
+    rate: float,
+    duration: float,
+    resources: int,
+    run: Run,
+    token: str,
 ) -> float:
-    async with httpx.AsyncClient(timeout=30, limits=httpx.Limits(max_connections=200)) as http:
+    async with httpx.AsyncClient(
+        timeout=30,
+        limits=httpx.Limits(max_connections=200),
+        headers={"Authorization": f"Bearer {token}"},
+    ) as http:
         resource_ids = []
         for i in range(resources):
             r = await http.post(
@@ -243,11 +253,13 @@ def summarize(run: Run, elapsed: float, cpu: dict[str, float], args: argparse.Na
     }
 
 
-async def main_async(args: argparse.Namespace, urls: dict[str, str], state: dict[str, Any]) -> dict:
+async def main_async(
+    args: argparse.Namespace, urls: dict[str, str], state: dict[str, Any], token: str
+) -> dict:
     groups = process_groups(state)
     before = cpu_snapshot(groups)
     run = Run()
-    elapsed = await load(urls, state["kafka"], args.rate, args.duration, args.resources, run)
+    elapsed = await load(urls, state["kafka"], args.rate, args.duration, args.resources, run, token)
     after = cpu_snapshot(groups)
     cpu = {k: after[k] - before.get(k, 0.0) for k in after}
     return summarize(run, elapsed, cpu, args)
@@ -281,6 +293,7 @@ def main() -> int:
             platform.start()
             urls = {s: platform.url(s) for s in SERVICES}
             state = json.loads((workdir / "state.json").read_text())
+            token = platform.token()
         else:
             urls = discover_urls()
             state_file = REPO_ROOT / ".local" / "platform" / "state.json"
@@ -290,12 +303,13 @@ def main() -> int:
                 )
                 return 2
             state = json.loads(state_file.read_text())
-        report = asyncio.run(main_async(args, urls, state))
+            token = discover_token()
+        report = asyncio.run(main_async(args, urls, state, token))
         if args.availability_seconds:
             from bench import availability
 
             report["availability"] = asyncio.run(
-                availability.run(urls, duration=args.availability_seconds)
+                availability.run(urls, token, duration=args.availability_seconds)
             )
         if args.relay_rows and state.get("postgres_admin_url"):
             from bench import relay

@@ -136,11 +136,17 @@ async def _closed_loop(make_request, clients: int, duration: float) -> dict[str,
 
 
 async def run(
-    urls: dict[str, str], resources: int = 200, clients: int = 16, duration: float = 15.0
+    urls: dict[str, str],
+    token: str,
+    resources: int = 200,
+    clients: int = 16,
+    duration: float = 15.0,
 ) -> dict[str, Any]:
     inv = urls["inventory"]
     async with httpx.AsyncClient(
-        timeout=30, limits=httpx.Limits(max_connections=clients + 4)
+        timeout=30,
+        limits=httpx.Limits(max_connections=clients + 4),
+        headers={"Authorization": f"Bearer {token}"},
     ) as http:
         venue, ids = await _seed(http, inv, resources)
         base = date.today() + timedelta(days=40)

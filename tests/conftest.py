@@ -43,6 +43,6 @@ def platform() -> Iterator[Platform]:
 
 @pytest.fixture(scope="session")
 def client(platform: Platform) -> Iterator[PlatformClient]:
-    c = PlatformClient({s: platform.url(s) for s in SERVICES}, timeout=30.0)
+    c = PlatformClient({s: platform.url(s) for s in SERVICES}, token=platform.token(), timeout=30.0)
     yield c
     c.close()

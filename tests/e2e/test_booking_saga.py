@@ -155,7 +155,10 @@ def test_the_same_idempotency_key_twice_makes_one_booking(
     body2 = booking_body(resource_id, far_future(210))
     with concurrent.futures.ThreadPoolExecutor(8) as pool:
         responses = list(
-            pool.map(lambda _: PlatformClient(client.urls).book(body2, key=key2), range(8))
+            pool.map(
+                lambda _: PlatformClient(client.urls, token=client.token).book(body2, key=key2),
+                range(8),
+            )
         )
     assert {r.status_code for r in responses} == {202}
     assert len({r.json()["id"] for r in responses}) == 1

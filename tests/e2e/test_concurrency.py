@@ -22,7 +22,9 @@ async def test_fifty_concurrent_bookings_for_capacity_five_confirm_exactly_five(
     resource = client.create_resource(f"Hostel {uuid.uuid4().hex[:6]}", capacity=5)
     client.create_rate_plan(resource["id"], "40.00", "EUR")
     start = date.today() + timedelta(days=300)
-    async with httpx.AsyncClient(base_url=client.urls["booking"], timeout=60) as http:
+    async with httpx.AsyncClient(
+        base_url=client.urls["booking"], timeout=60, headers=client.http.headers
+    ) as http:
         responses = await asyncio.gather(
             *(
                 http.post(

@@ -46,7 +46,9 @@ async def test_concurrent_bookings_of_a_group_get_distinct_rooms_until_it_is_ful
     platform: Platform, client: PlatformClient
 ) -> None:
     gid, rooms = a_group(client, rooms=3, inactive=1)
-    async with httpx.AsyncClient(base_url=client.urls["booking"], timeout=60) as http:
+    async with httpx.AsyncClient(
+        base_url=client.urls["booking"], timeout=60, headers=client.http.headers
+    ) as http:
         responses = await asyncio.gather(
             *(
                 http.post(

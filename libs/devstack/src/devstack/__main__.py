@@ -7,13 +7,16 @@ import signal
 import sys
 import time
 from datetime import date, timedelta
+from typing import Any
 
-from devstack.client import PlatformClient, booking_body, discover_urls
+from devstack.client import PlatformClient, booking_body, discover_token, discover_urls
+from devstack.kafka import REPO_ROOT
 from devstack.platform import SERVICES, Platform, PlatformConfig
+from devstack.tokens import DEFAULT_TENANT, KEY_FILE, DevKeys
 
 
-def _print(msg: str = "") -> None:
-    print(msg, flush=True)
+def _print(msg: str = "", file: Any = None) -> None:
+    print(msg, flush=True, file=file)
 
 
 def run() -> int:
@@ -34,7 +37,7 @@ def run() -> int:
         except RuntimeError as exc:
             _print(f"cannot start: {exc}")
             return 1
-        client = PlatformClient({s: platform.url(s) for s in SERVICES})
+        client = PlatformClient({s: platform.url(s) for s in SERVICES}, token=platform.token())
         resource = client.create_resource("Demo cottage", capacity=3)
         client.create_rate_plan(resource["id"], "120.00", "EUR")
         client.close()
@@ -48,7 +51,9 @@ def run() -> int:
         _print(f"  kafka      {platform.bootstrap}")
         _print(f"\ndemo resource {resource['id']} (capacity 3, EUR 120.00 a night). Book a stay:\n")
         _print(
-            f"  curl -s -X POST {platform.url('booking')}/api/v1/bookings \\\n"
+            "  TOKEN=$(make -s token)   # a development bearer token (tenant demo, role staff)\n"
+            f"  curl -s -X POST {platform.url('booking')}/api/v1/bookings "
+            '-H "Authorization: Bearer $TOKEN" \\\n'
             f"    -H 'Content-Type: application/json' -H 'Idempotency-Key: {demo_key}' "
             "-H 'Prefer: wait=5' \\\n"
             f'    -d \'{{"resource_id": "{resource["id"]}", "check_in": "{check_in}", '
@@ -73,7 +78,7 @@ def run() -> int:
 
 
 def demo() -> int:
-    client = PlatformClient(discover_urls())
+    client = PlatformClient(discover_urls(), token=discover_token())
     try:
         resource = client.create_resource(f"Demo villa {int(time.time())}", capacity=1)
         client.create_rate_plan(resource["id"], "150.00", "EUR")
@@ -141,10 +146,37 @@ def demo() -> int:
     return 0 if ok else 1
 
 
+def token(args: argparse.Namespace) -> int:
+    """Print a development bearer token for the platform of `make run`."""
+    workdir = REPO_ROOT / ".local" / "platform"
+    if not (workdir / KEY_FILE).exists():
+        _print("no signing key: start the platform once with `make run`", file=sys.stderr)
+        return 2
+    keys = DevKeys.load_or_create(workdir)
+    print(
+        keys.mint(
+            tenant=args.tenant, roles=args.role, subject=args.subject, ttl_s=args.ttl_minutes * 60
+        )
+    )
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m devstack")
-    parser.add_argument("command", choices=["run", "demo"])
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("run", help="start the whole platform (make run)")
+    commands.add_parser("demo", help="two bookings against a running platform (make demo)")
+    mint = commands.add_parser("token", help="mint a development bearer token")
+    mint.add_argument("--tenant", default=DEFAULT_TENANT)
+    mint.add_argument(
+        "--role", action="append", choices=["guest", "staff", "admin"], help="repeatable"
+    )
+    mint.add_argument("--subject", default=None, help="the sub claim (a guest or staff id)")
+    mint.add_argument("--ttl-minutes", type=int, default=480)
     args = parser.parse_args()
+    if args.command == "token":
+        args.role = args.role or ["staff"]
+        return token(args)
     return run() if args.command == "run" else demo()
 
 

@@ -13,8 +13,19 @@ import httpx
 
 from devstack.kafka import REPO_ROOT
 from devstack.platform import SERVICES
+from devstack.tokens import DEFAULT_TENANT, KEY_FILE, DevKeys
 
 TERMINAL = {"confirmed", "rejected", "expired", "cancelled", "refunded", "completed", "no_show"}
+
+
+def discover_token(tenant: str = DEFAULT_TENANT, roles: tuple[str, ...] = ("staff",)) -> str:
+    """``PLATFORM_TOKEN`` if set, else a token minted with the signing key of ``make run``."""
+    if os.environ.get("PLATFORM_TOKEN"):
+        return os.environ["PLATFORM_TOKEN"]
+    workdir = REPO_ROOT / ".local" / "platform"
+    if not (workdir / KEY_FILE).exists():
+        raise RuntimeError("no running platform found: start one with `make run`")
+    return DevKeys.load_or_create(workdir).mint(tenant=tenant, roles=roles)
 
 
 def discover_urls() -> dict[str, str]:
@@ -51,10 +62,12 @@ def booking_body(
 @dataclass
 class PlatformClient:
     urls: dict[str, str]
+    token: str | None = None
     timeout: float = 10.0
 
     def __post_init__(self) -> None:
-        self.http = httpx.Client(timeout=self.timeout)
+        headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+        self.http = httpx.Client(timeout=self.timeout, headers=headers)
 
     def close(self) -> None:
         self.http.close()

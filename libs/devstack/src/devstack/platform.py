@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -25,6 +26,7 @@ from contracts.topics import ALL_TOPICS
 from devstack.kafka import REPO_ROOT, KafkaBroker
 from devstack.postgres import EmbeddedPostgres
 from devstack.procs import Proc, free_ports, port_open, spawn, wait_for
+from devstack.tokens import AUDIENCE, DEFAULT_TENANT, ISSUER, KEY_FILE, DevKeys
 from messaging.kafka import ensure_topics
 
 SERVICES: dict[str, int] = {
@@ -89,6 +91,8 @@ class Platform:
         self.procs: dict[tuple[str, str], Proc] = {}
         self.database_urls: dict[str, str] = {}
         self._state_written = False
+        config.workdir.mkdir(parents=True, exist_ok=True)
+        self.keys = DevKeys.load_or_create(config.workdir)
 
     # -- addresses ----------------------------------------------------------------------------
 
@@ -111,6 +115,9 @@ class Platform:
             f"{prefix}_HTTP_PORT": str(self.config.http_ports[service]),
             f"{prefix}_LOG_JSON": "true" if self.config.log_json else "false",
             "BOOKING_INVENTORY_URL": self.url("inventory"),
+            "AUTH_JWKS": self.keys.jwks(),
+            "AUTH_ISSUER": ISSUER,
+            "AUTH_AUDIENCE": AUDIENCE,
             "PYTHONUNBUFFERED": "1",
         }
         env.update(self.config.service_env)
@@ -230,9 +237,16 @@ class Platform:
             # The embedded server trusts loopback: this admin URL carries no secret.
             "postgres_admin_url": self.postgres.url("postgres") if self.postgres else None,
             "kafka_pid": self.kafka.pid if self.kafka else None,
+            "signing_key": str(self.config.workdir / KEY_FILE),
         }
         (self.config.workdir / "state.json").write_text(json.dumps(state, indent=2))
         self._state_written = True
+
+    def token(
+        self, tenant: str = DEFAULT_TENANT, roles: tuple[str, ...] = ("staff",), **kw: Any
+    ) -> str:
+        """A development bearer token for this platform's services."""
+        return self.keys.mint(tenant=tenant, roles=roles, **kw)
 
     def stop(self) -> None:
         """Stop everything this platform started, services first, then Kafka, then Postgres."""

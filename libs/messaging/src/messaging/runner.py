@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import tempfile
 import time
 import traceback
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, Protocol
 
 import faust
@@ -161,6 +163,8 @@ class ConsumerRunner:
             broker_session_timeout=self.session_timeout_s,
             broker_heartbeat_interval=max(0.5, self.session_timeout_s / 5),
             stream_wait_empty=False,
+            # No faust tables are used; keep its (empty) data directory out of the cwd.
+            datadir=Path(tempfile.gettempdir()) / f"{self.consumer_name}-faust",
         )
         app.fetch_max_wait_ms = self.fetch_max_wait_ms
         for sub in self.subscriptions:

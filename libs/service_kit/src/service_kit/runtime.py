@@ -55,6 +55,9 @@ class ServiceDefinition:
         default=lambda w: []
     )
     title: str = ""
+    # The API needs bearer tokens (service_kit.auth); the web process refuses to start without
+    # signing keys configured.
+    authenticated_api: bool = False
 
     def wire(self, settings: ServiceSettings | None = None) -> Wiring:
         settings = settings or self.settings_factory()
@@ -79,6 +82,7 @@ class ServiceDefinition:
             engine=wiring.engine,
             settings=wiring.settings,
             routers=self.routers(wiring),
+            authenticate=self.authenticated_api,
         )
 
     def relay(self, wiring: Wiring) -> OutboxRelay:

@@ -1,7 +1,8 @@
 """One settings class per service, read from the environment with the service's prefix.
 
 ``KAFKA_BOOTSTRAP_SERVERS`` is shared by all services (no prefix). Each service has its own
-``<SERVICE>_DATABASE_URL``. Values are validated when the process starts; a bad value stops it
+``<SERVICE>_DATABASE_URL``. The bearer-token settings (``AUTH_JWKS``, ``AUTH_JWKS_FILE``,
+``AUTH_ISSUER``, ``AUTH_AUDIENCE``) are shared too. Values are validated when the process starts; a bad value stops it
 with a message that never contains a secret.
 """
 
@@ -39,6 +40,12 @@ class ServiceSettings(BaseSettings):
     consumer_retry_attempts: int = Field(default=8, ge=1, le=100)
     consumer_session_timeout_s: float = Field(default=10.0, ge=3, le=300)
     consumer_fetch_max_wait_ms: int = Field(default=100, ge=1, le=5000)
+    # Bearer tokens (service_kit.auth); shared by all services, like the Kafka address.
+    auth_jwks: SecretStr | None = Field(default=None, validation_alias="AUTH_JWKS")
+    auth_jwks_file: str | None = Field(default=None, validation_alias="AUTH_JWKS_FILE")
+    auth_issuer: str = Field(default="booking-platform", validation_alias="AUTH_ISSUER")
+    auth_audience: str = Field(default="booking-platform-api", validation_alias="AUTH_AUDIENCE")
+    auth_leeway_s: float = Field(default=30, ge=0, le=300, validation_alias="AUTH_LEEWAY_S")
 
     @field_validator("database_url")
     @classmethod

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from messaging import tracing
 from service_kit import problems
+from service_kit.auth import TokenVerifier
 from service_kit.settings import ServiceSettings
 
 REQUESTS = Counter("http_requests_total", "HTTP requests", ["service", "method", "route", "status"])
@@ -44,7 +45,11 @@ def create_app(
     engine: AsyncEngine,
     settings: ServiceSettings,
     routers: list[APIRouter],
+    authenticate: bool = False,
 ) -> FastAPI:
+    """``authenticate``: the routers use ``service_kit.auth``; the signing keys must be
+    configured, or the app refuses to start (never an open API by accident)."""
+
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         yield
@@ -54,6 +59,8 @@ def create_app(
         title=title, version="1.0.0", lifespan=lifespan, openapi_url="/api/v1/openapi.json"
     )
     problems.install(app)
+    if authenticate:
+        app.state.token_verifier = TokenVerifier.from_settings(settings)
 
     @app.middleware("http")
     async def trace_and_measure(

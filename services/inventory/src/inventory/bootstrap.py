@@ -50,6 +50,7 @@ def _background(wiring: Wiring) -> list[Callable[[], Awaitable[None]]]:
 SERVICE = ServiceDefinition(
     name="inventory",
     title="Inventory service",
+    authenticated_api=True,
     settings_factory=InventorySettings,  # type: ignore[arg-type]
     metadata=tables.metadata,
     outbox_table=tables.outbox,

@@ -15,7 +15,11 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
 from booking.adapters import idempotency, repository
-from booking.adapters.inventory_client import InventoryClient, InventoryUnavailable
+from booking.adapters.inventory_client import (
+    InventoryClient,
+    InventoryRefusedCaller,
+    InventoryUnavailable,
+)
 from booking.adapters.orchestrator import COMMAND_TOPICS
 from booking.api.schemas import (
     BookingCreate,
@@ -32,6 +36,7 @@ from contracts.base import Money
 from contracts.booking import BookingCreated
 from contracts.common import Party, StayPeriod
 from contracts.topics import BOOKING_EVENTS
+from service_kit.auth import BearerToken
 from service_kit.pagination import cursor_id, set_next_link
 from service_kit.problems import Problem, uuid_or
 from service_kit.runtime import Wiring
@@ -95,19 +100,29 @@ def router(wiring: Wiring) -> APIRouter:
     )
     async def create_booking(
         body: BookingCreate,
+        bearer: BearerToken,
         idempotency_key: Annotated[str | None, Header(max_length=255)] = None,
         prefer: Annotated[str | None, Header()] = None,
     ) -> Response:
         """Accept a booking and start its saga. 202 + Location; ``Prefer: wait=N`` waits up to
         N seconds for a terminal status (then 201)."""
         try:
-            if not await inventory.resource_exists(body.resource_id):
+            token = bearer.credentials if bearer else None
+            if not await inventory.resource_exists(body.resource_id, token):
                 raise Problem(
                     422,
                     "unknown-resource",
                     "Unknown resource",
                     f"Resource {body.resource_id} does not exist.",
                 )
+        except InventoryRefusedCaller as refused:
+            raise Problem(
+                refused.status,
+                "unauthorized" if refused.status == 401 else "forbidden",
+                "Unauthorized" if refused.status == 401 else "Forbidden",
+                "A valid bearer token of the resource's tenant is required.",
+                headers={"WWW-Authenticate": "Bearer"} if refused.status == 401 else None,
+            ) from None
         except InventoryUnavailable:
             raise Problem(
                 503,

@@ -111,11 +111,15 @@ class Claim:
 
 
 async def load_resource(
-    conn: AsyncConnection, resource_id: str, *, share_lock: bool = False
+    conn: AsyncConnection,
+    resource_id: str,
+    *,
+    share_lock: bool = False,
+    tenant: str | None = None,
 ) -> ResourceView | None:
     """``share_lock``: hold the resource row FOR SHARE until commit, so a capacity change
     (which locks it FOR UPDATE) waits for in-flight claims and later claims see the new capacity.
-    Claims do not block each other."""
+    Claims do not block each other. ``tenant``: a resource of another tenant does not exist."""
     try:
         uuid.UUID(resource_id)
     except ValueError:
@@ -124,9 +128,11 @@ async def load_resource(
         await conn.execute(
             text(
                 "SELECT id::text, active, booking_mode, capacity, timezone, rules, tenant_id, "
-                "venue_id FROM resources WHERE id = :id" + (" FOR SHARE" if share_lock else "")
+                "venue_id FROM resources WHERE id = :id"
+                + (" AND tenant_id = :t" if tenant is not None else "")
+                + (" FOR SHARE" if share_lock else "")
             ),
-            {"id": resource_id},
+            {"id": resource_id, "t": tenant},
         )
     ).first()
     if row is None:
@@ -167,16 +173,20 @@ async def blackouts_for(
 
 
 async def group_members(
-    conn: AsyncConnection, group_id: str, start: date, end: date
+    conn: AsyncConnection, group_id: str, start: date, end: date, tenant: str | None = None
 ) -> list[str] | None:
     """The active units of a group, least loaded over [start, end) first; None when
-    ``group_id`` is not a group."""
+    ``group_id`` is not a group (of ``tenant``, when given)."""
     try:
         uuid.UUID(group_id)
     except ValueError:
         return None
     exists = await conn.execute(
-        text("SELECT 1 FROM resource_groups WHERE id = CAST(:g AS uuid)"), {"g": group_id}
+        text(
+            "SELECT 1 FROM resource_groups WHERE id = CAST(:g AS uuid)"
+            + (" AND tenant_id = :t" if tenant is not None else "")
+        ),
+        {"g": group_id, "t": tenant},
     )
     if exists.first() is None:
         return None
@@ -238,6 +248,7 @@ class ClaimRequest:
     party_size: int | None
     booking_id: str | None
     holder: str | None
+    tenant: str | None
 
 
 @dataclass(frozen=True)
@@ -257,9 +268,11 @@ class Ledger:
         party_size: int | None = None,
         booking_id: str | None = None,
         holder: str | None = None,
+        tenant: str | None = None,
     ) -> Claim:
         """Hold ``quantity`` units on every night of the stay and its turnover buffer until
-        ``now + ttl``, or raise a named rule violation (availability rules included).
+        ``now + ttl``, or raise a named rule violation (availability rules included). With
+        ``tenant``, a resource or group of another tenant does not exist.
 
         Idempotent per booking: a second claim for the same booking returns the first.
         """
@@ -267,8 +280,10 @@ class Ledger:
             existing = await claim_for_booking(conn, booking_id)
             if existing is not None:
                 return existing
-        unit = ClaimRequest(check_in, check_out, quantity, now, ttl, party_size, booking_id, holder)
-        members = await group_members(conn, resource_id, check_in, check_out)
+        unit = ClaimRequest(
+            check_in, check_out, quantity, now, ttl, party_size, booking_id, holder, tenant
+        )
+        members = await group_members(conn, resource_id, check_in, check_out, tenant)
         if members is None:  # not a group: the resource itself
             return await self._claim_unit(conn, resource_id, None, unit)
         if not members:
@@ -293,7 +308,7 @@ class Ledger:
         self, conn: AsyncConnection, resource_id: str, group_id: str | None, req: ClaimRequest
     ) -> Claim:
         check_in, check_out, quantity, now = req.check_in, req.check_out, req.quantity, req.now
-        found = await load_resource(conn, resource_id, share_lock=True)
+        found = await load_resource(conn, resource_id, share_lock=True, tenant=req.tenant)
         blackouts = await blackouts_for(conn, found, check_in, check_out) if found else ()
         resource = ensure_bookable(
             found,
@@ -362,9 +377,11 @@ class Ledger:
         booking_id: str | None = None,
         holder: str | None = None,
         resource_id: str | None = None,
+        tenant: str | None = None,
     ) -> Claim:
         """Take ``quantity`` seats (the party) of a slot until ``now + ttl``. With
-        ``resource_id``, the slot must belong to that resource.
+        ``resource_id``, the slot must belong to that resource; with ``tenant``, to a resource
+        of that tenant.
 
         One conditional UPDATE takes the seats only if they fit, and the CHECK constraint stands
         behind it: concurrent claims on a slot queue on its row and never exceed its capacity.
@@ -389,8 +406,10 @@ class Ledger:
             )
         if slot.status != "open":
             raise SlotCancelled(f"slot {slot_id} is cancelled")
-        resource = await load_resource(conn, slot.resource_id, share_lock=True)
-        resource = ensure_active(resource, slot.resource_id)
+        found = await load_resource(conn, slot.resource_id, share_lock=True, tenant=tenant)
+        if found is None and tenant is not None:
+            raise SlotNotFound(f"no slot {slot_id}")
+        resource = ensure_active(found, slot.resource_id)
         local_day = slot.starts_at.astimezone(ZoneInfo(resource.timezone)).date()
         violations = check_slot(
             resource.rules,

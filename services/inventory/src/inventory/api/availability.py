@@ -22,6 +22,7 @@ from inventory.domain.resources import (
     nights,
 )
 from inventory.domain.rules import RuleViolation, claimed_until
+from service_kit.auth import Caller
 from service_kit.problems import Problem, uuid_or
 from service_kit.runtime import Wiring
 
@@ -120,7 +121,7 @@ def router(wiring: Wiring) -> APIRouter:
     engine = wiring.engine
 
     @api.post("/availability/check", response_model=StayCheckResult)
-    async def check(body: StayCheck) -> StayCheckResult:
+    async def check(body: StayCheck, who: Caller) -> StayCheckResult:
         """Every availability rule the stay breaks, and the capacity left on its nights.
 
         ``resource_id`` may name a resource group: the answer is then about the unit a claim
@@ -134,12 +135,14 @@ def router(wiring: Wiring) -> APIRouter:
         party = body.party.size
         now = datetime.now(UTC)
         async with engine.connect() as conn:
-            members = await group_members(conn, resource_id, body.check_in, body.check_out)
+            members = await group_members(
+                conn, resource_id, body.check_in, body.check_out, who.tenant
+            )
             unit_ids = [resource_id] if members is None else members
             failed: list[RuleViolation] = []
             first_left: list[NightLeft] = []
             for unit_id in unit_ids:
-                unit = await load_resource(conn, unit_id)
+                unit = await load_resource(conn, unit_id, tenant=who.tenant)
                 if unit is None:
                     raise not_found
                 unit_failed, left = await _check_unit(conn, unit, body, party, now)

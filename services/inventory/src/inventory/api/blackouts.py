@@ -16,6 +16,7 @@ from sqlalchemy import text
 
 from inventory.adapters.ledger import CLAIM_COLUMNS, Claim, load_resource
 from inventory.api.holds import HoldPublic, claim_public
+from service_kit.auth import Staff
 from service_kit.problems import Problem, uuid_or
 from service_kit.runtime import Wiring
 
@@ -78,13 +79,16 @@ def router(wiring: Wiring) -> APIRouter:
     engine = wiring.engine
 
     @api.post("/blackouts", status_code=201, response_model=BlackoutCreated)
-    async def create_blackout(body: BlackoutCreate, response: Response) -> BlackoutCreated:
+    async def create_blackout(
+        body: BlackoutCreate, response: Response, who: Staff
+    ) -> BlackoutCreated:
+        """Black out dates of a resource, a venue or the caller's whole tenant (staff)."""
         # Yesterday is allowed: "today" differs between the resource's zone and UTC.
         if body.starts_on < datetime.now(UTC).date() - timedelta(days=1):
             raise Problem(422, "date-in-past", "Blackout in the past", "starts_on is in the past.")
         blackout_id = str(uuid.uuid4())
         async with engine.begin() as conn:
-            tenant = "default"
+            tenant = who.tenant
             if body.scope == "resource":
                 unknown = Problem(
                     422,
@@ -92,10 +96,11 @@ def router(wiring: Wiring) -> APIRouter:
                     "Unknown resource",
                     f"Resource {body.resource_id} does not exist.",
                 )
-                resource = await load_resource(conn, uuid_or(body.resource_id or "", unknown))
+                resource = await load_resource(
+                    conn, uuid_or(body.resource_id or "", unknown), tenant=tenant
+                )
                 if resource is None:
                     raise unknown
-                tenant = resource.tenant_id
             row = (
                 await conn.execute(
                     text(
@@ -144,27 +149,30 @@ def router(wiring: Wiring) -> APIRouter:
         resource_id: str | None = Query(default=None, max_length=64),
         venue_id: str | None = Query(default=None, max_length=64),
         limit: int = Query(default=100, ge=1, le=500),
+        *,
+        who: Staff,
     ) -> list[BlackoutPublic]:
+        """The caller's tenant's blackouts (staff)."""
         async with engine.connect() as conn:
             rows = await conn.execute(
                 text(
-                    f"SELECT {_COLUMNS} FROM blackouts WHERE "
+                    f"SELECT {_COLUMNS} FROM blackouts WHERE tenant_id = :t AND "
                     "(CAST(:r AS text) IS NULL OR resource_id::text = :r) AND "
                     "(CAST(:v AS text) IS NULL OR venue_id = :v) ORDER BY starts_on, id LIMIT :n"
                 ),
-                {"r": resource_id, "v": venue_id, "n": limit},
+                {"t": who.tenant, "r": resource_id, "v": venue_id, "n": limit},
             )
             return [BlackoutPublic(**r._mapping) for r in rows]
 
     @api.delete("/blackouts/{blackout_id}", status_code=204)
-    async def delete_blackout(blackout_id: str) -> Response:
+    async def delete_blackout(blackout_id: str, who: Staff) -> Response:
         missing = Problem(
             404, "blackout-not-found", "Blackout not found", f"No blackout {blackout_id}."
         )
         async with engine.begin() as conn:
             result = await conn.execute(
-                text("DELETE FROM blackouts WHERE id = CAST(:id AS uuid)"),
-                {"id": uuid_or(blackout_id, missing)},
+                text("DELETE FROM blackouts WHERE id = CAST(:id AS uuid) AND tenant_id = :t"),
+                {"id": uuid_or(blackout_id, missing), "t": who.tenant},
             )
         if not result.rowcount:
             raise missing

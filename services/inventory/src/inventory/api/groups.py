@@ -9,6 +9,7 @@ from fastapi import APIRouter, Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import text
 
+from service_kit.auth import Caller, Staff
 from service_kit.problems import Problem, uuid_or
 from service_kit.runtime import Wiring
 
@@ -39,31 +40,37 @@ def router(wiring: Wiring) -> APIRouter:
     engine = wiring.engine
 
     @api.post("/resource-groups", status_code=201, response_model=GroupPublic)
-    async def create_group(body: GroupCreate, response: Response) -> GroupPublic:
+    async def create_group(body: GroupCreate, response: Response, who: Staff) -> GroupPublic:
         group_id = str(uuid.uuid4())
         async with engine.begin() as conn:
             row = (
                 await conn.execute(
                     text(
-                        "INSERT INTO resource_groups (id, name, kind, venue_id) "
-                        "VALUES (:id, :n, :k, :v) RETURNING id::text, name, kind, venue_id, created_at"
+                        "INSERT INTO resource_groups (id, tenant_id, name, kind, venue_id) VALUES "
+                        "(:id, :t, :n, :k, :v) RETURNING id::text, name, kind, venue_id, created_at"
                     ),
-                    {"id": group_id, "n": body.name, "k": body.kind, "v": body.venue_id},
+                    {
+                        "id": group_id,
+                        "t": who.tenant,
+                        "n": body.name,
+                        "k": body.kind,
+                        "v": body.venue_id,
+                    },
                 )
             ).one()
         response.headers["Location"] = f"/api/v1/resource-groups/{group_id}"
         return GroupPublic(**row._mapping, units=[])
 
     @api.get("/resource-groups/{group_id}", response_model=GroupPublic)
-    async def get_group(group_id: str) -> GroupPublic:
+    async def get_group(group_id: str, who: Caller) -> GroupPublic:
         async with engine.connect() as conn:
             row = (
                 await conn.execute(
                     text(
                         "SELECT id::text, name, kind, venue_id, created_at FROM resource_groups "
-                        "WHERE id = CAST(:id AS uuid)"
+                        "WHERE id = CAST(:id AS uuid) AND tenant_id = :t"
                     ),
-                    {"id": uuid_or(group_id, not_found(group_id))},
+                    {"id": uuid_or(group_id, not_found(group_id)), "t": who.tenant},
                 )
             ).first()
             if row is None:

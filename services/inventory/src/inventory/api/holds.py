@@ -10,6 +10,8 @@ from datetime import UTC, date, datetime, timedelta
 
 from fastapi import APIRouter, Response
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from inventory.adapters.ledger import Claim, Ledger, claim_by_id
 from inventory.api.availability import PartyIn
@@ -20,6 +22,7 @@ from inventory.domain.resources import (
     RulesBroken,
 )
 from inventory.settings import InventorySettings
+from service_kit.auth import Caller, Principal
 from service_kit.problems import Problem, uuid_or
 from service_kit.runtime import Wiring
 
@@ -31,7 +34,12 @@ class HoldCreate(BaseModel):
     check_in: date
     check_out: date
     party: PartyIn
-    holder: str = Field(min_length=1, max_length=200, description="who holds it (a cart, a user)")
+    holder: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=200,
+        description="who holds it (a cart, a user); default and, for guests, always the caller",
+    )
     ttl_seconds: int | None = Field(
         default=None, ge=1, le=24 * 3600, description="default: INVENTORY_HOLD_TTL_S (15 min)"
     )
@@ -100,6 +108,32 @@ def _not_found(hold_id: str) -> Problem:
     return Problem(404, "hold-not-found", "Hold not found", f"No hold {hold_id}.")
 
 
+def holder_for(who: Principal, asked: str | None) -> str:
+    """Staff may hold for anyone (a cart, a phone customer); a guest only for themselves."""
+    if asked is None or asked == who.subject:
+        return who.subject
+    if not who.is_staff:
+        raise Problem(403, "forbidden", "Forbidden", "A guest holds only for themselves.")
+    return asked
+
+
+async def visible_claim(
+    conn: AsyncConnection, hold_id: str, who: Principal, *, lock: bool
+) -> Claim:
+    """The claim, if the caller may see it: its resource is of the caller's tenant and, for a
+    guest, the guest holds it. Anything else is 404, so ids of others leak nothing."""
+    claim = await claim_by_id(conn, uuid_or(hold_id, _not_found(hold_id)), lock=lock)
+    if claim is None or (not who.is_staff and claim.holder != who.subject):
+        raise _not_found(hold_id)
+    owner = await conn.execute(
+        text("SELECT tenant_id FROM resources WHERE id = CAST(:r AS uuid)"),
+        {"r": claim.resource_id},
+    )
+    if owner.scalar() != who.tenant:
+        raise _not_found(hold_id)
+    return claim
+
+
 def router(wiring: Wiring, ledger: Ledger) -> APIRouter:
     api = APIRouter(prefix="/api/v1", tags=["holds"])
     engine = wiring.engine
@@ -107,11 +141,12 @@ def router(wiring: Wiring, ledger: Ledger) -> APIRouter:
     assert isinstance(settings, InventorySettings)
 
     @api.post("/holds", status_code=201, response_model=HoldPublic)
-    async def create_hold(body: HoldCreate, response: Response) -> HoldPublic:
+    async def create_hold(body: HoldCreate, response: Response, who: Caller) -> HoldPublic:
         """Hold one unit for the stay. 422 when the rules refuse it (every failed rule is
         listed), 409 when the nights are full."""
         ttl = timedelta(seconds=body.ttl_seconds or settings.hold_ttl_s)
         party = body.party.size
+        holder = holder_for(who, body.holder)
         try:
             async with engine.begin() as conn:
                 claim = await ledger.claim(
@@ -123,7 +158,8 @@ def router(wiring: Wiring, ledger: Ledger) -> APIRouter:
                     party_size=party,
                     now=datetime.now(UTC),
                     ttl=ttl,
-                    holder=body.holder,
+                    holder=holder,
+                    tenant=who.tenant,
                 )
         except ResourceNotFound:
             raise Problem(
@@ -138,20 +174,16 @@ def router(wiring: Wiring, ledger: Ledger) -> APIRouter:
         return claim_public(claim)
 
     @api.get("/holds/{hold_id}", response_model=HoldPublic)
-    async def get_hold(hold_id: str) -> HoldPublic:
+    async def get_hold(hold_id: str, who: Caller) -> HoldPublic:
+        """A hold of the caller's tenant; a guest sees only their own."""
         async with engine.connect() as conn:
-            claim = await claim_by_id(conn, uuid_or(hold_id, _not_found(hold_id)), lock=False)
-        if claim is None:
-            raise _not_found(hold_id)
-        return claim_public(claim)
+            return claim_public(await visible_claim(conn, hold_id, who, lock=False))
 
     @api.post("/holds/{hold_id}/extend", response_model=HoldPublic)
-    async def extend_hold(hold_id: str, body: HoldExtend) -> HoldPublic:
+    async def extend_hold(hold_id: str, body: HoldExtend, who: Caller) -> HoldPublic:
         """Keep a hold ``ttl_seconds`` more from now. 409 when it is no longer held."""
         async with engine.begin() as conn:
-            claim = await claim_by_id(conn, uuid_or(hold_id, _not_found(hold_id)))
-            if claim is None:
-                raise _not_found(hold_id)
+            claim = await visible_claim(conn, hold_id, who, lock=True)
             until = await ledger.extend(
                 conn, claim, datetime.now(UTC), timedelta(seconds=body.ttl_seconds)
             )
@@ -167,13 +199,11 @@ def router(wiring: Wiring, ledger: Ledger) -> APIRouter:
         return claim_public(fresh)
 
     @api.delete("/holds/{hold_id}", status_code=204)
-    async def delete_hold(hold_id: str) -> Response:
+    async def delete_hold(hold_id: str, who: Caller) -> Response:
         """Release a hold. A hold already released or expired answers 204 too (idempotent);
         one that became a confirmed booking is 409 (cancel the booking instead)."""
         async with engine.begin() as conn:
-            claim = await claim_by_id(conn, uuid_or(hold_id, _not_found(hold_id)))
-            if claim is None:
-                raise _not_found(hold_id)
+            claim = await visible_claim(conn, hold_id, who, lock=True)
             if claim.status == "confirmed":
                 raise Problem(
                     409,

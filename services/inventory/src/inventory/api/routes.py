@@ -14,6 +14,7 @@ from sqlalchemy import text
 from inventory.adapters.ledger import effective_reserved
 from inventory.domain.resources import UnknownTimezone, validate_timezone
 from inventory.domain.rules import AvailabilityRules, InvalidRules
+from service_kit.auth import Caller, Staff
 from service_kit.pagination import cursor_id, set_next_link
 from service_kit.problems import Problem, uuid_or
 from service_kit.runtime import Wiring
@@ -115,7 +116,10 @@ def router(wiring: Wiring) -> APIRouter:
     engine = wiring.engine
 
     @api.post("/resources", status_code=201, response_model=ResourcePublic)
-    async def create_resource(body: ResourceCreate, response: Response) -> ResourcePublic:
+    async def create_resource(
+        body: ResourceCreate, response: Response, who: Staff
+    ) -> ResourcePublic:
+        """Create a resource of the caller's tenant (staff)."""
         try:
             tz = validate_timezone(body.timezone)
         except UnknownTimezone as exc:
@@ -130,20 +134,24 @@ def router(wiring: Wiring) -> APIRouter:
                 )
                 group_id = uuid_or(body.group_id, unknown)
                 found = await conn.execute(
-                    text("SELECT 1 FROM resource_groups WHERE id = CAST(:g AS uuid)"),
-                    {"g": group_id},
+                    text(
+                        "SELECT 1 FROM resource_groups WHERE id = CAST(:g AS uuid) AND tenant_id = :t"
+                    ),
+                    {"g": group_id, "t": who.tenant},
                 )
                 if found.first() is None:
                     raise unknown
             row = (
                 await conn.execute(
                     text(
-                        "INSERT INTO resources (id, name, kind, booking_mode, capacity, timezone, "
-                        "venue_id, group_id, rules) VALUES (:id, :name, :kind, :mode, :cap, :tz, "
-                        f":venue, CAST(:group AS uuid), CAST(:rules AS jsonb)) RETURNING {_COLUMNS}"
+                        "INSERT INTO resources (id, tenant_id, name, kind, booking_mode, capacity, "
+                        "timezone, venue_id, group_id, rules) VALUES (:id, :t, :name, :kind, :mode, "
+                        f":cap, :tz, :venue, CAST(:group AS uuid), CAST(:rules AS jsonb)) "
+                        f"RETURNING {_COLUMNS}"
                     ),
                     {
                         "id": resource_id,
+                        "t": who.tenant,
                         "name": body.name,
                         "kind": body.kind,
                         "mode": body.booking_mode,
@@ -162,6 +170,7 @@ def router(wiring: Wiring) -> APIRouter:
     async def list_resources(
         request: Request,
         response: Response,
+        who: Caller,
         limit: Annotated[int, Query(ge=1, le=500)] = 100,
         cursor: Annotated[
             str | None, Query(description="the last id of the previous page (see Link: next)")
@@ -170,23 +179,26 @@ def router(wiring: Wiring) -> APIRouter:
         async with engine.connect() as conn:
             rows = await conn.execute(
                 text(
-                    f"SELECT {_COLUMNS} FROM resources "
-                    "WHERE (CAST(:after AS uuid) IS NULL OR id > CAST(:after AS uuid)) "
+                    f"SELECT {_COLUMNS} FROM resources WHERE tenant_id = :t "
+                    "AND (CAST(:after AS uuid) IS NULL OR id > CAST(:after AS uuid)) "
                     "ORDER BY id LIMIT :limit"
                 ),
-                {"after": cursor_id(cursor) if cursor else None, "limit": limit},
+                {"t": who.tenant, "after": cursor_id(cursor) if cursor else None, "limit": limit},
             )
             items = [_public(r) for r in rows]
         set_next_link(request, response, items, limit)
         return items
 
     @api.get("/resources/{resource_id}", response_model=ResourcePublic)
-    async def get_resource(resource_id: str) -> ResourcePublic:
+    async def get_resource(resource_id: str, who: Caller) -> ResourcePublic:
         async with engine.connect() as conn:
             row = (
                 await conn.execute(
-                    text(f"SELECT {_COLUMNS} FROM resources WHERE id = CAST(:id AS uuid)"),
-                    {"id": _uuid_or_404(resource_id)},
+                    text(
+                        f"SELECT {_COLUMNS} FROM resources "
+                        "WHERE id = CAST(:id AS uuid) AND tenant_id = :t"
+                    ),
+                    {"id": _uuid_or_404(resource_id), "t": who.tenant},
                 )
             ).first()
         if row is None:
@@ -194,7 +206,7 @@ def router(wiring: Wiring) -> APIRouter:
         return _public(row)
 
     @api.patch("/resources/{resource_id}", response_model=ResourcePublic)
-    async def update_resource(resource_id: str, body: ResourceUpdate) -> ResourcePublic:
+    async def update_resource(resource_id: str, body: ResourceUpdate, who: Staff) -> ResourcePublic:
         """Rename, move, (de)activate or resize a resource. A capacity below what some night
         already has claimed is refused (409, with those nights) and nothing changes."""
         changes = body.model_dump(exclude_unset=True)
@@ -204,7 +216,11 @@ def router(wiring: Wiring) -> APIRouter:
         async with engine.begin() as conn:
             # Lock order: the resource row first (claims hold it FOR SHARE), then its nights.
             locked = await conn.execute(
-                text("SELECT 1 FROM resources WHERE id = CAST(:id AS uuid) FOR UPDATE"), {"id": rid}
+                text(
+                    "SELECT 1 FROM resources WHERE id = CAST(:id AS uuid) AND tenant_id = :t "
+                    "FOR UPDATE"
+                ),
+                {"id": rid, "t": who.tenant},
             )
             if locked.first() is None:
                 raise _not_found(resource_id)
@@ -248,7 +264,7 @@ def router(wiring: Wiring) -> APIRouter:
         return _public(row)
 
     @api.put("/resources/{resource_id}/rules", response_model=ResourcePublic)
-    async def replace_rules(resource_id: str, body: RulesIn) -> ResourcePublic:
+    async def replace_rules(resource_id: str, body: RulesIn, who: Staff) -> ResourcePublic:
         """Replace the resource's availability rules. Existing reservations keep their nights."""
         rules = body.to_domain()
         async with engine.begin() as conn:
@@ -256,9 +272,13 @@ def router(wiring: Wiring) -> APIRouter:
                 await conn.execute(
                     text(
                         "UPDATE resources SET rules = CAST(:rules AS jsonb) "
-                        f"WHERE id = CAST(:id AS uuid) RETURNING {_COLUMNS}"
+                        f"WHERE id = CAST(:id AS uuid) AND tenant_id = :t RETURNING {_COLUMNS}"
                     ),
-                    {"id": _uuid_or_404(resource_id), "rules": json.dumps(rules.to_json())},
+                    {
+                        "id": _uuid_or_404(resource_id),
+                        "t": who.tenant,
+                        "rules": json.dumps(rules.to_json()),
+                    },
                 )
             ).first()
         if row is None:
@@ -266,13 +286,15 @@ def router(wiring: Wiring) -> APIRouter:
         return _public(row)
 
     @api.get("/resources/{resource_id}/availability", response_model=list[NightAvailability])
-    async def availability(resource_id: str, start: date, end: date) -> list[NightAvailability]:
+    async def availability(
+        resource_id: str, start: date, end: date, who: Caller
+    ) -> list[NightAvailability]:
         """Units taken and free per night (expired holds count as free)."""
         if end <= start or (end - start).days > 366:
             raise Problem(
                 422, "bad-range", "Bad date range", "end must be after start, at most 366 days."
             )
-        resource = await get_resource(resource_id)
+        resource = await get_resource(resource_id, who)
         async with engine.connect() as conn:
             reserved = await effective_reserved(conn, resource.id, start, end, datetime.now(UTC))
         return [

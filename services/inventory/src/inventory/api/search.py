@@ -24,15 +24,18 @@ from inventory.domain.rules import (
     check_stay,
     claimed_until,
 )
+from service_kit.auth import Caller
 from service_kit.problems import Problem, uuid_or
 from service_kit.runtime import Wiring
 
 _COLUMNS = "id::text, name, capacity, timezone, rules, tenant_id, venue_id, booking_mode"
 _VENUE_RESOURCES = text(
     f"SELECT {_COLUMNS} FROM resources WHERE active AND booking_mode = 'nightly' "
-    "AND venue_id = :venue ORDER BY name, id LIMIT :limit"
+    "AND tenant_id = :t AND venue_id = :venue ORDER BY name, id LIMIT :limit"
 )
-_ONE_RESOURCE = text(f"SELECT {_COLUMNS} FROM resources WHERE id = CAST(:id AS uuid)")
+_ONE_RESOURCE = text(
+    f"SELECT {_COLUMNS} FROM resources WHERE id = CAST(:id AS uuid) AND tenant_id = :t"
+)
 
 # Taken units per resource and night, expired-but-unswept holds not counted.
 _TAKEN = text(
@@ -148,14 +151,17 @@ def router(wiring: Wiring) -> APIRouter:
     engine = wiring.engine
 
     @api.post("/availability/search", response_model=SearchResult)
-    async def search(body: SearchIn) -> SearchResult:
+    async def search(body: SearchIn, who: Caller) -> SearchResult:
         """The resources of a venue that can take the stay now: every rule passes and a unit is
         free on every claimed night (stay plus buffer)."""
         now = datetime.now(UTC)
         party = body.party.size
         async with engine.connect() as conn:
             resources = (
-                await conn.execute(_VENUE_RESOURCES, {"venue": body.venue_id, "limit": body.limit})
+                await conn.execute(
+                    _VENUE_RESOURCES,
+                    {"t": who.tenant, "venue": body.venue_id, "limit": body.limit},
+                )
             ).all()
             horizon = body.check_out + timedelta(days=31)  # covers any turnover buffer
             taken, blackouts = await _bulk(conn, resources, body.check_in, horizon, now)
@@ -190,6 +196,7 @@ def router(wiring: Wiring) -> APIRouter:
     @api.get("/resources/{resource_id}/calendar", response_model=MonthCalendar)
     async def month_calendar(
         resource_id: str,
+        who: Caller,
         month: str = Query(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", examples=["2027-03"]),
     ) -> MonthCalendar:
         """For each day of the month (in the resource's timezone): the spots still free, how many
@@ -204,7 +211,9 @@ def router(wiring: Wiring) -> APIRouter:
         now = datetime.now(UTC)
         async with engine.connect() as conn:
             rows = (
-                await conn.execute(_ONE_RESOURCE, {"id": uuid_or(resource_id, not_found)})
+                await conn.execute(
+                    _ONE_RESOURCE, {"id": uuid_or(resource_id, not_found), "t": who.tenant}
+                )
             ).all()
             if not rows:
                 raise not_found

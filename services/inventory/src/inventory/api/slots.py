@@ -13,7 +13,7 @@ from sqlalchemy import text
 
 from inventory.adapters.ledger import CLAIM_COLUMNS, Claim, Ledger, blackouts_for, load_resource
 from inventory.api.availability import PartyIn
-from inventory.api.holds import HoldPublic, claim_public, refusal_problem
+from inventory.api.holds import HoldPublic, claim_public, holder_for, refusal_problem
 from inventory.domain.resources import (
     BookingMode,
     InventoryRuleBroken,
@@ -22,6 +22,7 @@ from inventory.domain.resources import (
 )
 from inventory.domain.schedules import InvalidSchedule, Recurrence, Schedule, generate
 from inventory.settings import InventorySettings
+from service_kit.auth import Caller, Principal, Staff
 from service_kit.problems import Problem, uuid_or
 from service_kit.runtime import Wiring
 
@@ -101,7 +102,9 @@ class SlotHoldIn(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     party: PartyIn
-    holder: str = Field(min_length=1, max_length=200)
+    holder: str | None = Field(
+        default=None, min_length=1, max_length=200, description="default: the caller"
+    )
     ttl_seconds: int | None = Field(default=None, ge=1, le=24 * 3600)
 
 
@@ -130,8 +133,10 @@ def router(wiring: Wiring, ledger: Ledger) -> APIRouter:
     def slot_missing(sid: str) -> Problem:
         return Problem(404, "slot-not-found", "Slot not found", f"No slot {sid}.")
 
-    async def timeslot_resource(conn: Any, resource_id: str) -> ResourceView:
-        resource = await load_resource(conn, uuid_or(resource_id, resource_missing(resource_id)))
+    async def timeslot_resource(conn: Any, resource_id: str, who: Principal) -> ResourceView:
+        resource = await load_resource(
+            conn, uuid_or(resource_id, resource_missing(resource_id)), tenant=who.tenant
+        )
         if resource is None:
             raise resource_missing(resource_id)
         if resource.booking_mode is not BookingMode.TIMESLOT:
@@ -144,9 +149,9 @@ def router(wiring: Wiring, ledger: Ledger) -> APIRouter:
         return resource
 
     @api.post("/resources/{resource_id}/schedules", status_code=201, response_model=SchedulePublic)
-    async def create_schedule(resource_id: str, body: ScheduleIn) -> SchedulePublic:
+    async def create_schedule(resource_id: str, body: ScheduleIn, who: Staff) -> SchedulePublic:
         async with engine.begin() as conn:
-            resource = await timeslot_resource(conn, resource_id)
+            resource = await timeslot_resource(conn, resource_id, who)
             doc = body.model_dump()
             doc["capacity"] = body.capacity or resource.capacity
             try:
@@ -163,13 +168,13 @@ def router(wiring: Wiring, ledger: Ledger) -> APIRouter:
         return SchedulePublic(id=schedule_id, resource_id=resource.id, spec=schedule.to_json())
 
     @api.post("/resources/{resource_id}/slots/generate", response_model=Generated)
-    async def generate_slots(resource_id: str, body: GenerateIn) -> Generated:
+    async def generate_slots(resource_id: str, body: GenerateIn, who: Staff) -> Generated:
         """Create the slots of every schedule of the resource in [start, end). Idempotent:
         slots that exist are left alone. Blacked-out days get no slots."""
         if body.start < datetime.now(UTC).date() - timedelta(days=1):
             raise Problem(422, "date-in-past", "Range in the past", "start is in the past.")
         async with engine.begin() as conn:
-            resource = await timeslot_resource(conn, resource_id)
+            resource = await timeslot_resource(conn, resource_id, who)
             specs = await conn.execute(
                 text("SELECT id::text, spec FROM schedules WHERE resource_id = CAST(:r AS uuid)"),
                 {"r": resource.id},
@@ -211,12 +216,12 @@ def router(wiring: Wiring, ledger: Ledger) -> APIRouter:
         )
 
     @api.get("/resources/{resource_id}/slots", response_model=list[SlotPublic])
-    async def list_slots(resource_id: str, start: date, end: date) -> list[SlotPublic]:
+    async def list_slots(resource_id: str, start: date, end: date, who: Caller) -> list[SlotPublic]:
         """The slots starting in [start, end) (UTC dates), with the seats still free."""
         if end <= start or (end - start).days > 92:
             raise Problem(422, "bad-range", "Bad date range", "end after start, at most 92 days.")
         async with engine.connect() as conn:
-            resource = await timeslot_resource(conn, resource_id)
+            resource = await timeslot_resource(conn, resource_id, who)
             rows = await conn.execute(
                 text(
                     f"SELECT {_SLOT_COLUMNS} FROM slots s WHERE s.resource_id = CAST(:r AS uuid) "
@@ -231,7 +236,7 @@ def router(wiring: Wiring, ledger: Ledger) -> APIRouter:
             return [_slot_public(r) for r in rows]
 
     @api.post("/slots/{slot_id}/cancel", response_model=Cancelled)
-    async def cancel_slot(slot_id: str, body: CancelIn) -> Cancelled:
+    async def cancel_slot(slot_id: str, body: CancelIn, who: Staff) -> Cancelled:
         """Cancel a slot with a reason. Its claims are listed for staff to act on (a booking is
         cancelled through the booking service, which releases its seats)."""
         async with engine.begin() as conn:
@@ -239,9 +244,14 @@ def router(wiring: Wiring, ledger: Ledger) -> APIRouter:
                 await conn.execute(
                     text(
                         "UPDATE slots SET status = 'cancelled', cancel_reason = :why "
-                        "WHERE id = CAST(:id AS uuid) RETURNING id"
+                        "WHERE id = CAST(:id AS uuid) AND resource_id IN "
+                        "(SELECT id FROM resources WHERE tenant_id = :t) RETURNING id"
                     ),
-                    {"id": uuid_or(slot_id, slot_missing(slot_id)), "why": body.reason},
+                    {
+                        "id": uuid_or(slot_id, slot_missing(slot_id)),
+                        "t": who.tenant,
+                        "why": body.reason,
+                    },
                 )
             ).first()
             if row is None:
@@ -263,7 +273,9 @@ def router(wiring: Wiring, ledger: Ledger) -> APIRouter:
         return Cancelled(slot=_slot_public(slot), affected_claims=affected)
 
     @api.post("/slots/{slot_id}/holds", status_code=201, response_model=HoldPublic)
-    async def hold_slot(slot_id: str, body: SlotHoldIn, response: Response) -> HoldPublic:
+    async def hold_slot(
+        slot_id: str, body: SlotHoldIn, response: Response, who: Caller
+    ) -> HoldPublic:
         """Hold seats of a slot for the party. 409 when fewer seats are left."""
         party = body.party.size
         ttl = timedelta(seconds=body.ttl_seconds or settings.hold_ttl_s)
@@ -275,7 +287,8 @@ def router(wiring: Wiring, ledger: Ledger) -> APIRouter:
                     quantity=party,
                     now=datetime.now(UTC),
                     ttl=ttl,
-                    holder=body.holder,
+                    holder=holder_for(who, body.holder),
+                    tenant=who.tenant,
                 )
         except SlotNotFound:
             raise slot_missing(slot_id) from None

@@ -1,0 +1,81 @@
+"""Development signing keys and tokens for a local platform.
+
+The platform started by ``make run`` (or by the tests) generates one Ed25519 key pair in its
+working directory (file mode 0600), hands only the public key to the services (``AUTH_JWKS``),
+and mints tokens with the private one. Production deployments configure their identity
+provider's public keys instead and never see a private key.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jwt
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+ISSUER = "booking-platform"
+AUDIENCE = "booking-platform-api"
+KEY_FILE = "dev-signing-key.pem"
+DEFAULT_TENANT = "demo"
+
+
+@dataclass(frozen=True)
+class DevKeys:
+    private_key: Ed25519PrivateKey
+    kid: str
+
+    @classmethod
+    def load_or_create(cls, workdir: Path) -> DevKeys:
+        path = workdir / KEY_FILE
+        if not path.exists():
+            key = Ed25519PrivateKey.generate()
+            pem = key.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            )
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(pem)
+        loaded = serialization.load_pem_private_key(path.read_bytes(), password=None)
+        assert isinstance(loaded, Ed25519PrivateKey)
+        raw = loaded.public_key().public_bytes(
+            serialization.Encoding.Raw, serialization.PublicFormat.Raw
+        )
+        return cls(loaded, kid=f"dev-{raw.hex()[:16]}")
+
+    def jwks(self) -> str:
+        """The public half, as the ``AUTH_JWKS`` the services verify with."""
+        jwk = json.loads(jwt.algorithms.OKPAlgorithm.to_jwk(self.private_key.public_key()))
+        jwk.update({"kid": self.kid, "alg": "EdDSA", "use": "sig"})
+        return json.dumps({"keys": [jwk]})
+
+    def mint(
+        self,
+        *,
+        tenant: str,
+        roles: Iterable[str] = ("staff",),
+        subject: str | None = None,
+        ttl_s: int = 8 * 3600,
+        **extra: Any,
+    ) -> str:
+        now = int(time.time())
+        claims = {
+            "iss": ISSUER,
+            "aud": AUDIENCE,
+            "sub": subject or f"dev-{uuid.uuid4().hex[:8]}",
+            "tenant": tenant,
+            "roles": list(roles),
+            "iat": now,
+            "exp": now + ttl_s,
+            **extra,
+        }
+        return jwt.encode(claims, self.private_key, algorithm="EdDSA", headers={"kid": self.kid})
