@@ -158,7 +158,7 @@ async def load(
             (
                 await http.post(
                     f"{urls['pricing']}/api/v1/rate-plans",
-                    json={"resource_id": rid, "currency": "EUR", "nightly_rate": "99.00"},
+                    json={"resource_id": rid, "currency": "EUR", "base_price": "99.00"},
                 )
             ).raise_for_status()
             resource_ids.append(rid)

@@ -50,14 +50,15 @@ def test_happy_path_ends_confirmed_with_capacity_taken_and_payment_captured(
     assert response.json()["status"] == "pending"
     booking = client.wait_terminal(response.json()["id"])
     assert booking["status"] == "confirmed"
-    assert booking["total"] == {"amount": "450.00", "currency": "EUR"}
+    # 3 nights × 150.00 + the default 10 % exclusive tax
+    assert booking["total"] == {"amount": "495.00", "currency": "EUR"}
     assert reserved_nights(client, resource_id, start, 3) == [1, 1, 1]
     payments = fetch(
         platform.database_urls["payment"],
         "SELECT status, amount FROM payments WHERE booking_id = $1",
         booking["id"],
     )
-    assert [(p["status"], str(p["amount"])) for p in payments] == [("captured", "450.000000")]
+    assert [(p["status"], str(p["amount"])) for p in payments] == [("captured", "495.000000")]
     events = fetch(
         platform.database_urls["booking"],
         "SELECT ce_type FROM outbox WHERE key = $1 AND topic = 'booking.events' ORDER BY id",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -40,6 +40,24 @@ class StayPeriod(BaseModel):
     @property
     def nights(self) -> int:
         return (self.check_out - self.check_in).days
+
+
+class TimeWindow(BaseModel):
+    """A timeslot booking's time: aware start and end, and the resource's IANA timezone."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    starts_at: datetime
+    ends_at: datetime
+    timezone: str = Field(min_length=1, max_length=64)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> TimeWindow:
+        if self.starts_at.tzinfo is None or self.ends_at.tzinfo is None:
+            raise ValueError("starts_at and ends_at carry a UTC offset")
+        if self.ends_at <= self.starts_at:
+            raise ValueError("ends_at must be after starts_at")
+        return self
 
 
 class SagaCommand(Command):

@@ -2,25 +2,69 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import ClassVar
 
-from contracts.base import Money, Reply
-from contracts.common import Party, SagaCommand, StayPeriod
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from contracts.base import DecimalStr, Money, Reply
+from contracts.common import Party, SagaCommand, StayPeriod, TimeWindow
 
 
 class PriceBooking(SagaCommand):
+    """Price a stay (``period``) or a timeslot booking (``window``) of a resource or group.
+    ``venue_id``: use the venue's plan when the resource has none of its own."""
+
     type: ClassVar[str] = "pricing.PriceBooking"
     resource_id: str
-    period: StayPeriod
+    period: StayPeriod | None = None
+    window: TimeWindow | None = None
     party: Party
+    venue_id: str | None = None
+
+    @model_validator(mode="after")
+    def _one_of(self) -> PriceBooking:
+        if (self.period is None) == (self.window is None):
+            raise ValueError("give either period (a stay) or window (a timeslot)")
+        return self
+
+
+class QuoteLine(BaseModel):
+    """One line of a quote. ``amount`` is signed (a discount is negative); a ``tax_included``
+    line shows tax contained in the prices and is not added to the total."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    kind: str = Field(description="charge | discount | fee | tax | tax_included")
+    description: str
+    quantity: DecimalStr
+    unit_price: DecimalStr
+    amount: DecimalStr
+
+
+class RefundTier(BaseModel):
+    """Cancelling at least ``hours_before`` the start refunds ``refund_percent``."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    hours_before: int = Field(ge=0)
+    refund_percent: DecimalStr
 
 
 class BookingPriced(Reply):
+    """The quote of a booking. Everything after ``total`` was added within v1 (optional): the
+    line items and the cancellation policy in force, which the booking keeps as its snapshot."""
+
     type: ClassVar[str] = "pricing.BookingPriced"
     quote_id: str
     nights: int
-    nightly_rate: Money
+    nightly_rate: Money | None = None
     total: Money
+    subtotal: Money | None = None
+    taxes: Money | None = None
+    lines: tuple[QuoteLine, ...] = ()
+    cancellation_policy: tuple[RefundTier, ...] = ()
+    valid_until: datetime | None = None
 
 
 class BookingPricingFailed(Reply):

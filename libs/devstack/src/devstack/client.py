@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
@@ -62,7 +62,7 @@ def booking_body(
 @dataclass
 class PlatformClient:
     urls: dict[str, str]
-    token: str | None = None
+    token: str | None = field(default=None, repr=False)  # never in a test report or log
     timeout: float = 10.0
 
     def __post_init__(self) -> None:
@@ -90,7 +90,7 @@ class PlatformClient:
     ) -> dict:
         r = self.http.post(
             f"{self.urls['pricing']}/api/v1/rate-plans",
-            json={"resource_id": resource_id, "currency": currency, "nightly_rate": rate},
+            json={"resource_id": resource_id, "currency": currency, "base_price": rate},
         )
         r.raise_for_status()
         return r.json()

@@ -14,6 +14,7 @@ from service_kit.runtime import ServiceDefinition
 SERVICE = ServiceDefinition(
     name="pricing",
     title="Pricing service",
+    authenticated_api=True,
     settings_factory=PricingSettings,  # type: ignore[arg-type]
     metadata=tables.metadata,
     outbox_table=tables.outbox,

@@ -219,12 +219,12 @@ def test_requests_a_plan_cannot_price_are_refused() -> None:
 def test_a_modification_is_the_difference_in_the_same_currency() -> None:
     p = plan()
     longer = quote(p, party=PartyMix(2), stay=Stay(MONDAY, MONDAY + timedelta(days=3)))
-    diff = modification_difference(D("220.00"), "EUR", longer)
+    diff = modification_difference(D("220.00"), "EUR", longer.total, longer.currency)
     assert (diff.amount, diff.action) == (D("110.00"), "charge")
     shorter = quote(p, party=PartyMix(2), stay=Stay(MONDAY, MONDAY + timedelta(days=1)))
-    assert modification_difference(D("220.00"), "EUR", shorter).action == "refund"
+    assert modification_difference(D("220.00"), "EUR", shorter.total, "EUR").action == "refund"
     with pytest.raises(UnpriceableRequest, match="priced in USD"):
-        modification_difference(D("220.00"), "USD", shorter)
+        modification_difference(D("220.00"), "USD", shorter.total, shorter.currency)
 
 
 # -- properties --------------------------------------------------------------------------------

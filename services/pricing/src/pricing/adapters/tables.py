@@ -12,7 +12,7 @@ from sqlalchemy import (
     Text,
     func,
 )
-from sqlalchemy.dialects.postgresql import UUID
+from sqlalchemy.dialects.postgresql import JSONB, UUID
 
 from messaging.tables import inbox_table, outbox_table
 
@@ -22,25 +22,38 @@ rate_plans = Table(
     "rate_plans",
     metadata,
     Column("id", UUID(as_uuid=False), primary_key=True),
-    Column("resource_id", Text, nullable=False, index=True),
+    Column("tenant_id", Text, nullable=False),
+    Column("resource_id", Text, index=True),
+    Column("venue_id", Text),
+    Column("name", Text, nullable=False, server_default=""),
     Column("currency", Text, nullable=False),
-    Column("nightly_rate", Numeric(18, 6), nullable=False),
+    Column("spec", JSONB, nullable=False),  # pricing.domain.plans.RatePlan.to_json()
+    Column("version", Integer, nullable=False, server_default="1"),
     Column("active", Boolean, nullable=False, server_default="true"),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
-    CheckConstraint("nightly_rate > 0", name="rate_plans_rate_positive"),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    CheckConstraint(
+        "(resource_id IS NULL) <> (venue_id IS NULL)", name="rate_plans_resource_or_venue"
+    ),
 )
 
 quotes = Table(
     "quotes",
     metadata,
     Column("id", UUID(as_uuid=False), primary_key=True),
-    Column("booking_id", Text, nullable=False, unique=True),
+    Column("tenant_id", Text),
+    Column("booking_id", Text, unique=True),  # null for a REST quote
+    Column("resource_id", Text),
     Column("rate_plan_id", UUID(as_uuid=False), nullable=False),
+    Column("rate_plan_version", Integer),
     Column("nights", Integer, nullable=False),
-    Column("nightly_rate", Numeric(18, 6), nullable=False),
+    Column("nightly_rate", Numeric(18, 6)),
     Column("total", Numeric(18, 6), nullable=False),
     Column("currency", Text, nullable=False),
+    Column("doc", JSONB),  # lines, totals and the cancellation policy snapshot
+    Column("valid_until", DateTime(timezone=True)),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    CheckConstraint("total >= 0", name="quotes_total_not_negative"),
 )
 
 outbox = outbox_table(metadata)

@@ -1,110 +1,489 @@
-"""Pricing REST: rate plans."""
+"""Pricing REST: rate plans (staff), quotes, refund quotes and modification quotes.
+
+Amounts travel as decimal strings ("120.00"), never as JSON numbers, and are refused when they
+have more decimals than the currency's minor unit.
+"""
 
 from __future__ import annotations
 
+import json
 import uuid
-from datetime import datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from fastapi import APIRouter, Query, Response
-from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import Row, text
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
 
-from contracts.base import DecimalStr, to_minor_units
-from pricing.domain.money import PricingRuleBroken, parse_rate
+from contracts.base import to_minor_units
+from pricing.adapters.quoting import PLAN_COLUMNS, StoredQuote, policy_of, price_and_store
+from pricing.domain.money import NoRatePlan, PricingRuleBroken
+from pricing.domain.plans import RatePlan
+from pricing.domain.quotes import PartyMix, Stay, Window, modification_difference, refund_quote
+from service_kit.auth import Caller, Principal, Staff
 from service_kit.problems import Problem, uuid_or
 from service_kit.runtime import Wiring
 
+Amount = Annotated[
+    str, Field(pattern=r"^\d{1,12}(\.\d{1,6})?$", examples=["120.00"], description="decimal string")
+]
+Percent = Annotated[str, Field(pattern=r"^\d{1,3}(\.\d{1,4})?$", examples=["10"])]
 
-class RatePlanCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
 
-    resource_id: str = Field(min_length=1, max_length=64)
-    currency: str = Field(pattern=r"^[A-Z]{3}$")
-    nightly_rate: str = Field(
-        min_length=1, max_length=32, description='A decimal string, e.g. "120.00" (never a float)'
-    )
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class SeasonIn(_Strict):
+    name: str = Field(default="season", min_length=1, max_length=80)
+    starts_on: date
+    ends_on: date = Field(description="exclusive")
+    price: Amount
+    weekend_price: Amount | None = None
+
+
+class LengthDiscountIn(_Strict):
+    min_units: int = Field(ge=2, le=1000, description="nights for stays; hours or slots otherwise")
+    percent: Percent
+
+
+class FeeIn(_Strict):
+    name: str = Field(min_length=1, max_length=80)
+    amount: Amount
+    per: Literal["booking", "night", "person"] = "booking"
+
+
+class TaxIn(_Strict):
+    name: str = Field(min_length=1, max_length=80)
+    percent: Percent
+    inclusive: bool = False
+
+
+class CategoryIn(_Strict):
+    name: Literal["adults", "children", "infants"]
+    percent: Percent
+    ages: str = Field(default="", max_length=20)
+
+
+class TierIn(_Strict):
+    hours_before: int = Field(ge=0, le=24 * 730)
+    refund_percent: Percent
+
+
+class PlanSpec(_Strict):
+    """A rate plan's prices and policies. Omitted parts take the documented defaults: 10 %
+    exclusive tax, adults 100 % / children (3-12) 70 % / infants (0-2) free, and refunds of
+    100 % from 24 h before the start, 50 % from 6 h, nothing later."""
+
+    currency: str = Field(pattern=r"^[A-Z]{3}$", examples=["EUR"])
+    basis: Literal["per_night", "per_hour", "per_slot", "per_person"] = "per_night"
+    base_price: Amount
+    weekend_price: Amount | None = None
+    weekend_days: list[int] = Field(default=[4, 5], description="0 = Monday; default Fri, Sat")
+    seasons: list[SeasonIn] = Field(default=[], max_length=100)
+    length_discounts: list[LengthDiscountIn] = Field(default=[], max_length=20)
+    fees: list[FeeIn] = Field(default=[], max_length=20)
+    taxes: list[TaxIn] | None = Field(default=None, max_length=10)
+    party_categories: list[CategoryIn] | None = None
+    cancellation_policy: list[TierIn] | None = Field(default=None, max_length=20)
+    quote_valid_minutes: int = Field(default=30, ge=1, le=7 * 24 * 60)
+
+    def to_domain(self) -> RatePlan:
+        try:
+            return RatePlan.from_json(self.model_dump(mode="json"))
+        except PricingRuleBroken as broken:
+            raise Problem(
+                422, broken.code.replace("_", "-"), "Invalid rate plan", str(broken)
+            ) from None
+
+
+class RatePlanCreate(PlanSpec):
+    resource_id: str | None = Field(default=None, min_length=1, max_length=64)
+    venue_id: str | None = Field(default=None, min_length=1, max_length=64)
+    name: str = Field(default="", max_length=200)
+
+    @model_validator(mode="after")
+    def _target(self) -> RatePlanCreate:
+        if (self.resource_id is None) == (self.venue_id is None):
+            raise ValueError("a rate plan is for a resource_id or for a venue_id")
+        return self
 
 
 class RatePlanPublic(BaseModel):
     id: str
-    resource_id: str
-    currency: str
-    nightly_rate: DecimalStr
+    resource_id: str | None
+    venue_id: str | None
+    name: str
+    version: int
     active: bool
+    plan: dict[str, Any]
     created_at: datetime
+    updated_at: datetime
+
+
+class PartyIn(_Strict):
+    adults: int = Field(ge=1, le=100)
+    children: int = Field(default=0, ge=0, le=100)
+    infants: int = Field(default=0, ge=0, le=100)
+
+
+class QuoteRequest(_Strict):
+    """A stay (check_in, check_out) or a timeslot (starts_at, ends_at, timezone)."""
+
+    resource_id: str = Field(min_length=1, max_length=64)
+    venue_id: str | None = Field(default=None, min_length=1, max_length=64)
+    party: PartyIn
+    check_in: date | None = None
+    check_out: date | None = None
+    starts_at: datetime | None = None
+    ends_at: datetime | None = None
+    timezone: str | None = Field(default=None, max_length=64)
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> QuoteRequest:
+        stay = self.check_in is not None or self.check_out is not None
+        slot = self.starts_at is not None or self.ends_at is not None
+        if stay == slot:
+            raise ValueError("give check_in and check_out, or starts_at, ends_at and timezone")
+        if stay:
+            if self.check_in is None or self.check_out is None or self.check_out <= self.check_in:
+                raise ValueError("check_out must be after check_in")
+            if (self.check_out - self.check_in).days > 365:
+                raise ValueError("a stay is at most 365 nights")
+        else:
+            if self.starts_at is None or self.ends_at is None or self.timezone is None:
+                raise ValueError("a timeslot needs starts_at, ends_at and timezone")
+            if self.starts_at.tzinfo is None or self.ends_at.tzinfo is None:
+                raise ValueError("starts_at and ends_at need a UTC offset")
+            if self.ends_at <= self.starts_at:
+                raise ValueError("ends_at must be after starts_at")
+        return self
+
+    def stay(self) -> Stay | None:
+        if self.check_in is None or self.check_out is None:
+            return None
+        return Stay(self.check_in, self.check_out)
+
+    def window(self) -> Window | None:
+        if self.starts_at is None or self.ends_at is None or self.timezone is None:
+            return None
+        try:
+            ZoneInfo(self.timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise Problem(
+                422, "unknown-timezone", "Unknown timezone", f"No timezone {self.timezone!r}."
+            ) from None
+        return Window(self.starts_at, self.ends_at, self.timezone)
+
+
+class QuotePublic(BaseModel):
+    id: str
+    booking_id: str | None
+    resource_id: str | None
+    currency: str
+    lines: list[dict[str, str]]
+    subtotal: str
+    discounts: str
+    fees: str
+    taxes: str
+    taxes_included: str
+    total: str
+    cancellation_policy: list[dict[str, Any]]
+    rate_plan: dict[str, Any]
+    valid_until: datetime | None
+    created_at: datetime
+
+
+class RefundRequest(_Strict):
+    starts_at: datetime = Field(description="when the booking starts (aware)")
+    paid: Amount | None = Field(default=None, description="default: the quote's total")
+    at: datetime | None = Field(default=None, description="when it is cancelled; default now")
+
+
+class RefundPublic(BaseModel):
+    quote_id: str
+    currency: str
+    paid: str
+    hours_before_start: str
+    refund_percent: str
+    refundable: str
+    cancellation_policy: list[dict[str, Any]]
+
+
+class ModificationPublic(BaseModel):
+    old_quote_id: str
+    new_quote: QuotePublic
+    difference: str = Field(description="new total - old total")
+    action: Literal["charge", "refund", "none"]
+    currency: str
+
+
+_QUOTE_COLUMNS = (
+    "id::text, booking_id, resource_id, tenant_id, currency, total, doc, valid_until, created_at"
+)
+
+
+def _plan_public(row: Any) -> RatePlanPublic:
+    return RatePlanPublic(
+        id=row.id,
+        resource_id=row.resource_id,
+        venue_id=row.venue_id,
+        name=row.name,
+        version=row.version,
+        active=row.active,
+        plan=row.spec,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+    )
+
+
+def _quote_public(row: Any) -> QuotePublic:
+    doc = row.doc or {}
+    return QuotePublic(
+        id=row.id,
+        booking_id=row.booking_id,
+        resource_id=row.resource_id,
+        currency=row.currency,
+        lines=doc.get("lines", []),
+        subtotal=doc.get("subtotal", str(_total(row))),
+        discounts=doc.get("discounts", "0"),
+        fees=doc.get("fees", "0"),
+        taxes=doc.get("taxes", "0"),
+        taxes_included=doc.get("taxes_included", "0"),
+        total=doc.get("total", str(_total(row))),
+        cancellation_policy=doc.get("cancellation_policy", []),
+        rate_plan=doc.get("rate_plan", {}),
+        valid_until=row.valid_until,
+        created_at=row.created_at,
+    )
+
+
+def _total(row: Any) -> Decimal:
+    """A stored total (NUMERIC(18, 6)) in the currency's minor units."""
+    return to_minor_units(Decimal(str(row.total)), row.currency)
+
+
+def _plan_missing(plan_id: str) -> Problem:
+    return Problem(404, "rate-plan-not-found", "Rate plan not found", f"No rate plan {plan_id}.")
+
+
+def _quote_missing(quote_id: str) -> Problem:
+    return Problem(404, "quote-not-found", "Quote not found", f"No quote {quote_id}.")
+
+
+def _refused(broken: PricingRuleBroken) -> Problem:
+    if isinstance(broken, NoRatePlan):
+        return Problem(422, "no-rate-plan", "No rate plan", str(broken))
+    return Problem(422, broken.code.replace("_", "-"), "Cannot price this request", str(broken))
 
 
 def router(wiring: Wiring) -> APIRouter:
     api = APIRouter(prefix="/api/v1", tags=["pricing"])
     engine = wiring.engine
 
-    def public(row: Row[Any]) -> RatePlanPublic:
-        rate: Decimal = to_minor_units(row.nightly_rate, row.currency)
-        return RatePlanPublic(
-            id=row.id,
-            resource_id=row.resource_id,
-            currency=row.currency,
-            nightly_rate=rate,
-            active=row.active,
-            created_at=row.created_at,
-        )
+    async def load_quote(conn: AsyncConnection, quote_id: str, who: Principal) -> Any:
+        row = (
+            await conn.execute(
+                text(
+                    f"SELECT {_QUOTE_COLUMNS} FROM quotes "
+                    "WHERE id = CAST(:id AS uuid) AND tenant_id = :t"
+                ),
+                {"id": uuid_or(quote_id, _quote_missing(quote_id)), "t": who.tenant},
+            )
+        ).first()
+        if row is None:
+            raise _quote_missing(quote_id)
+        return row
+
+    async def stored_quote(conn: AsyncConnection, body: QuoteRequest, who: Principal) -> Any:
+        try:
+            stored: StoredQuote = await price_and_store(
+                conn,
+                resource_id=body.resource_id,
+                venue_id=body.venue_id,
+                tenant=who.tenant,
+                party=PartyMix(body.party.adults, body.party.children, body.party.infants),
+                stay=body.stay(),
+                window=body.window(),
+                now=datetime.now(UTC),
+            )
+        except PricingRuleBroken as broken:
+            raise _refused(broken) from None
+        return await load_quote(conn, stored.id, who)
 
     @api.post("/rate-plans", status_code=201, response_model=RatePlanPublic)
-    async def create_rate_plan(body: RatePlanCreate, response: Response) -> RatePlanPublic:
-        try:
-            rate = parse_rate(body.nightly_rate, body.currency)
-        except PricingRuleBroken as broken:
-            raise Problem(
-                422, broken.code.replace("_", "-"), "Invalid rate plan", str(broken)
-            ) from None
+    async def create_rate_plan(
+        body: RatePlanCreate, response: Response, who: Staff
+    ) -> RatePlanPublic:
+        """A rate plan for a resource (or group) or for every resource of a venue (staff)."""
+        plan = PlanSpec(**body.model_dump(include=set(PlanSpec.model_fields))).to_domain()
         plan_id = str(uuid.uuid4())
         async with engine.begin() as conn:
             row = (
                 await conn.execute(
                     text(
-                        "INSERT INTO rate_plans (id, resource_id, currency, nightly_rate) "
-                        "VALUES (:id, :r, :c, :rate) "
-                        "RETURNING id::text, resource_id, currency, nightly_rate, active, created_at"
+                        "INSERT INTO rate_plans (id, tenant_id, resource_id, venue_id, name, "
+                        "currency, spec) VALUES (:id, :t, :r, :v, :n, :c, CAST(:spec AS jsonb)) "
+                        f"RETURNING {PLAN_COLUMNS}"
                     ),
-                    {"id": plan_id, "r": body.resource_id, "c": body.currency, "rate": rate},
+                    {
+                        "id": plan_id,
+                        "t": who.tenant,
+                        "r": body.resource_id,
+                        "v": body.venue_id,
+                        "n": body.name,
+                        "c": plan.currency,
+                        "spec": json.dumps(plan.to_json()),
+                    },
                 )
             ).one()
         response.headers["Location"] = f"/api/v1/rate-plans/{plan_id}"
-        return public(row)
+        return _plan_public(row)
 
     @api.get("/rate-plans", response_model=list[RatePlanPublic])
     async def list_rate_plans(
+        who: Caller,
         resource_id: Annotated[str | None, Query(max_length=64)] = None,
+        venue_id: Annotated[str | None, Query(max_length=64)] = None,
         limit: Annotated[int, Query(ge=1, le=500)] = 100,
     ) -> list[RatePlanPublic]:
         async with engine.connect() as conn:
             rows = await conn.execute(
                 text(
-                    "SELECT id::text, resource_id, currency, nightly_rate, active, created_at "
-                    "FROM rate_plans WHERE (CAST(:r AS text) IS NULL OR resource_id = :r) "
+                    f"SELECT {PLAN_COLUMNS} FROM rate_plans WHERE tenant_id = :t "
+                    "AND (CAST(:r AS text) IS NULL OR resource_id = :r) "
+                    "AND (CAST(:v AS text) IS NULL OR venue_id = :v) "
                     "ORDER BY created_at DESC LIMIT :limit"
                 ),
-                {"r": resource_id, "limit": limit},
+                {"t": who.tenant, "r": resource_id, "v": venue_id, "limit": limit},
             )
-            return [public(r) for r in rows]
+            return [_plan_public(r) for r in rows]
 
     @api.get("/rate-plans/{plan_id}", response_model=RatePlanPublic)
-    async def get_rate_plan(plan_id: str) -> RatePlanPublic:
-        uuid_or(plan_id, Problem(404, "rate-plan-not-found", "Rate plan not found"))
+    async def get_rate_plan(plan_id: str, who: Caller) -> RatePlanPublic:
         async with engine.connect() as conn:
             row = (
                 await conn.execute(
                     text(
-                        "SELECT id::text, resource_id, currency, nightly_rate, active, created_at "
-                        "FROM rate_plans WHERE id = CAST(:id AS uuid)"
+                        f"SELECT {PLAN_COLUMNS} FROM rate_plans "
+                        "WHERE id = CAST(:id AS uuid) AND tenant_id = :t"
                     ),
-                    {"id": plan_id},
+                    {"id": uuid_or(plan_id, _plan_missing(plan_id)), "t": who.tenant},
                 )
             ).first()
         if row is None:
-            raise Problem(404, "rate-plan-not-found", "Rate plan not found")
-        return public(row)
+            raise _plan_missing(plan_id)
+        return _plan_public(row)
+
+    @api.put("/rate-plans/{plan_id}", response_model=RatePlanPublic)
+    async def replace_rate_plan(plan_id: str, body: PlanSpec, who: Staff) -> RatePlanPublic:
+        """Replace a plan's prices and policies (a new version). Quotes and bookings keep the
+        snapshot they were priced with."""
+        plan = body.to_domain()
+        async with engine.begin() as conn:
+            row = (
+                await conn.execute(
+                    text(
+                        "UPDATE rate_plans SET spec = CAST(:spec AS jsonb), currency = :c, "
+                        "version = version + 1, updated_at = now() "
+                        "WHERE id = CAST(:id AS uuid) AND tenant_id = :t "
+                        f"RETURNING {PLAN_COLUMNS}"
+                    ),
+                    {
+                        "id": uuid_or(plan_id, _plan_missing(plan_id)),
+                        "t": who.tenant,
+                        "c": plan.currency,
+                        "spec": json.dumps(plan.to_json()),
+                    },
+                )
+            ).first()
+        if row is None:
+            raise _plan_missing(plan_id)
+        return _plan_public(row)
+
+    @api.delete("/rate-plans/{plan_id}", status_code=204)
+    async def deactivate_rate_plan(plan_id: str, who: Staff) -> Response:
+        """Stop using a plan for new quotes (existing quotes are unaffected)."""
+        async with engine.begin() as conn:
+            result = await conn.execute(
+                text(
+                    "UPDATE rate_plans SET active = false, updated_at = now() "
+                    "WHERE id = CAST(:id AS uuid) AND tenant_id = :t"
+                ),
+                {"id": uuid_or(plan_id, _plan_missing(plan_id)), "t": who.tenant},
+            )
+        if not result.rowcount:
+            raise _plan_missing(plan_id)
+        return Response(status_code=204)
+
+    @api.post("/quotes", status_code=201, response_model=QuotePublic)
+    async def create_quote(body: QuoteRequest, response: Response, who: Caller) -> QuotePublic:
+        """Price a stay or a timeslot: line items, totals, and the cancellation policy that a
+        booking made from this quote would keep."""
+        async with engine.begin() as conn:
+            row = await stored_quote(conn, body, who)
+        response.headers["Location"] = f"/api/v1/quotes/{row.id}"
+        return _quote_public(row)
+
+    @api.get("/quotes/{quote_id}", response_model=QuotePublic)
+    async def get_quote(quote_id: str, who: Caller) -> QuotePublic:
+        async with engine.connect() as conn:
+            return _quote_public(await load_quote(conn, quote_id, who))
+
+    @api.post("/quotes/{quote_id}/refund", response_model=RefundPublic)
+    async def refund_for(quote_id: str, body: RefundRequest, who: Caller) -> RefundPublic:
+        """What cancelling refunds, from the quote's policy snapshot (never the plan's current
+        policy) and the time of cancellation. A read: nothing is refunded here."""
+        async with engine.connect() as conn:
+            row = await load_quote(conn, quote_id, who)
+        if body.starts_at.tzinfo is None or (body.at is not None and body.at.tzinfo is None):
+            raise Problem(422, "naive-time", "Times need a UTC offset", "e.g. 2027-05-01T15:00Z")
+        total = _total(row)
+        paid = Decimal(body.paid) if body.paid is not None else total
+        if paid > total:
+            raise Problem(
+                422, "refund-above-paid", "More than the quote", f"paid is at most {total}."
+            )
+        try:
+            result = refund_quote(
+                policy_of(row.doc),
+                paid=paid,
+                currency=row.currency,
+                starts_at=body.starts_at,
+                now=body.at or datetime.now(UTC),
+            )
+        except PricingRuleBroken as broken:
+            raise _refused(broken) from None
+        return RefundPublic(
+            quote_id=row.id,
+            currency=row.currency,
+            paid=str(result.paid),
+            hours_before_start=str(result.hours_before_start),
+            refund_percent=str(result.refund_percent),
+            refundable=str(result.refundable),
+            cancellation_policy=row.doc["cancellation_policy"],
+        )
+
+    @api.post("/quotes/{quote_id}/modification", response_model=ModificationPublic)
+    async def modification(quote_id: str, body: QuoteRequest, who: Caller) -> ModificationPublic:
+        """Price the modified booking (a new quote at today's plan) and the difference to the
+        old quote: positive to charge, negative to refund."""
+        async with engine.begin() as conn:
+            old = await load_quote(conn, quote_id, who)
+            new = await stored_quote(conn, body, who)
+        try:
+            diff = modification_difference(_total(old), old.currency, _total(new), new.currency)
+        except PricingRuleBroken as broken:
+            raise _refused(broken) from None
+        return ModificationPublic(
+            old_quote_id=old.id,
+            new_quote=_quote_public(new),
+            difference=str(diff.amount),
+            action=diff.action,  # type: ignore[arg-type]
+            currency=diff.currency,
+        )
 
     return api

@@ -320,9 +320,12 @@ class Difference:
         return "charge" if self.amount > 0 else "refund" if self.amount < 0 else "none"
 
 
-def modification_difference(old_total: Decimal, old_currency: str, new: Priced) -> Difference:
-    if old_currency != new.currency:
+def modification_difference(
+    old_total: Decimal, old_currency: str, new_total: Decimal, new_currency: str
+) -> Difference:
+    """What a modification charges (positive) or refunds (negative): new total - old total."""
+    if old_currency != new_currency:
         raise UnpriceableRequest(
-            f"the booking was priced in {old_currency}; the new price is in {new.currency}"
+            f"the booking was priced in {old_currency}; the new price is in {new_currency}"
         )
-    return Difference(old_total, new.total, new.currency)
+    return Difference(old_total, new_total, new_currency)

@@ -1,80 +1,96 @@
-"""PriceBooking → BookingPriced | BookingPricingFailed. Idempotent per booking: one quote."""
+"""PriceBooking → BookingPriced | BookingPricingFailed. Idempotent per booking: one quote,
+and a redelivered command gets the same reply from the stored quote."""
 
 from __future__ import annotations
 
-import uuid
+from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import text
 
 from contracts.base import Money
-from contracts.pricing import BookingPriced, BookingPricingFailed, PriceBooking
+from contracts.pricing import (
+    BookingPriced,
+    BookingPricingFailed,
+    PriceBooking,
+    QuoteLine,
+    RefundTier,
+)
 from contracts.topics import BOOKING_SAGA_REPLIES
 from messaging.runner import HandlerContext
-from pricing.domain.money import NoRatePlan, PricingRuleBroken, quote_stay
+from pricing.adapters.quoting import price_and_store
+from pricing.domain.money import PricingRuleBroken
+from pricing.domain.quotes import PartyMix, Stay, Window
 
 
 async def price_booking(ctx: HandlerContext, cmd: PriceBooking) -> None:
     existing = (
         await ctx.conn.execute(
             text(
-                "SELECT id::text, nights, nightly_rate, total, currency FROM quotes "
-                "WHERE booking_id = :b"
+                "SELECT id::text, nights, nightly_rate, total, currency, doc, valid_until "
+                "FROM quotes WHERE booking_id = :b"
             ),
             {"b": cmd.booking_id},
         )
     ).first()
+    reply: BookingPriced | BookingPricingFailed
     if existing is not None:
-        reply: BookingPriced | BookingPricingFailed = _priced(cmd, *existing)
+        reply = _priced(cmd, *existing)
     else:
         try:
-            plan = (
-                await ctx.conn.execute(
-                    text(
-                        "SELECT id::text, currency, nightly_rate FROM rate_plans "
-                        "WHERE resource_id = :r AND active ORDER BY created_at DESC LIMIT 1"
-                    ),
-                    {"r": cmd.resource_id},
-                )
-            ).first()
-            if plan is None:
-                raise NoRatePlan(f"no active rate plan for resource {cmd.resource_id}")
-            quote = quote_stay(cmd.period.nights, plan.nightly_rate, plan.currency)
+            stored = await price_and_store(
+                ctx.conn,
+                resource_id=cmd.resource_id,
+                venue_id=cmd.venue_id,
+                tenant=None,
+                party=PartyMix(cmd.party.adults, cmd.party.children, cmd.party.infants),
+                stay=Stay(cmd.period.check_in, cmd.period.check_out) if cmd.period else None,
+                window=Window(cmd.window.starts_at, cmd.window.ends_at, cmd.window.timezone)
+                if cmd.window
+                else None,
+                now=datetime.now(UTC),
+                booking_id=cmd.booking_id,
+            )
         except PricingRuleBroken as broken:
             reply = BookingPricingFailed(
                 booking_id=cmd.booking_id, step=cmd.step, reason=broken.code, detail=str(broken)
             )
         else:
-            quote_id = str(uuid.uuid4())
-            await ctx.conn.execute(
-                text(
-                    "INSERT INTO quotes (id, booking_id, rate_plan_id, nights, nightly_rate, total, "
-                    "currency) VALUES (:id, :b, :p, :n, :r, :t, :c)"
-                ),
-                {
-                    "id": quote_id,
-                    "b": cmd.booking_id,
-                    "p": plan.id,
-                    "n": quote.nights,
-                    "r": quote.nightly_rate,
-                    "t": quote.total,
-                    "c": quote.currency,
-                },
-            )
             reply = _priced(
-                cmd, quote_id, quote.nights, quote.nightly_rate, quote.total, quote.currency
+                cmd,
+                stored.id,
+                stored.nights,
+                stored.nightly_rate,
+                stored.priced.total,
+                stored.priced.currency,
+                stored.doc,
+                stored.valid_until,
             )
     await ctx.emit(BOOKING_SAGA_REPLIES, cmd.booking_id, reply)
 
 
 def _priced(
-    cmd: PriceBooking, quote_id: str, nights: int, rate: Decimal, total: Decimal, currency: str
+    cmd: PriceBooking,
+    quote_id: str,
+    nights: int,
+    rate: Decimal | None,
+    total: Decimal,
+    currency: str,
+    doc: dict[str, Any] | None,
+    valid_until: datetime | None,
 ) -> BookingPriced:
+    doc = doc or {}
     return BookingPriced(
         booking_id=cmd.booking_id,
         step=cmd.step,
         quote_id=quote_id,
         nights=nights,
-        nightly_rate=Money.of(rate, currency),
+        nightly_rate=Money.of(rate, currency) if rate is not None else None,
         total=Money.of(total, currency),
+        subtotal=Money.of(Decimal(doc["subtotal"]), currency) if "subtotal" in doc else None,
+        taxes=Money.of(Decimal(doc["taxes"]), currency) if "taxes" in doc else None,
+        lines=tuple(QuoteLine(**ln) for ln in doc.get("lines", ())),
+        cancellation_policy=tuple(RefundTier(**t) for t in doc.get("cancellation_policy", ())),
+        valid_until=valid_until,
     )
