@@ -27,6 +27,7 @@ def platform() -> Iterator[Platform]:
         service_env={
             "BOOKING_STEP_TIMEOUT_S": "15",
             "INVENTORY_CONSUMER_RETRY_ATTEMPTS": "3",
+            "PAYMENT_EXPIRY_INTERVAL_S": "0.5",
         },
     )
     p = Platform(config)

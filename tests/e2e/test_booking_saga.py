@@ -98,7 +98,7 @@ def test_declined_payment_releases_capacity_and_charges_nothing(
         "SELECT status FROM payments WHERE booking_id = $1",
         booking["id"],
     )
-    assert [s["status"] for s in statuses] == ["declined"]
+    assert [s["status"] for s in statuses] == ["failed"]
     steps = [
         m["message_type"]
         for m in client.timeline(booking["id"])["messages"]

@@ -2,16 +2,26 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import ClassVar
 
-from contracts.base import Money, Reply
+from pydantic import Field
+
+from contracts.base import Event, Money, Reply
 from contracts.common import SagaCommand
 
 
 class AuthorizePayment(SagaCommand):
+    """Authorize ``amount`` with a payment method: a test card (``pm_card_visa``, ...) or
+    ``bank_transfer``. A method that needs the guest to act (3-D Secure, a transfer) answers
+    only when that completes: ``PaymentAuthorized``, or ``PaymentDeclined`` when it fails or
+    ``pay_by`` passes. ``tenant_id`` and ``pay_by`` were added within v1 (optional)."""
+
     type: ClassVar[str] = "payment.AuthorizePayment"
     amount: Money
-    payment_method: str
+    payment_method: str = Field(min_length=1, max_length=64)
+    tenant_id: str | None = None
+    pay_by: datetime | None = None
 
 
 class PaymentAuthorized(Reply):
@@ -53,3 +63,51 @@ class VoidPayment(SagaCommand):
 class PaymentVoided(Reply):
     type: ClassVar[str] = "payment.PaymentVoided"
     payment_id: str
+
+
+class RefundPayment(SagaCommand):
+    """Refund part or all of a captured payment. ``refund_key`` makes it idempotent: the same
+    key refunds once, however often the command arrives."""
+
+    type: ClassVar[str] = "payment.RefundPayment"
+    payment_id: str
+    amount: Money
+    refund_key: str = Field(min_length=1, max_length=200)
+    reason: str = ""
+
+
+class PaymentRefunded(Reply):
+    type: ClassVar[str] = "payment.PaymentRefunded"
+    payment_id: str
+    refund_id: str
+    amount: Money
+    refunded_total: Money
+
+
+class PaymentRefundFailed(Reply):
+    type: ClassVar[str] = "payment.PaymentRefundFailed"
+    payment_id: str
+    reason: str
+    detail: str = ""
+
+
+class PaymentEvent(Event):
+    booking_id: str
+    payment_id: str
+    amount: Money
+
+
+class LatePaymentReceived(PaymentEvent):
+    """Money arrived after the payment was canceled (its deadline passed): the booking saga
+    re-acquires capacity or refunds it."""
+
+    type: ClassVar[str] = "payment.late_payment_received"
+    received_at: datetime
+
+
+class PaymentRefundedEvent(PaymentEvent):
+    """A refund was made (by the saga or by staff); ``amount`` is this refund."""
+
+    type: ClassVar[str] = "payment.refunded"
+    refund_id: str
+    refunded_total: Money

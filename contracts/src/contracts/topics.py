@@ -64,9 +64,18 @@ INVENTORY_EVENTS = TopicSpec(
     {"retention.ms": str(WEEK_MS), "cleanup.policy": "delete"},
 )
 
+PAYMENT_EVENTS = TopicSpec(
+    "payment.events",
+    6,
+    "booking id",
+    "Public payment events: a late payment (after its booking gave up on it), refunds.",
+    {"retention.ms": str(4 * WEEK_MS), "cleanup.policy": "delete"},
+)
+
 PRIMARY_TOPICS: tuple[TopicSpec, ...] = (
     INVENTORY_COMMANDS,
     INVENTORY_EVENTS,
+    PAYMENT_EVENTS,
     PRICING_COMMANDS,
     PAYMENT_COMMANDS,
     BOOKING_SAGA_REPLIES,

@@ -26,7 +26,7 @@ from contracts.topics import ALL_TOPICS
 from devstack.kafka import REPO_ROOT, KafkaBroker
 from devstack.postgres import EmbeddedPostgres
 from devstack.procs import Proc, free_ports, port_open, spawn, wait_for
-from devstack.tokens import AUDIENCE, DEFAULT_TENANT, ISSUER, KEY_FILE, DevKeys
+from devstack.tokens import AUDIENCE, DEFAULT_TENANT, ISSUER, KEY_FILE, DevKeys, local_secret
 from messaging.kafka import ensure_topics
 
 SERVICES: dict[str, int] = {
@@ -93,6 +93,7 @@ class Platform:
         self._state_written = False
         config.workdir.mkdir(parents=True, exist_ok=True)
         self.keys = DevKeys.load_or_create(config.workdir)
+        self.webhook_secret = local_secret(config.workdir, "sim-webhook-secret")
 
     # -- addresses ----------------------------------------------------------------------------
 
@@ -118,6 +119,7 @@ class Platform:
             "AUTH_JWKS": self.keys.jwks(),
             "AUTH_ISSUER": ISSUER,
             "AUTH_AUDIENCE": AUDIENCE,
+            "PAYMENT_SIM_WEBHOOK_SECRET": self.webhook_secret,
             "PYTHONUNBUFFERED": "1",
         }
         env.update(self.config.service_env)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import time
 import uuid
 from collections.abc import Iterable
@@ -79,3 +80,14 @@ class DevKeys:
             **extra,
         }
         return jwt.encode(claims, self.private_key, algorithm="EdDSA", headers={"kid": self.kid})
+
+
+def local_secret(workdir: Path, name: str) -> str:
+    """A random secret kept in the platform's working directory (0600), made on first use:
+    the simulated provider's webhook secret of a local platform."""
+    path = workdir / name
+    if not path.exists():
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_urlsafe(32))
+    return path.read_text().strip()

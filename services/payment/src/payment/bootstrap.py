@@ -2,38 +2,65 @@
 
 from __future__ import annotations
 
-from contracts.payment import AuthorizePayment, CapturePayment, VoidPayment
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+
+from contracts.payment import AuthorizePayment, CapturePayment, RefundPayment, VoidPayment
 from contracts.topics import PAYMENT_COMMANDS
 from messaging.runner import Subscription
 from payment.adapters import tables
-from payment.adapters.simulated_card import SimulatedCardProvider
+from payment.adapters.desk import PaymentDesk
+from payment.adapters.providers import Providers
 from payment.api.routes import router
-from payment.handlers import authorize_payment, capture_payment, void_payment
+from payment.handlers import (
+    authorize_payment,
+    capture_payment,
+    payment_expiry,
+    refund_payment,
+    void_payment,
+)
 from payment.settings import PaymentSettings
 from service_kit.runtime import ServiceDefinition, Wiring
 
 
+def _desk(wiring: Wiring) -> PaymentDesk:
+    settings = wiring.settings
+    assert isinstance(settings, PaymentSettings)
+    return PaymentDesk(
+        Providers(wiring.engine), wiring.outbox, timedelta(seconds=settings.action_deadline_s)
+    )
+
+
 def _subscriptions(wiring: Wiring) -> list[Subscription]:
-    provider = SimulatedCardProvider()
+    desk = _desk(wiring)
     return [
         Subscription(
             PAYMENT_COMMANDS,
             {
-                AuthorizePayment: authorize_payment.handler(provider),
-                CapturePayment: capture_payment.handler(provider),
-                VoidPayment: void_payment.handler(provider),
+                AuthorizePayment: authorize_payment.handler(desk),
+                CapturePayment: capture_payment.handler(desk),
+                VoidPayment: void_payment.handler(desk),
+                RefundPayment: refund_payment.handler(desk),
             },
         )
     ]
 
 
+def _background(wiring: Wiring) -> list[Callable[[], Awaitable[None]]]:
+    settings = wiring.settings
+    assert isinstance(settings, PaymentSettings)
+    return [payment_expiry.job(wiring.engine, _desk(wiring), settings.expiry_interval_s)]
+
+
 SERVICE = ServiceDefinition(
     name="payment",
     title="Payment service",
+    authenticated_api=True,
     settings_factory=PaymentSettings,  # type: ignore[arg-type]
     metadata=tables.metadata,
     outbox_table=tables.outbox,
     inbox_table=tables.inbox,
-    routers=lambda wiring: [router(wiring)],
+    routers=lambda wiring: [router(wiring, _desk(wiring))],
     subscriptions=_subscriptions,
+    background=_background,
 )

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from service_kit.settings import ServiceSettings
@@ -11,3 +12,12 @@ class PaymentSettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="PAYMENT_", extra="ignore", frozen=True)
     service_name: ClassVar[str] = "payment"
     default_port: ClassVar[int] = 8003
+
+    # How long a payment waiting for the guest (3-D Secure, a bank transfer) stays open when
+    # the command names no pay_by; then it is canceled and the saga hears PaymentDeclined.
+    action_deadline_s: float = Field(default=30 * 60, gt=0, le=30 * 24 * 3600)
+    expiry_interval_s: float = Field(default=5.0, gt=0, le=3600)
+    # Shared secret of the simulated card provider's signed webhooks; without it the webhook
+    # endpoint refuses every call.
+    sim_webhook_secret: SecretStr | None = None
+    webhook_tolerance_s: int = Field(default=300, ge=10, le=3600)

@@ -1,65 +1,92 @@
-"""Payment rows and the provider call log."""
+"""Payment rows."""
 
 from __future__ import annotations
 
-import json
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from payment.domain.payments import PaymentStatus, ProviderResult
+from contracts.base import Money, to_minor_units
+from payment.domain.payments import PaymentStatus
+
+COLUMNS = (
+    "id::text, tenant_id, booking_id, amount, currency, payment_method, provider, provider_ref, "
+    "status, decline_code, captured_amount, refunded_amount, next_action, saga_step, pay_by, "
+    "verified_at, verified_by, late, created_at, updated_at"
+)
 
 
 @dataclass(frozen=True)
 class PaymentRow:
     id: str
+    tenant_id: str | None
     booking_id: str
     amount: Decimal
     currency: str
+    payment_method: str
+    provider: str
     provider_ref: str
     status: PaymentStatus
     decline_code: str | None
+    captured_amount: Decimal
+    refunded_amount: Decimal
+    next_action: str | None
+    saga_step: str | None
+    pay_by: datetime | None
+    verified_at: datetime | None
+    verified_by: str | None
+    late: bool
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, row: Any) -> PaymentRow:
+        data = dict(row._mapping)
+        data["status"] = PaymentStatus(data["status"])
+        for name in ("amount", "captured_amount", "refunded_amount"):
+            data[name] = to_minor_units(data[name], data["currency"])
+        return cls(**data)
+
+    def money(self, amount: Decimal | None = None) -> Money:
+        return Money.of(self.amount if amount is None else amount, self.currency)
 
 
-async def for_booking(conn: AsyncConnection, booking_id: str) -> PaymentRow | None:
+async def _one(
+    conn: AsyncConnection, where: str, params: dict[str, Any], lock: bool
+) -> PaymentRow | None:
     row = (
         await conn.execute(
-            text(
-                "SELECT id::text, booking_id, amount, currency, provider_ref, status, decline_code "
-                "FROM payments WHERE booking_id = :b FOR UPDATE"
-            ),
-            {"b": booking_id},
+            text(f"SELECT {COLUMNS} FROM payments WHERE {where}" + (" FOR UPDATE" if lock else "")),
+            params,
         )
     ).first()
-    if row is None:
-        return None
-    return PaymentRow(
-        row.id,
-        row.booking_id,
-        row.amount,
-        row.currency,
-        row.provider_ref,
-        PaymentStatus(row.status),
-        row.decline_code,
-    )
+    return PaymentRow.of(row) if row is not None else None
 
 
-async def set_status(conn: AsyncConnection, payment_id: str, status: PaymentStatus) -> None:
+async def for_booking(
+    conn: AsyncConnection, booking_id: str, lock: bool = True
+) -> PaymentRow | None:
+    return await _one(conn, "booking_id = :b", {"b": booking_id}, lock)
+
+
+async def by_id(conn: AsyncConnection, payment_id: str, lock: bool = True) -> PaymentRow | None:
+    return await _one(conn, "id = CAST(:id AS uuid)", {"id": payment_id}, lock)
+
+
+async def by_provider_ref(
+    conn: AsyncConnection, provider: str, ref: str, lock: bool = True
+) -> PaymentRow | None:
+    return await _one(conn, "provider = :p AND provider_ref = :r", {"p": provider, "r": ref}, lock)
+
+
+async def update(conn: AsyncConnection, payment_id: str, **changes: Any) -> None:
+    sets = ", ".join(f"{name} = :{name}" for name in changes)
+    values = {k: (v.value if isinstance(v, PaymentStatus) else v) for k, v in changes.items()}
     await conn.execute(
-        text("UPDATE payments SET status = :s, updated_at = now() WHERE id = :id"),
-        {"s": status.value, "id": payment_id},
-    )
-
-
-async def log_call(
-    conn: AsyncConnection, payment_id: str, operation: str, key: str, result: ProviderResult
-) -> None:
-    await conn.execute(
-        text(
-            "INSERT INTO provider_calls (payment_id, operation, idempotency_key, result) "
-            "VALUES (:p, :o, :k, CAST(:r AS jsonb))"
-        ),
-        {"p": payment_id, "o": operation, "k": key, "r": json.dumps(asdict(result))},
+        text(f"UPDATE payments SET {sets}, updated_at = now() WHERE id = CAST(:pid AS uuid)"),
+        {"pid": payment_id, **values},
     )

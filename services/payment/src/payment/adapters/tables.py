@@ -2,15 +2,18 @@ from __future__ import annotations
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     CheckConstraint,
     Column,
     DateTime,
     ForeignKey,
     Identity,
+    Integer,
     MetaData,
     Numeric,
     Table,
     Text,
+    UniqueConstraint,
     func,
 )
 from sqlalchemy.dialects.postgresql import JSONB, UUID
@@ -23,6 +26,7 @@ payments = Table(
     "payments",
     metadata,
     Column("id", UUID(as_uuid=False), primary_key=True),
+    Column("tenant_id", Text),
     Column("booking_id", Text, nullable=False, unique=True),
     Column("amount", Numeric(18, 6), nullable=False),
     Column("currency", Text, nullable=False),
@@ -31,23 +35,66 @@ payments = Table(
     Column("provider_ref", Text, nullable=False),
     Column("status", Text, nullable=False),
     Column("decline_code", Text),
+    Column("captured_amount", Numeric(18, 6), nullable=False, server_default="0"),
+    Column("refunded_amount", Numeric(18, 6), nullable=False, server_default="0"),
+    Column("next_action", Text),
+    Column("saga_step", Text),
+    Column("pay_by", DateTime(timezone=True)),
+    Column("verified_at", DateTime(timezone=True)),
+    Column("verified_by", Text),
+    Column("late", Boolean, nullable=False, server_default="false"),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     CheckConstraint("amount >= 0", name="payments_amount_non_negative"),
     CheckConstraint(
-        "status IN ('authorized', 'declined', 'captured', 'voided')", name="payments_status"
+        "status IN ('requires_payment_method', 'requires_action', 'processing', 'authorized', "
+        "'captured', 'canceled', 'failed')",
+        name="payments_status",
     ),
+    CheckConstraint(
+        "refunded_amount >= 0 AND refunded_amount <= captured_amount AND captured_amount <= amount",
+        name="payments_refunds_within_capture",
+    ),
+)
+
+refunds = Table(
+    "refunds",
+    metadata,
+    Column("id", UUID(as_uuid=False), primary_key=True),
+    Column("payment_id", UUID(as_uuid=False), ForeignKey("payments.id"), nullable=False),
+    Column("idempotency_key", Text, nullable=False),
+    Column("amount", Numeric(18, 6), nullable=False),
+    Column("reason", Text, nullable=False, server_default=""),
+    Column("requested_by", Text),
+    Column("provider_ref", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    UniqueConstraint("payment_id", "idempotency_key", name="refunds_once_per_key"),
+    CheckConstraint("amount > 0", name="refunds_amount_positive"),
 )
 
 provider_calls = Table(
     "provider_calls",
     metadata,
     Column("id", BigInteger, Identity(always=True), primary_key=True),
-    Column("payment_id", UUID(as_uuid=False), ForeignKey("payments.id"), nullable=False),
+    Column("payment_id", UUID(as_uuid=False), ForeignKey("payments.id")),
+    Column("booking_id", Text),
+    Column("provider", Text),
     Column("operation", Text, nullable=False),
-    Column("idempotency_key", Text, nullable=False),
-    Column("result", JSONB, nullable=False),
+    Column("idempotency_key", Text, nullable=False, index=True),
+    Column("result", JSONB),
+    Column("error", Text),
+    Column("duration_ms", Integer),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+provider_events = Table(
+    "provider_events",
+    metadata,
+    Column("provider", Text, primary_key=True),
+    Column("event_id", Text, primary_key=True),
+    Column("type", Text, nullable=False),
+    Column("payload", JSONB, nullable=False),
+    Column("received_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )
 
 outbox = outbox_table(metadata)

@@ -2,20 +2,15 @@
 
 from __future__ import annotations
 
-from contracts.base import Money
 from contracts.payment import CapturePayment, PaymentCaptured, PaymentCaptureFailed
 from contracts.topics import BOOKING_SAGA_REPLIES
 from messaging.runner import HandlerContext
 from payment.adapters import repository
-from payment.domain.payments import (
-    CardProvider,
-    PaymentRuleBroken,
-    PaymentStatus,
-    next_status_on_capture,
-)
+from payment.adapters.desk import PaymentDesk
+from payment.domain.payments import PaymentRuleBroken
 
 
-def handler(provider: CardProvider):
+def handler(desk: PaymentDesk):
     async def capture_payment(ctx: HandlerContext, cmd: CapturePayment) -> None:
         payment = await repository.for_booking(ctx.conn, cmd.booking_id)
         reply: PaymentCaptured | PaymentCaptureFailed
@@ -28,7 +23,7 @@ def handler(provider: CardProvider):
             )
         else:
             try:
-                new_status = next_status_on_capture(payment.status)
+                captured = await desk.capture(ctx.conn, payment)
             except PaymentRuleBroken as broken:
                 reply = PaymentCaptureFailed(
                     booking_id=cmd.booking_id,
@@ -37,18 +32,11 @@ def handler(provider: CardProvider):
                     reason=broken.code,
                 )
             else:
-                if payment.status is not PaymentStatus.CAPTURED:
-                    key = f"{cmd.booking_id}:capture"
-                    result = provider.capture(
-                        provider_ref=payment.provider_ref, idempotency_key=key
-                    )
-                    await repository.log_call(ctx.conn, payment.id, "capture", key, result)
-                    await repository.set_status(ctx.conn, payment.id, new_status)
                 reply = PaymentCaptured(
                     booking_id=cmd.booking_id,
                     step=cmd.step,
-                    payment_id=payment.id,
-                    amount=Money.of(payment.amount, payment.currency),
+                    payment_id=captured.id,
+                    amount=captured.money(captured.captured_amount),
                 )
         await ctx.emit(BOOKING_SAGA_REPLIES, cmd.booking_id, reply)
 

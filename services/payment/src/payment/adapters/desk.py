@@ -1,0 +1,299 @@
+"""Every payment operation, written once for the saga's commands, REST and webhooks.
+
+Each method runs inside the caller's transaction with the payment row locked (``FOR UPDATE``),
+so concurrent commands, webhooks and staff actions on one payment take turns. Provider calls
+carry keys derived from the booking and the operation, so a retry after a lost answer gets the
+provider's first result and never moves money twice. Replies and events go through the outbox
+in the same transaction as the state change.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from contracts.base import ContractMessage
+from contracts.payment import (
+    AuthorizePayment,
+    LatePaymentReceived,
+    PaymentAuthorized,
+    PaymentDeclined,
+    PaymentRefundedEvent,
+)
+from contracts.topics import BOOKING_SAGA_REPLIES, PAYMENT_EVENTS
+from messaging.outbox import Outbox
+from payment.adapters import repository
+from payment.adapters.providers import BANK_TRANSFER, Providers
+from payment.adapters.repository import PaymentRow
+from payment.domain.payments import (
+    IdempotencyKeyReused,
+    NotVerifiable,
+    Outcome,
+    PaymentStatus,
+    check_refund,
+    needs_void,
+    next_status_on_capture,
+    transition,
+)
+
+S = PaymentStatus
+_STATUS_OF = {
+    Outcome.SUCCEEDED: S.AUTHORIZED,
+    Outcome.REQUIRES_ACTION: S.REQUIRES_ACTION,
+    Outcome.DECLINED: S.FAILED,
+}
+
+
+@dataclass(frozen=True)
+class RefundMade:
+    refund_id: str
+    amount: Decimal
+    refunded_total: Decimal
+    created: bool
+
+
+@dataclass(frozen=True)
+class PaymentDesk:
+    providers: Providers
+    outbox: Outbox
+    action_deadline: timedelta
+
+    async def _reply(
+        self, conn: AsyncConnection, booking_id: str, message: ContractMessage
+    ) -> None:
+        await self.outbox.add(conn, topic=BOOKING_SAGA_REPLIES, key=booking_id, message=message)
+
+    @staticmethod
+    def authorize_answer(p: PaymentRow, step: str) -> PaymentAuthorized | PaymentDeclined | None:
+        """The saga's answer for a payment as it stands; None while the guest must still act."""
+        if p.status in (S.AUTHORIZED, S.CAPTURED):
+            return PaymentAuthorized(
+                booking_id=p.booking_id, step=step, payment_id=p.id, amount=p.money()
+            )
+        if p.status in (S.FAILED, S.CANCELED):
+            return PaymentDeclined(
+                booking_id=p.booking_id,
+                step=step,
+                payment_id=p.id,
+                reason=p.decline_code or p.status.value,
+            )
+        return None
+
+    async def authorize(
+        self, conn: AsyncConnection, cmd: AuthorizePayment, now: datetime
+    ) -> PaymentAuthorized | PaymentDeclined | None:
+        """One payment per booking: a repeated command answers from the payment that exists."""
+        p = await repository.for_booking(conn, cmd.booking_id)
+        if p is None:
+            provider = self.providers.for_method(cmd.payment_method)
+            result = await provider.authorize(
+                payment_method=cmd.payment_method,
+                amount=cmd.amount.amount,
+                currency=cmd.amount.currency,
+                idempotency_key=f"{cmd.booking_id}:authorize",
+            )
+            status = _STATUS_OF[result.outcome]
+            waits = status is S.REQUIRES_ACTION
+            await conn.execute(
+                text(
+                    "INSERT INTO payments (id, tenant_id, booking_id, amount, currency, "
+                    "payment_method, provider, provider_ref, status, decline_code, next_action, "
+                    "saga_step, pay_by) VALUES (:id, :t, :b, :a, :c, :m, :p, :ref, :s, :d, :n, "
+                    ":step, :pay_by)"
+                ),
+                {
+                    "id": str(uuid.uuid4()),
+                    "t": cmd.tenant_id,
+                    "b": cmd.booking_id,
+                    "a": cmd.amount.amount,
+                    "c": cmd.amount.currency,
+                    "m": cmd.payment_method,
+                    "p": provider.name,
+                    "ref": result.provider_ref,
+                    "s": status.value,
+                    "d": result.decline_code,
+                    "n": result.next_action,
+                    "step": cmd.step,
+                    "pay_by": (cmd.pay_by or now + self.action_deadline) if waits else None,
+                },
+            )
+            p = await repository.for_booking(conn, cmd.booking_id)
+            assert p is not None
+        return self.authorize_answer(p, cmd.step)
+
+    async def capture(self, conn: AsyncConnection, p: PaymentRow) -> PaymentRow:
+        """Capture an authorized payment; a captured one is left as it is."""
+        target = next_status_on_capture(p.status)
+        if p.status is not S.CAPTURED:
+            await self.providers.named(p.provider).capture(
+                provider_ref=p.provider_ref,
+                amount=p.amount,
+                idempotency_key=f"{p.booking_id}:capture",
+            )
+            await repository.update(conn, p.id, status=target, captured_amount=p.amount)
+        fresh = await repository.by_id(conn, p.id)
+        assert fresh is not None
+        return fresh
+
+    async def void(self, conn: AsyncConnection, p: PaymentRow, why: str = "voided") -> bool:
+        """Release a payment that took no money; NotVoidable for a captured one."""
+        if not needs_void(p.status):
+            return False
+        await self.providers.named(p.provider).void(
+            provider_ref=p.provider_ref, idempotency_key=f"{p.booking_id}:void"
+        )
+        await repository.update(
+            conn, p.id, status=transition(p.status, S.CANCELED), decline_code=why
+        )
+        return True
+
+    async def refund(
+        self,
+        conn: AsyncConnection,
+        p: PaymentRow,
+        *,
+        amount: Decimal,
+        key: str,
+        reason: str,
+        requested_by: str | None,
+    ) -> RefundMade:
+        """Refund ``amount`` once per ``key``; never more than captured, in total."""
+        existing = (
+            await conn.execute(
+                text(
+                    "SELECT id::text, amount FROM refunds WHERE payment_id = CAST(:p AS uuid) "
+                    "AND idempotency_key = :k"
+                ),
+                {"p": p.id, "k": key},
+            )
+        ).first()
+        if existing is not None:
+            if Decimal(existing.amount) != amount:
+                raise IdempotencyKeyReused(f"refund key {key!r} was used for another amount")
+            return RefundMade(existing.id, amount, p.refunded_amount, created=False)
+        check_refund(p.status, p.captured_amount, p.refunded_amount, amount)
+        result = await self.providers.named(p.provider).refund(
+            provider_ref=p.provider_ref,
+            amount=amount,
+            idempotency_key=f"{p.booking_id}:refund:{key}",
+        )
+        refund_id = str(uuid.uuid4())
+        await conn.execute(
+            text(
+                "INSERT INTO refunds (id, payment_id, idempotency_key, amount, reason, "
+                "requested_by, provider_ref) VALUES (:id, :p, :k, :a, :r, :by, :ref)"
+            ),
+            {
+                "id": refund_id,
+                "p": p.id,
+                "k": key,
+                "a": amount,
+                "r": reason,
+                "by": requested_by,
+                "ref": result.provider_ref,
+            },
+        )
+        total = p.refunded_amount + amount
+        await repository.update(conn, p.id, refunded_amount=total)
+        await self.outbox.add(
+            conn,
+            topic=PAYMENT_EVENTS,
+            key=p.booking_id,
+            message=PaymentRefundedEvent(
+                booking_id=p.booking_id,
+                payment_id=p.id,
+                amount=p.money(amount),
+                refund_id=refund_id,
+                refunded_total=p.money(total),
+            ),
+        )
+        return RefundMade(refund_id, amount, total, created=True)
+
+    async def complete_action(
+        self, conn: AsyncConnection, provider: str, ref: str, succeeded: bool
+    ) -> PaymentRow | None:
+        """The guest finished (or failed) 3-D Secure: answer the saga. Only a payment still
+        waiting moves; a late or repeated completion changes nothing."""
+        p = await repository.by_provider_ref(conn, provider, ref)
+        if p is None or p.status is not S.REQUIRES_ACTION:
+            return p
+        if succeeded:
+            await repository.update(conn, p.id, status=S.AUTHORIZED, next_action=None)
+        else:
+            await repository.update(
+                conn, p.id, status=S.FAILED, decline_code="authentication_failed", next_action=None
+            )
+        fresh = await repository.by_id(conn, p.id)
+        assert fresh is not None
+        answer = self.authorize_answer(fresh, fresh.saga_step or "authorize_payment")
+        if answer is not None:
+            await self._reply(conn, fresh.booking_id, answer)
+        return fresh
+
+    async def verify_transfer(
+        self, conn: AsyncConnection, p: PaymentRow, *, by: str, now: datetime
+    ) -> PaymentRow:
+        """Staff saw the transfer arrive: the money is captured. In time, the saga hears
+        PaymentAuthorized; after the deadline canceled the payment, a LatePaymentReceived event
+        lets the saga re-acquire capacity or refund. Verifying twice changes nothing."""
+        if p.provider != BANK_TRANSFER:
+            raise NotVerifiable("only bank transfers are verified by staff")
+        if p.status is S.CAPTURED:
+            return p
+        late = p.status is S.CANCELED
+        await self.providers.named(p.provider).capture(
+            provider_ref=p.provider_ref, amount=p.amount, idempotency_key=f"{p.booking_id}:capture"
+        )
+        await repository.update(
+            conn,
+            p.id,
+            status=transition(p.status, S.CAPTURED),
+            captured_amount=p.amount,
+            verified_at=now,
+            verified_by=by,
+            late=late,
+            next_action=None,
+        )
+        fresh = await repository.by_id(conn, p.id)
+        assert fresh is not None
+        if late:
+            await self.outbox.add(
+                conn,
+                topic=PAYMENT_EVENTS,
+                key=p.booking_id,
+                message=LatePaymentReceived(
+                    booking_id=p.booking_id, payment_id=p.id, amount=p.money(), received_at=now
+                ),
+            )
+        else:
+            answer = self.authorize_answer(fresh, fresh.saga_step or "authorize_payment")
+            assert answer is not None
+            await self._reply(conn, fresh.booking_id, answer)
+        return fresh
+
+    async def expire_unpaid(self, conn: AsyncConnection, now: datetime, limit: int = 100) -> int:
+        """Cancel payments whose guest did not act by ``pay_by``; the saga hears
+        PaymentDeclined(payment_deadline_passed). Safe in several replicas (SKIP LOCKED)."""
+        rows = await conn.execute(
+            text(
+                f"SELECT {repository.COLUMNS} FROM payments WHERE status = 'requires_action' "
+                "AND pay_by <= :now ORDER BY pay_by LIMIT :n FOR UPDATE SKIP LOCKED"
+            ),
+            {"now": now, "n": limit},
+        )
+        expired = 0
+        for row in rows.all():
+            p = PaymentRow.of(row)
+            await self.void(conn, p, why="payment_deadline_passed")
+            fresh = await repository.by_id(conn, p.id)
+            assert fresh is not None
+            answer = self.authorize_answer(fresh, fresh.saga_step or "authorize_payment")
+            assert answer is not None
+            await self._reply(conn, fresh.booking_id, answer)
+            expired += 1
+        return expired
