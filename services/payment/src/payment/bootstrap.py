@@ -20,15 +20,24 @@ from payment.handlers import (
     void_payment,
 )
 from payment.settings import PaymentSettings
+from service_kit.db import make_engine
 from service_kit.runtime import ServiceDefinition, Wiring
 
 
 def _desk(wiring: Wiring) -> PaymentDesk:
-    settings = wiring.settings
-    assert isinstance(settings, PaymentSettings)
-    return PaymentDesk(
-        Providers(wiring.engine), wiring.outbox, timedelta(seconds=settings.action_deadline_s)
-    )
+    """One desk per process. Provider calls (and their log) get a pool of their own: they run
+    while a request or handler holds a connection and a payment lock, and must never wait for
+    the pool those holders exhaust."""
+    desk = wiring.__dict__.get("payment_desk")
+    if desk is None:
+        settings = wiring.settings
+        assert isinstance(settings, PaymentSettings)
+        provider_engine = make_engine(settings.database_url.get_secret_value(), pool_size=4)
+        desk = PaymentDesk(
+            Providers(provider_engine), wiring.outbox, timedelta(seconds=settings.action_deadline_s)
+        )
+        wiring.__dict__["payment_desk"] = desk
+    return desk
 
 
 def _subscriptions(wiring: Wiring) -> list[Subscription]:

@@ -24,6 +24,7 @@ from payment.adapters.repository import PaymentRow
 from payment.adapters.simulated_card import SIGNATURE_HEADER, BadSignature, verify
 from payment.domain.payments import (
     IdempotencyKeyReused,
+    InvalidAmount,
     PaymentRuleBroken,
     PaymentStatus,
     RefundExceedsCaptured,
@@ -92,7 +93,8 @@ def _missing(payment_id: str) -> Problem:
 
 
 def _rule_problem(broken: PaymentRuleBroken) -> Problem:
-    status = 422 if isinstance(broken, RefundExceedsCaptured | IdempotencyKeyReused) else 409
+    unprocessable = RefundExceedsCaptured | IdempotencyKeyReused | InvalidAmount
+    status = 422 if isinstance(broken, unprocessable) else 409
     return Problem(status, broken.code.replace("_", "-"), "Refused", str(broken))
 
 
