@@ -281,6 +281,12 @@ async def test_a_bank_transfer_waits_for_staff_or_its_deadline(
     )
     assert body["verified_at"] and body["late"] is False
     assert replies(platform, on_time) == ["PaymentAuthorized"]
+    by_booking = await staff.get(f"/bookings/{on_time}/payment")
+    assert by_booking.json()["id"] == p["id"] and by_booking.json()["verified_by"] == "clerk-7"
+    listed = (await staff.get("/payments", params={"booking_id": on_time})).json()
+    assert [x["id"] for x in listed] == [p["id"]]
+    calls = (await staff.get(f"/payments/{p['id']}/provider-calls")).json()
+    assert [c["operation"] for c in calls] == ["authorize", "capture"]
     assert (await staff.post(f"/payments/{p['id']}/verify")).json()["verified_at"] == body[
         "verified_at"
     ]

@@ -157,6 +157,17 @@ def router(wiring: Wiring, desk: PaymentDesk) -> APIRouter:
             )
             return [await public(conn, PaymentRow.of(r)) for r in rows.all()]
 
+    @api.get("/bookings/{booking_id}/payment", response_model=PaymentPublic)
+    async def payment_of_booking(booking_id: str, who: Staff) -> PaymentPublic:
+        """The payment of a booking (one per booking)."""
+        async with engine.connect() as conn:
+            p = await repository.for_booking(conn, booking_id, lock=False)
+            if p is None or p.tenant_id != who.tenant:
+                raise Problem(
+                    404, "payment-not-found", "Payment not found", f"No payment for {booking_id}."
+                )
+            return await public(conn, p)
+
     @api.get("/payments/{payment_id}", response_model=PaymentPublic)
     async def get_payment(payment_id: str, who: Staff) -> PaymentPublic:
         async with engine.connect() as conn:
