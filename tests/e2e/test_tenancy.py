@@ -270,3 +270,15 @@ def test_a_booking_is_checked_against_the_callers_tenant(
         assert foreign.status_code == 422 and foreign.json()["type"].endswith("unknown-resource")
         own = http.post(url, json=body, headers=tenants["guest1"].http.headers)
         assert own.status_code == 202, own.text
+
+
+def test_a_resource_id_cannot_steer_the_inventory_lookup(
+    platform: Platform, tenants: dict[str, As]
+) -> None:
+    url = platform.url("booking") + "/api/v1/bookings"
+    with httpx.Client(timeout=30) as http:
+        for sneaky in ("../resources", "x/../../resource-groups", "%2e%2e", "a?b=c", "a#b"):
+            body = booking_body(sneaky, START + timedelta(days=61))
+            r = http.post(url, json=body, headers=tenants["staff1"].http.headers)
+            assert r.status_code == 422, (sneaky, r.text)
+            assert r.json()["type"].endswith("unknown-resource"), sneaky

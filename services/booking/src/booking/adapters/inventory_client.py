@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+from urllib.parse import quote
 
 import httpx
 
@@ -41,8 +42,10 @@ class InventoryClient:
         if seen is not None and time.monotonic() - seen < self._ttl:
             return True
         headers = {"Authorization": f"Bearer {token}"} if token else {}
-        # A booking may name a resource or a resource group (inventory allocates a unit).
-        for path in (f"/api/v1/resources/{resource_id}", f"/api/v1/resource-groups/{resource_id}"):
+        # A booking may name a resource or a resource group (inventory allocates a unit). The id
+        # is one path segment, whatever it contains.
+        segment = quote(resource_id, safe="")
+        for path in (f"/api/v1/resources/{segment}", f"/api/v1/resource-groups/{segment}"):
             try:
                 response = await self._client.get(path, headers=headers)
             except httpx.HTTPError as exc:
