@@ -69,6 +69,18 @@ class PaymentDesk:
         await self.outbox.add(conn, topic=BOOKING_SAGA_REPLIES, key=booking_id, message=message)
 
     @staticmethod
+    async def _fresh(conn: AsyncConnection, payment_id: str) -> PaymentRow:
+        fresh = await repository.by_id(conn, payment_id)
+        assert fresh is not None
+        return fresh
+
+    async def _answer_saga(self, conn: AsyncConnection, p: PaymentRow) -> None:
+        """Send the saga's authorize step the answer the payment now has (if it has one)."""
+        answer = self.authorize_answer(p, p.saga_step or "authorize_payment")
+        if answer is not None:
+            await self._reply(conn, p.booking_id, answer)
+
+    @staticmethod
     def authorize_answer(p: PaymentRow, step: str) -> PaymentAuthorized | PaymentDeclined | None:
         """The saga's answer for a payment as it stands; None while the guest must still act."""
         if p.status in (S.AUTHORIZED, S.CAPTURED):
@@ -136,9 +148,7 @@ class PaymentDesk:
                 idempotency_key=f"{p.booking_id}:capture",
             )
             await repository.update(conn, p.id, status=target, captured_amount=p.amount)
-        fresh = await repository.by_id(conn, p.id)
-        assert fresh is not None
-        return fresh
+        return await self._fresh(conn, p.id)
 
     async def void(self, conn: AsyncConnection, p: PaymentRow, why: str = "voided") -> bool:
         """Release a payment that took no money; NotVoidable for a captured one."""
@@ -228,11 +238,8 @@ class PaymentDesk:
             await repository.update(
                 conn, p.id, status=S.FAILED, decline_code="authentication_failed", next_action=None
             )
-        fresh = await repository.by_id(conn, p.id)
-        assert fresh is not None
-        answer = self.authorize_answer(fresh, fresh.saga_step or "authorize_payment")
-        if answer is not None:
-            await self._reply(conn, fresh.booking_id, answer)
+        fresh = await self._fresh(conn, p.id)
+        await self._answer_saga(conn, fresh)
         return fresh
 
     async def verify_transfer(
@@ -259,8 +266,7 @@ class PaymentDesk:
             late=late,
             next_action=None,
         )
-        fresh = await repository.by_id(conn, p.id)
-        assert fresh is not None
+        fresh = await self._fresh(conn, p.id)
         if late:
             await self.outbox.add(
                 conn,
@@ -271,9 +277,7 @@ class PaymentDesk:
                 ),
             )
         else:
-            answer = self.authorize_answer(fresh, fresh.saga_step or "authorize_payment")
-            assert answer is not None
-            await self._reply(conn, fresh.booking_id, answer)
+            await self._answer_saga(conn, fresh)
         return fresh
 
     async def expire_unpaid(self, conn: AsyncConnection, now: datetime, limit: int = 100) -> int:
@@ -290,10 +294,6 @@ class PaymentDesk:
         for row in rows.all():
             p = PaymentRow.of(row)
             await self.void(conn, p, why="payment_deadline_passed")
-            fresh = await repository.by_id(conn, p.id)
-            assert fresh is not None
-            answer = self.authorize_answer(fresh, fresh.saga_step or "authorize_payment")
-            assert answer is not None
-            await self._reply(conn, fresh.booking_id, answer)
+            await self._answer_saga(conn, await self._fresh(conn, p.id))
             expired += 1
         return expired

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from contracts.base import CURRENCY_EXPONENTS, DecimalStr
+from contracts.base import CURRENCY_EXPONENTS, DecimalStr, to_minor_units
 from payment.adapters import repository
 from payment.adapters.desk import PaymentDesk
 from payment.adapters.repository import PaymentRow
@@ -112,11 +112,12 @@ def router(wiring: Wiring, desk: PaymentDesk) -> APIRouter:
             ),
             {"p": p.id},
         )
-        exp = Decimal(1).scaleb(-CURRENCY_EXPONENTS[p.currency])
         return PaymentPublic(
             **{k: v for k, v in p.__dict__.items() if k in PaymentPublic.model_fields},
             refunds=[
-                RefundPublic(**(dict(r._mapping) | {"amount": Decimal(r.amount).quantize(exp)}))
+                RefundPublic(
+                    **(dict(r._mapping) | {"amount": to_minor_units(r.amount, p.currency)})
+                )
                 for r in refunds
             ],
         )
@@ -215,10 +216,12 @@ def router(wiring: Wiring, desk: PaymentDesk) -> APIRouter:
         async with engine.begin() as conn:
             p = await visible(conn, payment_id, who, lock=True)
             amount = Decimal(body.amount)
-            exp = Decimal(1).scaleb(-CURRENCY_EXPONENTS[p.currency])
-            if amount != amount.quantize(exp):
+            if amount != to_minor_units(amount, p.currency):
                 raise Problem(
-                    422, "invalid-amount", "Invalid amount", f"{p.currency} has minor unit {exp}."
+                    422,
+                    "invalid-amount",
+                    "Invalid amount",
+                    f"{p.currency} amounts have at most {CURRENCY_EXPONENTS[p.currency]} decimals.",
                 )
             try:
                 made = await desk.refund(

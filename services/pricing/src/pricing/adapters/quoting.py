@@ -13,7 +13,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from pricing.domain.money import NoRatePlan
-from pricing.domain.plans import CancellationPolicy, RatePlan
+from pricing.domain.plans import Basis, CancellationPolicy, RatePlan
 from pricing.domain.quotes import PartyMix, Priced, Stay, Window, quote
 
 PLAN_COLUMNS = (
@@ -90,7 +90,7 @@ async def price_and_store(
     nights = len(stay.nights) if stay else 0
     charges = {ln.unit_price for ln in priced.lines if ln.kind == "charge"}
     nightly = (
-        charges.pop() if stay and plan.basis.value == "per_night" and len(charges) == 1 else None
+        charges.pop() if stay and plan.basis is Basis.PER_NIGHT and len(charges) == 1 else None
     )
     valid_until = now + timedelta(minutes=plan.quote_valid_minutes)
     doc = quote_doc(priced) | {
