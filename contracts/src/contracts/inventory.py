@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import ClassVar
 
-from pydantic import AwareDatetime
+from pydantic import AwareDatetime, Field
 
 from contracts.base import Event, Reply
 from contracts.common import SagaCommand, StayPeriod
@@ -17,6 +17,16 @@ class ReserveCapacity(SagaCommand):
 
     With ``slot_id``, the claim is on that slot's seats instead (``party_size`` seats, or
     ``quantity`` when the party size is not given); ``period`` is then the slot's local date.
+
+    Added within v1 (optional):
+
+    * ``claim_key`` - what makes the command idempotent (default: the booking id). A booking
+      that needs a second claim (a modification, a late payment) names it differently.
+    * ``hold_id`` - a hold placed earlier (checkout: hold, then book) becomes the booking's claim
+      instead of a new one, if it is still held, by ``holder``, for this resource and time.
+    * ``hold_seconds`` - how long the claim stays held unless confirmed (default: the inventory
+      service's hold TTL); an unpaid bank-transfer booking holds until its payment deadline.
+    * ``tenant_id`` - the booking's tenant: a resource of another tenant does not exist.
     """
 
     type: ClassVar[str] = "inventory.ReserveCapacity"
@@ -25,6 +35,15 @@ class ReserveCapacity(SagaCommand):
     quantity: int = 1
     party_size: int | None = None
     slot_id: str | None = None
+    claim_key: str | None = Field(default=None, min_length=1, max_length=200)
+    hold_id: str | None = None
+    holder: str | None = None
+    hold_seconds: int | None = Field(default=None, gt=0, le=7 * 24 * 3600)
+    tenant_id: str | None = None
+
+    @property
+    def key(self) -> str:
+        return self.claim_key or self.booking_id
 
 
 class CapacityReserved(Reply):
@@ -57,10 +76,18 @@ class ReservationConfirmationFailed(Reply):
 
 
 class ReleaseCapacity(SagaCommand):
-    """Compensation of ``ReserveCapacity``. Releasing twice, or releasing nothing, is a no-op."""
+    """Compensation of ``ReserveCapacity``, and the end of a claim a booking no longer needs
+    (cancelled, moved by a modification). Names the claim by ``reservation_id`` or, when the
+    reservation's answer never arrived, by ``claim_key`` (default: the booking id). Releasing
+    twice, or releasing nothing, is a no-op."""
 
     type: ClassVar[str] = "inventory.ReleaseCapacity"
     reservation_id: str | None = None
+    claim_key: str | None = Field(default=None, min_length=1, max_length=200)
+
+    @property
+    def key(self) -> str:
+        return self.claim_key or self.booking_id
 
 
 class CapacityReleased(Reply):

@@ -25,9 +25,40 @@ class AuthorizePayment(SagaCommand):
 
 
 class PaymentAuthorized(Reply):
+    """The money is secured. For a bank transfer, staff saw it arrive: ``verified_by`` and
+    ``verified_at`` say who and when (added within v1, optional)."""
+
     type: ClassVar[str] = "payment.PaymentAuthorized"
     payment_id: str
     amount: Money
+    verified_by: str | None = None
+    verified_at: datetime | None = None
+
+
+class PaymentActionRequired(Reply):
+    """The payment waits for the guest (3-D Secure, a bank transfer) until ``pay_by``; the final
+    answer (``PaymentAuthorized`` or ``PaymentDeclined``) follows for the same step."""
+
+    type: ClassVar[str] = "payment.PaymentActionRequired"
+    payment_id: str
+    pay_by: datetime
+    next_action: str | None = None
+
+
+class VerifyPayment(SagaCommand):
+    """Staff confirm that a bank transfer arrived. The authorize step it completes hears
+    ``PaymentAuthorized``; a payment that is not a waiting transfer answers
+    ``PaymentVerificationRefused`` (to this command's step)."""
+
+    type: ClassVar[str] = "payment.VerifyPayment"
+    payment_id: str
+    verified_by: str = Field(min_length=1, max_length=200)
+
+
+class PaymentVerificationRefused(Reply):
+    type: ClassVar[str] = "payment.PaymentVerificationRefused"
+    payment_id: str
+    reason: str
 
 
 class PaymentDeclined(Reply):
@@ -54,7 +85,9 @@ class PaymentCaptureFailed(Reply):
 
 
 class VoidPayment(SagaCommand):
-    """Compensation of ``AuthorizePayment``: releases an authorization that was never captured."""
+    """Compensation of ``AuthorizePayment``: gives the guest's money back, whatever happened to
+    it meanwhile. An authorization is released; a payment already captured (a transfer that
+    arrived) is refunded in full and ``PaymentVoided.refunded`` says how much."""
 
     type: ClassVar[str] = "payment.VoidPayment"
     payment_id: str
@@ -63,6 +96,7 @@ class VoidPayment(SagaCommand):
 class PaymentVoided(Reply):
     type: ClassVar[str] = "payment.PaymentVoided"
     payment_id: str
+    refunded: Money | None = None
 
 
 class RefundPayment(SagaCommand):

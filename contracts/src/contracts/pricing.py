@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from contracts.base import DecimalStr, Money, Reply
 from contracts.common import Party, SagaCommand, StayPeriod, TimeWindow
@@ -71,3 +71,29 @@ class BookingPricingFailed(Reply):
     type: ClassVar[str] = "pricing.BookingPricingFailed"
     reason: str
     detail: str = ""
+
+
+class QuoteRefund(SagaCommand):
+    """How much of ``paid`` cancelling at ``cancelled_at`` refunds under the cancellation policy
+    snapshot of quote ``quote_id`` (never the plan's current policy). ``starts_at`` is when the
+    booking begins (a stay's check-in time, a slot's start)."""
+
+    type: ClassVar[str] = "pricing.QuoteRefund"
+    quote_id: str
+    paid: Money
+    starts_at: AwareDatetime
+    cancelled_at: AwareDatetime
+
+
+class RefundQuoted(Reply):
+    type: ClassVar[str] = "pricing.RefundQuoted"
+    quote_id: str
+    refund: Money
+    refund_percent: DecimalStr
+    hours_before_start: DecimalStr
+
+
+class RefundQuoteFailed(Reply):
+    type: ClassVar[str] = "pricing.RefundQuoteFailed"
+    quote_id: str
+    reason: str

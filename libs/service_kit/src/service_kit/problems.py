@@ -7,13 +7,14 @@ knows about HTTP.
 from __future__ import annotations
 
 import logging
-import uuid
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from service_kit.ids import canonical_uuid
 
 log = logging.getLogger(__name__)
 
@@ -58,10 +59,10 @@ class Problem(Exception):
 def uuid_or(value: str, problem: Problem) -> str:
     """``value`` as a canonical UUID string, or raise ``problem``: an id that is not a UUID names
     nothing that exists (a 404 for a path id, a 400 for a cursor)."""
-    try:
-        return str(uuid.UUID(value))
-    except ValueError:
-        raise problem from None
+    canonical = canonical_uuid(value)
+    if canonical is None:
+        raise problem
+    return canonical
 
 
 def problem_response(problem: Problem, request: Request | None = None) -> JSONResponse:

@@ -5,12 +5,14 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 from booking.adapters import idempotency, tables
-from booking.api.routes import router
-from booking.handlers import saga_reply, step_deadlines
+from booking.adapters.orchestrator import Timing
+from booking.api import actions, routes
+from booking.handlers import payment_events, saga_reply, step_deadlines
 from booking.settings import BookingSettings
 from contracts.base import Reply
+from contracts.payment import LatePaymentReceived
 from contracts.registry import REGISTRY
-from contracts.topics import BOOKING_SAGA_REPLIES
+from contracts.topics import BOOKING_SAGA_REPLIES, PAYMENT_EVENTS
 from messaging.jobs import periodic
 from messaging.runner import Subscription
 from service_kit.runtime import ServiceDefinition, Wiring
@@ -24,9 +26,16 @@ def _settings(wiring: Wiring) -> BookingSettings:
 
 
 def _subscriptions(wiring: Wiring) -> list[Subscription]:
-    settings = _settings(wiring)
-    on_reply = saga_reply.handler(settings.step_timeout_s)
-    return [Subscription(BOOKING_SAGA_REPLIES, dict.fromkeys(REPLY_TYPES, on_reply))]
+    timing = Timing(_settings(wiring).step_timeout_s)
+    on_reply = saga_reply.handler(timing)
+    return [
+        Subscription(BOOKING_SAGA_REPLIES, dict.fromkeys(REPLY_TYPES, on_reply)),
+        Subscription(
+            PAYMENT_EVENTS,
+            {LatePaymentReceived: payment_events.handler(timing)},
+            ignore_unknown=True,
+        ),
+    ]
 
 
 def _idempotency_key_expiry(wiring: Wiring) -> Callable[[], Awaitable[None]]:
@@ -47,7 +56,7 @@ def _background(wiring: Wiring) -> list[Callable[[], Awaitable[None]]]:
         step_deadlines.job(
             wiring.engine,
             wiring.outbox,
-            step_timeout_s=settings.step_timeout_s,
+            timing=Timing(settings.step_timeout_s),
             max_attempts=settings.step_max_attempts,
             interval_s=settings.deadline_scan_interval_s,
         ),
@@ -61,7 +70,8 @@ SERVICE = ServiceDefinition(
     metadata=tables.metadata,
     outbox_table=tables.outbox,
     inbox_table=tables.inbox,
-    routers=lambda wiring: [router(wiring)],
+    authenticated_api=True,
+    routers=lambda wiring: [routes.router(wiring), actions.router(wiring)],
     subscriptions=_subscriptions,
     background=_background,
 )

@@ -6,6 +6,7 @@ from datetime import date
 from decimal import Decimal
 
 from booking.domain.saga import (
+    Decision,
     SagaData,
     SagaState,
     SagaStatus,
@@ -13,9 +14,9 @@ from booking.domain.saga import (
     on_timeout,
     retry_parked,
     start,
-    state_from_json,
     state_to_json,
 )
+from booking.domain.sagas import CREATE_BOOKING, load_state
 from contracts.base import Money
 from contracts.inventory import (
     CapacityReleased,
@@ -39,6 +40,14 @@ from contracts.payment import (
 from contracts.pricing import BookingPriced, PriceBooking
 
 EUR_450 = Money(amount=Decimal("450.00"), currency="EUR")
+
+
+def succeeded(decision: Decision) -> bool:
+    return decision.finished and decision.state.status is SagaStatus.SUCCEEDED
+
+
+def failed(decision: Decision) -> bool:
+    return decision.finished and decision.state.status is SagaStatus.FAILED
 
 
 def a_saga() -> SagaData:
@@ -83,14 +92,14 @@ def authorized() -> PaymentAuthorized:
 
 
 def test_starts_by_reserving_capacity() -> None:
-    decision = start(a_saga())
+    decision = start(CREATE_BOOKING, a_saga())
     assert decision.command is not None
     assert isinstance(decision.command[1], ReserveCapacity)
     assert decision.command[1].step == "reserve_capacity"
 
 
 def test_happy_path_runs_every_step_in_order_and_confirms() -> None:
-    state = start(a_saga()).state
+    state = start(CREATE_BOOKING, a_saga()).state
     state, decisions = feed(
         state,
         reserved(),
@@ -101,13 +110,13 @@ def test_happy_path_runs_every_step_in_order_and_confirms() -> None:
     )
     commands = [type(d.command[1]) for d in decisions if d.command]
     assert commands == [PriceBooking, AuthorizePayment, ConfirmReservation, CapturePayment]
-    assert decisions[-1].confirmed and not decisions[-1].rejected
+    assert succeeded(decisions[-1])
     assert state.status is SagaStatus.SUCCEEDED
     assert state.data.total == EUR_450 and state.data.payment_id == "p-1"
 
 
 def test_authorizes_exactly_the_quoted_total() -> None:
-    _, decisions = feed(start(a_saga()).state, reserved(), priced())
+    _, decisions = feed(start(CREATE_BOOKING, a_saga()).state, reserved(), priced())
     command = decisions[-1].command[1]
     assert isinstance(command, AuthorizePayment)
     assert command.amount == EUR_450
@@ -115,7 +124,7 @@ def test_authorizes_exactly_the_quoted_total() -> None:
 
 def test_releases_capacity_when_payment_is_declined() -> None:
     state, decisions = feed(
-        start(a_saga()).state,
+        start(CREATE_BOOKING, a_saga()).state,
         reserved(),
         priced(),
         PaymentDeclined(
@@ -125,36 +134,36 @@ def test_releases_capacity_when_payment_is_declined() -> None:
     assert isinstance(decisions[-1].command[1], ReleaseCapacity)
     assert state.status is SagaStatus.COMPENSATING
     state, decisions = feed(state, CapacityReleased(booking_id="b-1", step="release_capacity"))
-    assert decisions[-1].rejected
+    assert failed(decisions[-1])
     assert state.status is SagaStatus.FAILED
     assert state.failure_reason == "payment_declined" and state.failure_detail == "card_declined"
 
 
 def test_rejects_without_charging_when_there_is_no_capacity() -> None:
     state, decisions = feed(
-        start(a_saga()).state,
+        start(CREATE_BOOKING, a_saga()).state,
         CapacityReservationRejected(
             booking_id="b-1", step="reserve_capacity", reason="insufficient_capacity"
         ),
     )
-    assert decisions[-1].rejected and decisions[-1].command is None
+    assert failed(decisions[-1]) and decisions[-1].command is None
     assert state.failure_reason == "capacity_unavailable"
 
 
 def test_a_stay_the_rules_refuse_is_not_bookable_rather_than_full() -> None:
     state, decisions = feed(
-        start(a_saga()).state,
+        start(CREATE_BOOKING, a_saga()).state,
         CapacityReservationRejected(
             booking_id="b-1", step="reserve_capacity", reason="minimum_stay_not_met"
         ),
     )
-    assert decisions[-1].rejected
+    assert failed(decisions[-1])
     assert (state.failure_reason, state.failure_detail) == ("not_bookable", "minimum_stay_not_met")
 
 
 def test_voids_then_releases_when_the_reservation_cannot_be_confirmed() -> None:
     state, decisions = feed(
-        start(a_saga()).state,
+        start(CREATE_BOOKING, a_saga()).state,
         reserved(),
         priced(),
         authorized(),
@@ -169,38 +178,38 @@ def test_voids_then_releases_when_the_reservation_cannot_be_confirmed() -> None:
     )
     commands = [type(d.command[1]) for d in decisions if d.command]
     assert commands[-2:] == [VoidPayment, ReleaseCapacity]
-    assert decisions[-1].rejected
+    assert failed(decisions[-1])
     assert state.failure_reason == "reservation_confirmation_failed"
 
 
 def test_ignores_a_late_duplicate_reply_for_an_earlier_step() -> None:
-    state, _ = feed(start(a_saga()).state, reserved(), priced())
+    state, _ = feed(start(CREATE_BOOKING, a_saga()).state, reserved(), priced())
     decision = on_reply(state, reserved())
     assert decision.ignored and decision.state == state
 
 
 def test_resends_the_current_command_when_its_deadline_passes() -> None:
-    state = start(a_saga()).state
+    state = start(CREATE_BOOKING, a_saga()).state
     decision = on_timeout(state, max_attempts=3)
     assert isinstance(decision.command[1], ReserveCapacity)
     assert decision.state.attempts == 2
 
 
 def test_a_reservation_that_timed_out_is_released_in_case_it_happened_late() -> None:
-    state = start(a_saga()).state
+    state = start(CREATE_BOOKING, a_saga()).state
     state = on_timeout(state, 3).state
     state = on_timeout(state, 3).state
     decision = on_timeout(state, 3)
     assert isinstance(decision.command[1], ReleaseCapacity)
     assert decision.state.failure_reason == "step_timed_out"
     done = on_reply(decision.state, CapacityReleased(booking_id="b-1", step="release_capacity"))
-    assert done.rejected
+    assert failed(done)
     late = on_reply(done.state, reserved())
     assert late.ignored
 
 
 def test_compensates_when_a_step_never_answers() -> None:
-    state, _ = feed(start(a_saga()).state, reserved(), priced(), authorized())
+    state, _ = feed(start(CREATE_BOOKING, a_saga()).state, reserved(), priced(), authorized())
     state = on_timeout(state, 3).state
     state = on_timeout(state, 3).state
     decision = on_timeout(state, 3)
@@ -211,7 +220,7 @@ def test_compensates_when_a_step_never_answers() -> None:
 
 def test_parks_when_a_compensation_never_answers_and_an_operator_can_retry() -> None:
     state, _ = feed(
-        start(a_saga()).state,
+        start(CREATE_BOOKING, a_saga()).state,
         reserved(),
         priced(),
         PaymentDeclined(booking_id="b-1", step="authorize_payment", payment_id="p-1", reason="x"),
@@ -229,5 +238,5 @@ def test_parks_when_a_compensation_never_answers_and_an_operator_can_retry() -> 
 
 
 def test_state_survives_a_round_trip_through_json() -> None:
-    state, _ = feed(start(a_saga()).state, reserved(), priced(), authorized())
-    assert state_from_json(state_to_json(state)) == state
+    state, _ = feed(start(CREATE_BOOKING, a_saga()).state, reserved(), priced(), authorized())
+    assert load_state(state_to_json(state)) == state

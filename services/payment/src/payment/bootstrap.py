@@ -5,7 +5,13 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
-from contracts.payment import AuthorizePayment, CapturePayment, RefundPayment, VoidPayment
+from contracts.payment import (
+    AuthorizePayment,
+    CapturePayment,
+    RefundPayment,
+    VerifyPayment,
+    VoidPayment,
+)
 from contracts.topics import PAYMENT_COMMANDS
 from messaging.runner import Subscription
 from payment.adapters import tables
@@ -17,6 +23,7 @@ from payment.handlers import (
     capture_payment,
     payment_expiry,
     refund_payment,
+    verify_payment,
     void_payment,
 )
 from payment.settings import PaymentSettings
@@ -50,6 +57,7 @@ def _subscriptions(wiring: Wiring) -> list[Subscription]:
                 CapturePayment: capture_payment.handler(desk),
                 VoidPayment: void_payment.handler(desk),
                 RefundPayment: refund_payment.handler(desk),
+                VerifyPayment: verify_payment.handler(desk),
             },
         )
     ]

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from contracts.pricing import PriceBooking
+from contracts.pricing import PriceBooking, QuoteRefund
 from contracts.topics import PRICING_COMMANDS
 from messaging.runner import Subscription
 from pricing.adapters import tables
 from pricing.api.routes import router
 from pricing.handlers.price_booking import price_booking
+from pricing.handlers.quote_refund import quote_refund
 from pricing.settings import PricingSettings
 from service_kit.runtime import ServiceDefinition
 
@@ -20,5 +21,7 @@ SERVICE = ServiceDefinition(
     outbox_table=tables.outbox,
     inbox_table=tables.inbox,
     routers=lambda wiring: [router(wiring)],
-    subscriptions=lambda wiring: [Subscription(PRICING_COMMANDS, {PriceBooking: price_booking})],
+    subscriptions=lambda wiring: [
+        Subscription(PRICING_COMMANDS, {PriceBooking: price_booking, QuoteRefund: quote_refund})
+    ],
 )

@@ -1,16 +1,18 @@
-"""Asks inventory whether a resource exists, so a booking for an unknown resource is refused
-with a 4xx before anything is written.
+"""Asks inventory about a resource (or group) or a slot before a booking is written, so a
+booking for something that does not exist is refused with a 4xx and the booking knows the
+resource's venue, timezone and check-in time (when a stay starts, for its cancellation policy).
 
 The caller's bearer token is forwarded: inventory answers for the caller's tenant only, so a
-resource of another tenant is as unknown here as one that does not exist. Positive answers are
-cached briefly per token (resources are not deleted; deactivation is enforced by inventory
-inside the saga).
+resource of another tenant is as unknown here as one that does not exist. Answers are cached
+briefly per token digest (resources are not deleted; deactivation is enforced by inventory
+inside the saga). Slots are not cached: they can be cancelled.
 """
 
 from __future__ import annotations
 
 import hashlib
 import time
+from typing import Any
 from urllib.parse import quote
 
 import httpx
@@ -31,35 +33,46 @@ class InventoryRefusedCaller(Exception):
 class InventoryClient:
     def __init__(self, base_url: str, cache_ttl_s: float = 60.0, cache_size: int = 10_000) -> None:
         self._client = httpx.AsyncClient(base_url=base_url, timeout=httpx.Timeout(3.0))
-        self._known: dict[tuple[str, str], float] = {}
+        self._known: dict[tuple[str, str], tuple[float, dict[str, Any]]] = {}
         self._ttl = cache_ttl_s
         self._size = cache_size
 
-    async def resource_exists(self, resource_id: str, token: str | None) -> bool:
+    async def _get(self, path: str, token: str | None) -> dict[str, Any] | None:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        try:
+            response = await self._client.get(path, headers=headers)
+        except httpx.HTTPError as exc:
+            raise InventoryUnavailable(str(exc)) from exc
+        if response.status_code == 200:
+            doc: dict[str, Any] = response.json()
+            return doc
+        if response.status_code in (401, 403):
+            raise InventoryRefusedCaller(response.status_code)
+        if response.status_code != 404:
+            raise InventoryUnavailable(f"inventory answered {response.status_code}")
+        return None
+
+    async def resource(self, resource_id: str, token: str | None) -> dict[str, Any] | None:
+        """The resource, or the group (``"kind": "group"`` added), or None."""
         # The cache key holds a digest of the token, never the token itself.
         key = (hashlib.sha256((token or "").encode()).hexdigest(), resource_id)
         seen = self._known.get(key)
-        if seen is not None and time.monotonic() - seen < self._ttl:
-            return True
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
-        # A booking may name a resource or a resource group (inventory allocates a unit). The id
-        # is one path segment, whatever it contains.
+        if seen is not None and time.monotonic() - seen[0] < self._ttl:
+            return seen[1]
+        # The id is one path segment, whatever it contains.
         segment = quote(resource_id, safe="")
-        for path in (f"/api/v1/resources/{segment}", f"/api/v1/resource-groups/{segment}"):
-            try:
-                response = await self._client.get(path, headers=headers)
-            except httpx.HTTPError as exc:
-                raise InventoryUnavailable(str(exc)) from exc
-            if response.status_code == 200:
-                if len(self._known) >= self._size:
-                    self._known.clear()
-                self._known[key] = time.monotonic()
-                return True
-            if response.status_code in (401, 403):
-                raise InventoryRefusedCaller(response.status_code)
-            if response.status_code != 404:
-                raise InventoryUnavailable(f"inventory answered {response.status_code}")
-        return False
+        doc = await self._get(f"/api/v1/resources/{segment}", token)
+        if doc is None:
+            group = await self._get(f"/api/v1/resource-groups/{segment}", token)
+            doc = {**group, "is_group": True} if group is not None else None
+        if doc is not None:
+            if len(self._known) >= self._size:
+                self._known.clear()
+            self._known[key] = (time.monotonic(), doc)
+        return doc
+
+    async def slot(self, slot_id: str, token: str | None) -> dict[str, Any] | None:
+        return await self._get(f"/api/v1/slots/{quote(slot_id, safe='')}", token)
 
     async def close(self) -> None:
         await self._client.aclose()

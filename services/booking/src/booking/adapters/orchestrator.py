@@ -3,17 +3,28 @@ status, ``booking.*`` events and the saga log all commit together (or not at all
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
+from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from booking.adapters import repository
+from booking.adapters import lifecycle, repository
+from booking.adapters.repository import SAGA, LockedSaga
 from booking.domain.booking import BookingStatus
-from booking.domain.saga import Decision, Participant, SagaState
-from contracts.booking import BookingConfirmed, BookingEvent, BookingRejected
+from booking.domain.saga import Decision, Participant, SagaState, SagaStatus
+from booking.domain.saga_data import SagaData
+from booking.domain.sagas import (
+    CANCEL_BOOKING,
+    CREATE_BOOKING,
+    LATE_PAYMENT,
+    LATE_PAYMENT_REFUND,
+    PAYMENT_DEADLINE_PASSED,
+)
+from contracts.base import Money
 from contracts.topics import (
-    BOOKING_EVENTS,
     INVENTORY_COMMANDS,
     PAYMENT_COMMANDS,
     PRICING_COMMANDS,
@@ -28,75 +39,304 @@ COMMAND_TOPICS: dict[Participant, TopicSpec] = {
 }
 
 
-async def apply(
+@dataclass(frozen=True)
+class Timing:
+    step_timeout_s: float
+
+    def deadline(self, decision: Decision, now: datetime) -> datetime | None:
+        """When the saga's timer looks again: a step's reply is due within the step timeout;
+        a payment waiting for the guest, by its deadline (plus the step timeout for the
+        payment service's own answer)."""
+        state = decision.state
+        if state.waiting and state.data.pay_by is not None:
+            return state.data.pay_by + timedelta(seconds=self.step_timeout_s)
+        if decision.command is not None:
+            return now + timedelta(seconds=self.step_timeout_s)
+        return None
+
+
+async def begin(
     conn: AsyncConnection,
     outbox: Outbox,
     booking_id: str,
     decision: Decision,
-    *,
-    step_timeout_s: float,
-    actor: str = "saga",
-) -> None:
+    timing: Timing,
+) -> str:
+    """Store a new saga and send its first command."""
     now = datetime.now(UTC)
-    if decision.ignored:
-        await repository.log(conn, booking_id, "note", None, decision.state.current, decision.note)
+    saga_id = await repository.insert_saga(
+        conn, booking_id, decision.state, timing.deadline(decision, now)
+    )
+    await repository.log(
+        conn,
+        booking_id,
+        "note",
+        None,
+        None,
+        f"{decision.state.definition.name} started",
+        decision.state.seq,
+    )
+    await _send(conn, outbox, booking_id, decision)
+    if decision.finished:  # nothing to do (every step skipped)
+        await _finish(conn, outbox, booking_id, decision.state)
+    return saga_id
+
+
+async def _send(conn: AsyncConnection, outbox: Outbox, booking_id: str, decision: Decision) -> None:
+    if decision.command is None:
         return
-    state = decision.state
-    deadline = repository.deadline_after(now, step_timeout_s) if decision.command else None
-    await repository.save_saga(conn, booking_id, state, deadline)
-    if decision.note:
-        await repository.log(conn, booking_id, "note", None, state.current or None, decision.note)
-    if decision.command is not None:
-        participant, command = decision.command
-        await outbox.add(conn, topic=COMMAND_TOPICS[participant], key=booking_id, message=command)
-        await repository.log(conn, booking_id, "command", command.ce_type(), command.step)
-    if decision.confirmed:
-        await _finish(conn, outbox, booking_id, state, BookingStatus.CONFIRMED, actor, now)
-    if decision.rejected:
-        await _finish(conn, outbox, booking_id, state, BookingStatus.REJECTED, actor, now)
+    participant, command = decision.command
+    await outbox.add(conn, topic=COMMAND_TOPICS[participant], key=booking_id, message=command)
+    await repository.log(
+        conn, booking_id, "command", command.ce_type(), command.step, None, decision.state.seq
+    )
 
 
-async def _finish(
+async def apply(
     conn: AsyncConnection,
     outbox: Outbox,
-    booking_id: str,
-    state: SagaState,
-    status: BookingStatus,
-    actor: str,
-    now: datetime,
+    saga: LockedSaga,
+    decision: Decision,
+    timing: Timing,
 ) -> None:
-    """The saga's outcome: booking status, what the saga learned, and the public event."""
-    data = state.data
-    fields: dict[str, Any] = {
-        "total_amount": data.total_amount,
-        "currency": data.currency,
-        "quote_id": data.quote_id,
-        "reservation_id": data.reservation_id,
-        "unit_id": data.unit_id,
-        "payment_id": data.payment_id,
-    }
-    reason = None
-    event: BookingEvent
-    if status is BookingStatus.REJECTED:
-        reason = state.failure_reason or "rejected"
-        fields |= {"reason": reason, "reason_detail": state.failure_detail}
-    version = await repository.change_status(
-        conn, booking_id, status, actor=actor, reason=reason, fields=fields
+    booking_id, state = saga.booking_id, decision.state
+    if decision.ignored:
+        await repository.log(
+            conn, booking_id, "note", None, state.current_label or None, decision.note, state.seq
+        )
+        return
+    in_flight = (
+        decision.command is None
+        and not state.waiting
+        and not state.terminal
+        and (state.status is not SagaStatus.PARKED)
     )
-    common: dict[str, Any] = {
-        "booking_id": booking_id,
-        "booking_version": version,
-        "status": status,
-        "occurred_at": now,
+    await repository.save_saga(
+        conn,
+        saga.id,
+        state,
+        timing.deadline(decision, datetime.now(UTC)),
+        keep_deadline=in_flight,
+    )
+    if decision.note:
+        await repository.log(
+            conn, booking_id, "note", None, state.current_label or None, decision.note, state.seq
+        )
+    await _send(conn, outbox, booking_id, decision)
+    if decision.began_waiting:
+        await _awaiting_payment(conn, outbox, booking_id, state.data)
+    if decision.finished:
+        await _finish(conn, outbox, booking_id, state)
+
+
+async def _awaiting_payment(
+    conn: AsyncConnection, outbox: Outbox, booking_id: str, data: SagaData
+) -> None:
+    booking = await repository.load(conn, booking_id, lock=True)
+    assert booking is not None
+    if booking.status != BookingStatus.PENDING:
+        return  # cancelled meanwhile: the abort path gives everything back
+    await lifecycle.move(
+        conn,
+        outbox,
+        booking,
+        BookingStatus.AWAITING_PAYMENT,
+        SAGA,
+        reason="payment_requires_action",
+        fields={
+            "payment_id": data.payment_id,
+            "payment_deadline": data.pay_by,
+            "next_action": data.next_action,
+            **_priced_fields(data),
+        },
+        event_fields={"payment_deadline": data.pay_by},
+    )
+
+
+def saga_data_of(booking: Row[Any]) -> SagaData:
+    """What a new saga of an existing booking starts from: the booking as it stands."""
+    return SagaData(
+        booking_id=booking.id,
+        resource_id=booking.resource_id,
+        check_in=booking.check_in,
+        check_out=booking.check_out,
+        party=dict(booking.party),
+        payment_method=booking.payment_method,
+        tenant_id=booking.tenant_id,
+        venue_id=booking.venue_id,
+        slot_id=booking.slot_id,
+        starts_at=booking.starts_at,
+        ends_at=booking.ends_at,
+        timezone=booking.timezone,
+        reservation_id=booking.reservation_id,
+        unit_id=booking.unit_id,
+        quote_id=booking.quote_id,
+        total_amount=booking.total_amount,
+        currency=booking.currency,
+        payment_id=booking.payment_id,
+        paid_amount=booking.paid_amount,
+    )
+
+
+def _priced_fields(d: SagaData) -> dict[str, Any]:
+    return {
+        "total_amount": d.total_amount,
+        "currency": d.currency,
+        "quote_id": d.quote_id,
+        "price": d.price,
+        "policy": d.policy,
+        "reservation_id": d.reservation_id,
+        "unit_id": d.unit_id,
     }
-    if status is BookingStatus.CONFIRMED:
-        event = BookingConfirmed(
-            **common,
-            total=data.total,
-            payment_id=data.payment_id or "",
-            reservation_id=data.reservation_id or "",
+
+
+def _money(d: SagaData, amount: Decimal | None) -> Money:
+    assert d.currency is not None
+    return Money.of(amount or Decimal(0), d.currency)
+
+
+async def _finish(conn: AsyncConnection, outbox: Outbox, booking_id: str, state: SagaState) -> None:
+    """The saga's outcome, on the booking."""
+    booking = await repository.load(conn, booking_id, lock=True)
+    assert booking is not None
+    handler = _OUTCOMES.get(state.definition.name)
+    if handler is not None:
+        await handler(conn, outbox, booking, state)
+
+
+async def _create_outcome(
+    conn: AsyncConnection, outbox: Outbox, booking: Row[Any], state: SagaState
+) -> None:
+    d = state.data
+    if state.status is SagaStatus.SUCCEEDED:
+        await lifecycle.move(
+            conn,
+            outbox,
+            booking,
+            BookingStatus.CONFIRMED,
+            SAGA,
+            fields={
+                **_priced_fields(d),
+                "payment_id": d.payment_id,
+                "paid_amount": d.paid_amount,
+                "payment_verified_at": d.verified_at,
+                "payment_verified_by": d.verified_by,
+                "next_action": None,
+            },
+            event_fields={
+                "total": d.total,
+                "payment_id": d.payment_id or "",
+                "reservation_id": d.reservation_id or "",
+            },
+        )
+        return
+    await _given_back(conn, outbox, booking, state)
+
+
+async def _given_back(
+    conn: AsyncConnection, outbox: Outbox, booking: Row[Any], state: SagaState
+) -> None:
+    """The create saga failed (or was aborted): everything it took has been given back."""
+    d = state.data
+    if booking.status == BookingStatus.CANCELLED:  # the guest cancelled while it ran
+        if d.refunded_amount:  # a transfer had arrived: it was refunded in full
+            await lifecycle.move(
+                conn,
+                outbox,
+                booking,
+                BookingStatus.REFUNDED,
+                SAGA,
+                fields={"refunded_amount": d.refunded_amount, "payment_id": d.payment_id},
+                event_fields={"refund": _money(d, d.refunded_amount)},
+            )
+        return
+    reason = state.failure_reason or "rejected"
+    expired = reason == PAYMENT_DEADLINE_PASSED
+    await lifecycle.move(
+        conn,
+        outbox,
+        booking,
+        BookingStatus.EXPIRED if expired else BookingStatus.REJECTED,
+        SAGA,
+        reason=reason,
+        fields={
+            **_priced_fields(d),
+            "reason": reason,
+            "reason_detail": state.failure_detail,
+            "payment_id": d.payment_id,
+            "refunded_amount": d.refunded_amount,
+            "next_action": None,
+        },
+        event_fields={} if expired else {"reason": reason, "detail": state.failure_detail or ""},
+    )
+
+
+async def _cancel_outcome(
+    conn: AsyncConnection, outbox: Outbox, booking: Row[Any], state: SagaState
+) -> None:
+    d = state.data
+    if d.refunded_amount:
+        await lifecycle.move(
+            conn,
+            outbox,
+            booking,
+            BookingStatus.REFUNDED,
+            SAGA,
+            fields={"refunded_amount": d.refunded_amount},
+            event_fields={"refund": _money(d, d.refunded_amount)},
         )
     else:
-        event = BookingRejected(**common, reason=reason or "", detail=state.failure_detail or "")
-    await outbox.add(conn, topic=BOOKING_EVENTS, key=booking_id, message=event)
-    await repository.log(conn, booking_id, "event", event.ce_type(), None, reason)
+        await lifecycle.bookkeep(
+            conn, booking, {"refunded_amount": Decimal(0)}, SAGA, "cancellation_settled"
+        )
+
+
+async def _late_payment_outcome(
+    conn: AsyncConnection, outbox: Outbox, booking: Row[Any], state: SagaState
+) -> None:
+    d = state.data
+    if state.status is SagaStatus.SUCCEEDED:
+        await lifecycle.move(
+            conn,
+            outbox,
+            booking,
+            BookingStatus.CONFIRMED,
+            SAGA,
+            reason="late_payment",
+            reinstate=True,
+            fields={
+                "reservation_id": d.reservation_id,
+                "unit_id": d.unit_id,
+                "paid_amount": d.paid_amount,
+                "payment_verified_at": d.verified_at,
+                "payment_verified_by": d.verified_by,
+            },
+            event_fields={
+                "total": _money(d, d.total_amount),
+                "payment_id": d.payment_id or "",
+                "reservation_id": d.reservation_id or "",
+            },
+        )
+    else:
+        await _late_refund_outcome(conn, outbox, booking, state)
+
+
+async def _late_refund_outcome(
+    conn: AsyncConnection, outbox: Outbox, booking: Row[Any], state: SagaState
+) -> None:
+    d = state.data
+    await lifecycle.bookkeep(
+        conn,
+        booking,
+        {"paid_amount": d.paid_amount, "refunded_amount": d.refunded_amount},
+        SAGA,
+        "late_payment_refunded",
+    )
+
+
+_OUTCOMES = {
+    CREATE_BOOKING.name: _create_outcome,
+    CANCEL_BOOKING.name: _cancel_outcome,
+    LATE_PAYMENT.name: _late_payment_outcome,
+    LATE_PAYMENT_REFUND.name: _late_refund_outcome,
+}

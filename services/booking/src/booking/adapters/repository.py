@@ -1,8 +1,9 @@
-"""Booking, saga and saga-log rows."""
+"""Booking, saga, saga-log, status-history and audit rows."""
 
 from __future__ import annotations
 
 import json
+import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -10,131 +11,265 @@ from typing import Any
 from sqlalchemy import Row, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from booking.domain.booking import BookingStatus, transition
-from booking.domain.saga import SagaState, state_from_json, state_to_json
+from booking.domain.saga import SagaState, state_to_json
+from booking.domain.sagas import load_state
 
 BOOKING_COLUMNS = (
-    "id::text, reference, tenant_id, resource_id, check_in, check_out, party, guest, "
-    "special_requests, payment_method, status, version, reason, reason_detail, total_amount, "
-    "currency, quote_id, reservation_id, unit_id, payment_id, created_at, updated_at, confirmed_at, "
-    "rejected_at"
+    "id::text, reference, tenant_id, guest_id, venue_id, resource_id, slot_id, check_in, "
+    "check_out, starts_at, ends_at, timezone, party, guest, special_requests, dietary_notes, "
+    "accessibility_notes, payment_method, hold_id, status, version, reason, reason_detail, "
+    "total_amount, currency, price, policy, paid_amount, refunded_amount, quote_id, "
+    "reservation_id, unit_id, payment_id, payment_deadline, next_action, payment_verified_at, "
+    "payment_verified_by, cancel_reason, cancelled_by, created_at, updated_at, "
+    "awaiting_payment_at, confirmed_at, checked_in_at, completed_at, cancelled_at, refunded_at, "
+    "no_show_at, expired_at, rejected_at"
 )
+
+# What the audit log shows of a booking before and after a change.
+AUDITED = (
+    "status",
+    "version",
+    "guest",
+    "special_requests",
+    "dietary_notes",
+    "accessibility_notes",
+    "check_in",
+    "check_out",
+    "slot_id",
+    "party",
+    "total_amount",
+    "currency",
+    "cancel_reason",
+    "payment_verified_by",
+)
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who changes a booking: a caller (with where they called from) or the platform itself."""
+
+    subject: str
+    roles: str = ""
+    ip: str | None = None
+    user_agent: str | None = None
+
+    @property
+    def name(self) -> str:
+        return self.subject
+
+
+SAGA = Actor("saga")
+TIMER = Actor("timer")
 
 
 @dataclass
 class LockedSaga:
+    id: str
     booking_id: str
     state: SagaState
 
 
 async def insert_booking(conn: AsyncConnection, row: dict[str, Any]) -> Row[Any]:
-    """Insert a new booking and its first status; returns the stored row (BOOKING_COLUMNS)."""
-    stored = (
+    """Insert a new booking (version 1); returns the stored row (BOOKING_COLUMNS)."""
+    columns = list(row)
+    values = ", ".join(
+        f"CAST(:{c} AS jsonb)" if c in ("party", "guest") else f":{c}" for c in columns
+    )
+    params = {
+        **row,
+        "party": json.dumps(row["party"]),
+        "guest": json.dumps(row["guest"]),
+    }
+    return (
         await conn.execute(
             text(
-                "INSERT INTO bookings (id, reference, resource_id, check_in, check_out, party, "
-                "guest, special_requests, payment_method, status, version) VALUES (:id, "
-                ":reference, :resource_id, :check_in, :check_out, CAST(:party AS jsonb), "
-                "CAST(:guest AS jsonb), :special_requests, :payment_method, :status, 1) "
+                f"INSERT INTO bookings ({', '.join(columns)}, version) VALUES ({values}, 1) "
                 f"RETURNING {BOOKING_COLUMNS}"
             ),
-            {**row, "party": json.dumps(row["party"]), "guest": json.dumps(row["guest"])},
+            params,
         )
     ).one()
-    await record_transition(conn, row["id"], None, BookingStatus(row["status"]), "guest", None)
-    return stored
+
+
+async def load(
+    conn: AsyncConnection, booking_id: str, *, lock: bool = False, tenant: str | None = None
+) -> Row[Any] | None:
+    """A booking (of ``tenant``, when given); ``lock`` holds it FOR UPDATE until commit."""
+    return (
+        await conn.execute(
+            text(
+                f"SELECT {BOOKING_COLUMNS} FROM bookings WHERE id = CAST(:id AS uuid) "
+                "AND (CAST(:t AS text) IS NULL OR tenant_id = :t)" + (" FOR UPDATE" if lock else "")
+            ),
+            {"id": booking_id, "t": tenant},
+        )
+    ).first()
+
+
+async def update_booking(
+    conn: AsyncConnection, booking_id: str, fields: dict[str, Any], *, bump: bool = True
+) -> Row[Any]:
+    """Set ``fields`` (and ``version + 1`` unless ``bump`` is False); returns the stored row."""
+    sets = [
+        f"{k} = CAST(:{k} AS jsonb)"
+        if k in ("party", "guest", "price", "policy")
+        else f"{k} = :{k}"
+        for k in fields
+    ]
+    if bump:
+        sets.append("version = version + 1")
+    sets.append("updated_at = now()")
+    params = {
+        k: json.dumps(v) if k in ("party", "guest", "price", "policy") and v is not None else v
+        for k, v in fields.items()
+    }
+    return (
+        await conn.execute(
+            text(
+                f"UPDATE bookings SET {', '.join(sets)} WHERE id = CAST(:id AS uuid) "
+                f"RETURNING {BOOKING_COLUMNS}"
+            ),
+            {**params, "id": booking_id},
+        )
+    ).one()
 
 
 async def record_transition(
     conn: AsyncConnection,
     booking_id: str,
-    from_status: BookingStatus | None,
-    to_status: BookingStatus,
+    from_status: str | None,
+    to_status: str,
     actor: str,
     reason: str | None,
+    version: int,
 ) -> None:
     await conn.execute(
         text(
-            "INSERT INTO booking_status_history (booking_id, from_status, to_status, actor, reason) "
-            "VALUES (:b, :f, :t, :a, :r)"
+            "INSERT INTO booking_status_history (booking_id, from_status, to_status, actor, "
+            "reason, version) VALUES (:b, :f, :t, :a, :r, :v)"
         ),
-        {"b": booking_id, "f": from_status, "t": to_status, "a": actor, "r": reason},
+        {"b": booking_id, "f": from_status, "t": to_status, "a": actor, "r": reason, "v": version},
     )
 
 
-async def change_status(
+def audit_view(row: Row[Any] | None) -> dict[str, Any] | None:
+    if row is None:
+        return None
+    data = row._mapping
+    return json.loads(json.dumps({k: data[k] for k in AUDITED}, default=str))
+
+
+async def audit(
     conn: AsyncConnection,
     booking_id: str,
-    wanted: BookingStatus,
-    *,
-    actor: str,
-    reason: str | None = None,
-    fields: dict[str, Any] | None = None,
-) -> int:
-    """Move the booking to ``wanted`` (checked against the status machine); returns the version."""
-    row = (
-        await conn.execute(
-            text("SELECT status, version FROM bookings WHERE id = :id FOR UPDATE"),
-            {"id": booking_id},
-        )
-    ).one()
-    current = BookingStatus(row.status)
-    transition(current, wanted)
-    extra = fields or {}
-    sets = ", ".join(f"{k} = :{k}" for k in extra)
-    stamp = {
-        BookingStatus.CONFIRMED: ", confirmed_at = now()",
-        BookingStatus.REJECTED: ", rejected_at = now()",
-    }.get(wanted, "")
-    version = row.version + 1
+    tenant_id: str,
+    action: str,
+    actor: Actor,
+    old: Row[Any] | None,
+    new: Row[Any] | None,
+) -> None:
+    """One audit row: who, from where, what the booking was and became (changed fields only)."""
+    before, after = audit_view(old), audit_view(new)
+    if before is not None and after is not None:
+        changed = {k for k in after if before.get(k) != after.get(k)}
+        before = {k: v for k, v in before.items() if k in changed}
+        after = {k: v for k, v in after.items() if k in changed}
     await conn.execute(
         text(
-            f"UPDATE bookings SET status = :status, version = :version, updated_at = now(){stamp}"
-            f"{', ' + sets if sets else ''} WHERE id = :id"
+            "INSERT INTO booking_audit (booking_id, tenant_id, action, actor, actor_roles, ip, "
+            "user_agent, old, new) VALUES (:b, :t, :a, :who, :roles, :ip, :ua, "
+            "CAST(:old AS jsonb), CAST(:new AS jsonb))"
         ),
-        {"status": wanted.value, "version": version, "id": booking_id, **extra},
+        {
+            "b": booking_id,
+            "t": tenant_id,
+            "a": action,
+            "who": actor.subject,
+            "roles": actor.roles or None,
+            "ip": actor.ip,
+            "ua": actor.user_agent,
+            "old": json.dumps(before) if before is not None else None,
+            "new": json.dumps(after) if after is not None else None,
+        },
     )
-    await record_transition(conn, booking_id, current, wanted, actor, reason)
-    return version
 
 
 async def insert_saga(
     conn: AsyncConnection, booking_id: str, state: SagaState, deadline: datetime | None
-) -> None:
+) -> str:
+    saga_id = str(uuid.uuid4())
     await conn.execute(
         text(
-            "INSERT INTO sagas (booking_id, saga_type, status, current_step, deadline, state) "
-            "VALUES (:b, 'create_booking', :s, :c, :d, CAST(:state AS jsonb))"
+            "INSERT INTO sagas (id, booking_id, seq, saga_type, status, current_step, deadline, "
+            "state) VALUES (:id, :b, :seq, :type, :s, :c, :d, CAST(:state AS jsonb))"
         ),
         {
+            "id": saga_id,
             "b": booking_id,
+            "seq": state.seq,
+            "type": state.definition.name,
             "s": state.status.value,
             "c": state.current,
             "d": deadline,
             "state": json.dumps(state_to_json(state)),
         },
     )
+    return saga_id
 
 
-async def lock_saga(conn: AsyncConnection, booking_id: str) -> LockedSaga | None:
+async def next_saga_seq(conn: AsyncConnection, booking_id: str) -> int:
+    return int(
+        (
+            await conn.execute(
+                text("SELECT COALESCE(max(seq), 0) + 1 FROM sagas WHERE booking_id = :b"),
+                {"b": booking_id},
+            )
+        ).scalar_one()
+    )
+
+
+async def lock_active_saga(conn: AsyncConnection, booking_id: str) -> LockedSaga | None:
+    """The booking's active saga (running, compensating or parked), locked."""
     row = (
         await conn.execute(
-            text("SELECT state FROM sagas WHERE booking_id = :b FOR UPDATE"), {"b": booking_id}
+            text(
+                "SELECT id::text, state FROM sagas WHERE booking_id = :b "
+                "AND status IN ('running', 'compensating', 'parked') FOR UPDATE"
+            ),
+            {"b": booking_id},
         )
     ).first()
-    return LockedSaga(booking_id, state_from_json(row.state)) if row else None
+    return LockedSaga(row.id, booking_id, load_state(row.state)) if row else None
+
+
+async def lock_saga(conn: AsyncConnection, saga_id: str) -> LockedSaga | None:
+    row = (
+        await conn.execute(
+            text("SELECT id::text, booking_id::text, state FROM sagas WHERE id = :i FOR UPDATE"),
+            {"i": saga_id},
+        )
+    ).first()
+    return LockedSaga(row.id, row.booking_id, load_state(row.state)) if row else None
 
 
 async def save_saga(
-    conn: AsyncConnection, booking_id: str, state: SagaState, deadline: datetime | None
+    conn: AsyncConnection,
+    saga_id: str,
+    state: SagaState,
+    deadline: datetime | None,
+    *,
+    keep_deadline: bool = False,
 ) -> None:
+    """Store the saga's state; ``keep_deadline`` leaves the step's deadline as it was (nothing
+    new was sent, e.g. an abort noted while a step is in flight)."""
+    set_deadline = "" if keep_deadline else "deadline = :d, "
     await conn.execute(
         text(
-            "UPDATE sagas SET status = :s, current_step = :c, deadline = :d, "
-            "state = CAST(:state AS jsonb), updated_at = now() WHERE booking_id = :b"
+            f"UPDATE sagas SET status = :s, current_step = :c, {set_deadline}"
+            "state = CAST(:state AS jsonb), updated_at = now() WHERE id = :i"
         ),
         {
-            "b": booking_id,
+            "i": saga_id,
             "s": state.status.value,
             "c": state.current,
             "d": deadline,
@@ -147,7 +282,7 @@ async def due_sagas(conn: AsyncConnection, limit: int) -> list[str]:
     """Sagas whose step deadline passed, locked for this transaction; other replicas skip them."""
     rows = await conn.execute(
         text(
-            "SELECT booking_id::text FROM sagas WHERE status IN ('running', 'compensating') "
+            "SELECT id::text FROM sagas WHERE status IN ('running', 'compensating') "
             "AND deadline < now() ORDER BY deadline LIMIT :n FOR UPDATE SKIP LOCKED"
         ),
         {"n": limit},
@@ -162,13 +297,14 @@ async def log(
     message_type: str | None,
     step: str | None,
     detail: str | None = None,
+    saga_seq: int | None = None,
 ) -> None:
     await conn.execute(
         text(
-            "INSERT INTO saga_log (booking_id, kind, message_type, step, detail) "
-            "VALUES (:b, :k, :m, :s, :d)"
+            "INSERT INTO saga_log (booking_id, kind, message_type, step, detail, saga_seq) "
+            "VALUES (:b, :k, :m, :s, :d, :q)"
         ),
-        {"b": booking_id, "k": kind, "m": message_type, "s": step, "d": detail},
+        {"b": booking_id, "k": kind, "m": message_type, "s": step, "d": detail, "q": saga_seq},
     )
 
 

@@ -25,13 +25,22 @@ bookings = Table(
     metadata,
     Column("id", UUID(as_uuid=False), primary_key=True),
     Column("reference", Text, nullable=False),
-    Column("tenant_id", Text, nullable=False, server_default="default"),
+    Column("tenant_id", Text, nullable=False),
+    Column("guest_id", Text, nullable=False),
+    Column("venue_id", Text),
     Column("resource_id", Text, nullable=False),
+    Column("slot_id", Text),
+    Column("starts_at", DateTime(timezone=True)),
+    Column("ends_at", DateTime(timezone=True)),
+    Column("timezone", Text),
+    Column("hold_id", Text),
     Column("check_in", Date, nullable=False),
     Column("check_out", Date, nullable=False),
     Column("party", JSONB, nullable=False),
     Column("guest", JSONB, nullable=False),
     Column("special_requests", Text),
+    Column("dietary_notes", Text),
+    Column("accessibility_notes", Text),
     Column("payment_method", Text, nullable=False),
     Column("status", Text, nullable=False),
     Column("version", Integer, nullable=False),
@@ -40,6 +49,16 @@ bookings = Table(
     Column("total_amount", Numeric(18, 6)),
     Column("currency", Text),
     Column("quote_id", Text),
+    Column("price", JSONB),  # the quote's lines, subtotal and taxes at booking time
+    Column("policy", JSONB),  # the cancellation policy snapshot
+    Column("paid_amount", Numeric(18, 6)),
+    Column("refunded_amount", Numeric(18, 6)),
+    Column("payment_deadline", DateTime(timezone=True)),
+    Column("next_action", Text),
+    Column("payment_verified_at", DateTime(timezone=True)),
+    Column("payment_verified_by", Text),
+    Column("cancel_reason", Text),
+    Column("cancelled_by", Text),
     Column("reservation_id", Text),
     Column("unit_id", Text),  # the unit inventory allocated (for a group: one of its resources)
     Column("payment_id", Text),
@@ -47,6 +66,13 @@ bookings = Table(
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("confirmed_at", DateTime(timezone=True)),
     Column("rejected_at", DateTime(timezone=True)),
+    Column("awaiting_payment_at", DateTime(timezone=True)),
+    Column("checked_in_at", DateTime(timezone=True)),
+    Column("completed_at", DateTime(timezone=True)),
+    Column("cancelled_at", DateTime(timezone=True)),
+    Column("refunded_at", DateTime(timezone=True)),
+    Column("no_show_at", DateTime(timezone=True)),
+    Column("expired_at", DateTime(timezone=True)),
 )
 
 status_history = Table(
@@ -58,13 +84,17 @@ status_history = Table(
     Column("to_status", Text, nullable=False),
     Column("actor", Text, nullable=False),
     Column("reason", Text),
+    Column("version", Integer),
     Column("at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )
 
+# One row per saga; a booking has at most one active saga (a partial unique index).
 sagas = Table(
     "sagas",
     metadata,
-    Column("booking_id", UUID(as_uuid=False), primary_key=True),
+    Column("id", UUID(as_uuid=False), primary_key=True),
+    Column("booking_id", UUID(as_uuid=False), nullable=False),
+    Column("seq", Integer, nullable=False),
     Column("saga_type", Text, nullable=False),
     Column("status", Text, nullable=False),
     Column("current_step", Text, nullable=False),
@@ -82,6 +112,7 @@ saga_log = Table(
     Column("kind", Text, nullable=False),
     Column("message_type", Text),
     Column("step", Text),
+    Column("saga_seq", Integer),
     Column("detail", Text),
     Column("at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )
@@ -95,9 +126,47 @@ idempotency_keys = Table(
     Column("status_code", Integer),
     Column("response", JSONB),
     Column("booking_id", UUID(as_uuid=False)),
+    Column("locked_until", DateTime(timezone=True)),  # an in-flight request's lease
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("expires_at", DateTime(timezone=True), nullable=False),
     PrimaryKeyConstraint("scope", "key", name="idempotency_keys_pkey"),
+)
+
+booking_audit = Table(
+    "booking_audit",
+    metadata,
+    Column("id", BigInteger, Identity(always=True), primary_key=True),
+    Column("booking_id", UUID(as_uuid=False), nullable=False),
+    Column("tenant_id", Text, nullable=False),
+    Column("action", Text, nullable=False),
+    Column("actor", Text, nullable=False),
+    Column("actor_roles", Text),
+    Column("ip", Text),
+    Column("user_agent", Text),
+    Column("old", JSONB),
+    Column("new", JSONB),
+    Column("at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+waitlist_entries = Table(
+    "waitlist_entries",
+    metadata,
+    Column("id", UUID(as_uuid=False), primary_key=True),
+    Column("tenant_id", Text, nullable=False),
+    Column("guest_id", Text, nullable=False),
+    Column("resource_id", Text, nullable=False),
+    Column("slot_id", Text),
+    Column("check_in", Date, nullable=False),
+    Column("check_out", Date, nullable=False),
+    Column("party", JSONB, nullable=False),
+    Column("priority", Integer, nullable=False),
+    Column("contact", JSONB, nullable=False),
+    Column("status", Text, nullable=False),  # waiting | offered | accepted | expired | cancelled
+    Column("hold_id", Text),
+    Column("offer_expires_at", DateTime(timezone=True)),
+    Column("booking_id", UUID(as_uuid=False)),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )
 
 outbox = outbox_table(metadata)

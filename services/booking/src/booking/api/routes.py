@@ -1,5 +1,6 @@
 """Booking REST for the gateway: create (202 + Location, Idempotency-Key, Prefer: wait=N),
-read, list, and the timeline of one booking's saga."""
+read by id or reference, list, update details (If-Match), history, audit log and timeline.
+Status actions live in ``booking.api.actions``."""
 
 from __future__ import annotations
 
@@ -7,58 +8,57 @@ import asyncio
 import re
 import time
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as dtime
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
-from booking.adapters import idempotency, repository
+from booking.adapters import lifecycle, orchestrator, repository
 from booking.adapters.inventory_client import (
     InventoryClient,
     InventoryRefusedCaller,
     InventoryUnavailable,
 )
-from booking.adapters.orchestrator import COMMAND_TOPICS
+from booking.adapters.orchestrator import Timing
+from booking.api.common import (
+    Outcome,
+    actor_of,
+    check_if_match,
+    decode_cursor,
+    encode_cursor,
+    etag,
+    idempotent,
+    not_found,
+    public,
+    visible,
+)
 from booking.api.schemas import (
+    AuditEntry,
     BookingCreate,
+    BookingPatch,
     BookingPublic,
     BookingTimeline,
+    SagaPublic,
     StatusChange,
     TimelineEntry,
 )
-from booking.domain.booking import SETTLED, BookingStatus
+from booking.domain.booking import IMMUTABLE, SETTLED, WAIT_ENDS, BookingStatus
 from booking.domain.reference import new_reference
-from booking.domain.saga import SagaData, start
+from booking.domain.saga import start
+from booking.domain.saga_data import SagaData
+from booking.domain.sagas import CREATE_BOOKING
 from booking.settings import BookingSettings
-from contracts.base import Money
-from contracts.booking import BookingCreated
-from contracts.common import Party, StayPeriod
-from contracts.topics import BOOKING_EVENTS
-from service_kit.auth import BearerToken
-from service_kit.pagination import cursor_id, set_next_link
-from service_kit.problems import Problem, uuid_or
+from service_kit.auth import BearerToken, Caller, Principal, Staff
+from service_kit.problems import Problem
 from service_kit.runtime import Wiring
 
-CREATE_SCOPE = "POST /api/v1/bookings"
 _PREFER_WAIT = re.compile(r"(?:^|[,;\s])wait=(\d+)")
-
-
-def _public(row: Any) -> BookingPublic:
-    data = dict(row._mapping)
-    amount, currency = data.pop("total_amount"), data.pop("currency")
-    data.pop("tenant_id", None)
-    total = Money.of(amount, currency) if amount is not None and currency else None
-    return BookingPublic(**data, total=total)
-
-
-def _not_found(booking_id: str) -> Problem:
-    return Problem(404, "booking-not-found", "Booking not found", f"No booking {booking_id}.")
-
-
-def _uuid_or_404(value: str) -> str:
-    return uuid_or(value, _not_found(value))
+# How long an Idempotency-Key stays claimed by a request that never finishes.
+LEASE_S = 60.0
 
 
 def _prefer_wait(prefer: str | None, cap: float) -> float:
@@ -68,6 +68,29 @@ def _prefer_wait(prefer: str | None, cap: float) -> float:
     return min(float(match.group(1)), cap) if match else 0.0
 
 
+def _inventory_problem(exc: Exception) -> Problem:
+    if isinstance(exc, InventoryRefusedCaller):
+        return Problem(
+            exc.status,
+            "unauthorized" if exc.status == 401 else "forbidden",
+            "Unauthorized" if exc.status == 401 else "Forbidden",
+            "A valid bearer token of the resource's tenant is required.",
+            headers={"WWW-Authenticate": "Bearer"} if exc.status == 401 else None,
+        )
+    return Problem(
+        503,
+        "dependency-unavailable",
+        "Inventory unavailable",
+        "Try again shortly.",
+        headers={"Retry-After": "2"},
+    )
+
+
+def _local(day: date, at: str | None, default: dtime, tz: str) -> datetime:
+    clock = dtime.fromisoformat(at) if at else default
+    return datetime.combine(day, clock, tzinfo=ZoneInfo(tz))
+
+
 def router(wiring: Wiring) -> APIRouter:
     api = APIRouter(prefix="/api/v1", tags=["bookings"])
     engine = wiring.engine
@@ -75,22 +98,68 @@ def router(wiring: Wiring) -> APIRouter:
     settings = wiring.settings
     assert isinstance(settings, BookingSettings)
     inventory = InventoryClient(settings.inventory_url)
+    timing = Timing(settings.step_timeout_s)
 
-    async def load(booking_id: str) -> BookingPublic | None:
-        async with engine.connect() as conn:
-            row = (
-                await conn.execute(
-                    text(f"SELECT {repository.BOOKING_COLUMNS} FROM bookings WHERE id = :id"),
-                    {"id": booking_id},
+    async def where_and_when(
+        body: BookingCreate, token: str | None
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The resource (venue, timezone) and the booking's time, as inventory knows them."""
+        try:
+            resource = await inventory.resource(body.resource_id, token)
+            if resource is not None and resource.get("is_group") and resource.get("units"):
+                unit = await inventory.resource(resource["units"][0], token)
+                resource = {**(unit or {}), **resource}
+            slot = await inventory.slot(body.slot_id, token) if body.slot_id else None
+        except (InventoryRefusedCaller, InventoryUnavailable) as exc:
+            raise _inventory_problem(exc) from None
+        if resource is None:
+            raise Problem(
+                422,
+                "unknown-resource",
+                "Unknown resource",
+                f"Resource {body.resource_id} does not exist.",
+            )
+        tz = resource.get("timezone") or "UTC"
+        rules = resource.get("rules") or {}
+        if body.slot_id is not None:
+            if slot is None or slot["resource_id"] != resource.get("id"):
+                raise Problem(
+                    422,
+                    "unknown-slot",
+                    "Unknown slot",
+                    f"Resource {body.resource_id} has no slot {body.slot_id}.",
                 )
-            ).first()
-        return _public(row) if row else None
+            starts = datetime.fromisoformat(slot["starts_at"])
+            ends = datetime.fromisoformat(slot["ends_at"])
+            day = starts.astimezone(ZoneInfo(tz)).date()
+            when = {
+                "check_in": day,
+                "check_out": day + timedelta(days=1),
+                "starts_at": starts,
+                "ends_at": ends,
+            }
+        else:
+            assert body.check_in is not None and body.check_out is not None
+            when = {
+                "check_in": body.check_in,
+                "check_out": body.check_out,
+                "starts_at": _local(body.check_in, rules.get("check_in_time"), dtime(15), tz),
+                "ends_at": _local(body.check_out, rules.get("check_out_time"), dtime(11), tz),
+            }
+        return {"timezone": tz, "venue_id": resource.get("venue_id")}, when
 
-    def respond(status: int, body: Any, booking_id: str, replayed: bool = False) -> JSONResponse:
-        headers = {"Location": f"/api/v1/bookings/{booking_id}"}
-        if replayed:
-            headers["Idempotent-Replayed"] = "true"
-        return JSONResponse(body, status_code=status, headers=headers)
+    def guest_of(body: BookingCreate, who: Principal) -> str:
+        if not who.is_staff:
+            if body.guest.id not in (None, who.subject):
+                raise Problem(
+                    403, "forbidden", "Forbidden", "A guest books only in their own name."
+                )
+            return who.subject
+        return body.guest.id or who.subject
+
+    async def load_visible(booking_id: str, who: Principal) -> Any:
+        async with engine.connect() as conn:
+            return await visible(conn, booking_id, who)
 
     @api.post(
         "/bookings",
@@ -100,198 +169,284 @@ def router(wiring: Wiring) -> APIRouter:
     )
     async def create_booking(
         body: BookingCreate,
+        who: Caller,
         bearer: BearerToken,
+        request: Request,
         idempotency_key: Annotated[str | None, Header(max_length=255)] = None,
         prefer: Annotated[str | None, Header()] = None,
     ) -> Response:
-        """Accept a booking and start its saga. 202 + Location; ``Prefer: wait=N`` waits up to
-        N seconds for a terminal status (then 201)."""
-        try:
-            token = bearer.credentials if bearer else None
-            if not await inventory.resource_exists(body.resource_id, token):
-                raise Problem(
-                    422,
-                    "unknown-resource",
-                    "Unknown resource",
-                    f"Resource {body.resource_id} does not exist.",
-                )
-        except InventoryRefusedCaller as refused:
-            raise Problem(
-                refused.status,
-                "unauthorized" if refused.status == 401 else "forbidden",
-                "Unauthorized" if refused.status == 401 else "Forbidden",
-                "A valid bearer token of the resource's tenant is required.",
-                headers={"WWW-Authenticate": "Bearer"} if refused.status == 401 else None,
-            ) from None
-        except InventoryUnavailable:
-            raise Problem(
-                503,
-                "dependency-unavailable",
-                "Inventory unavailable",
-                "Try again shortly.",
-                headers={"Retry-After": "2"},
-            ) from None
-
+        """Accept a booking and start its saga: 202 + Location. ``Prefer: wait=N`` waits up to N
+        seconds: 201 when the saga has ended (confirmed, rejected, ...), 202 when it still runs
+        or waits for the guest to pay (``awaiting_payment``, with ``payment_deadline``)."""
+        guest_id = guest_of(body, who)
+        place, when = await where_and_when(body, bearer.credentials if bearer else None)
         payload = body.model_dump(mode="json")
-        booking_id = str(uuid.uuid4())
-        now = datetime.now(UTC)
-        async with engine.begin() as conn:
-            if idempotency_key is not None:
-                if not idempotency_key.strip():
-                    raise Problem(400, "bad-idempotency-key", "Empty Idempotency-Key")
-                stored = await idempotency.claim(
-                    conn,
-                    CREATE_SCOPE,
-                    idempotency_key,
-                    idempotency.fingerprint(payload),
-                    settings.idempotency_ttl_s,
-                )
-                if stored is not None:
-                    if stored.request_hash != idempotency.fingerprint(payload):
-                        raise Problem(
-                            422,
-                            "idempotency-key-reused",
-                            "Idempotency-Key reused",
-                            "This key was used with a different request body.",
-                        )
-                    if stored.status_code is None or stored.booking_id is None:
-                        raise Problem(
-                            409,
-                            "request-in-progress",
-                            "Request in progress",
-                            "A request with this Idempotency-Key is still being processed.",
-                            headers={"Retry-After": "1"},
-                        )
-                    return respond(
-                        stored.status_code, stored.body, stored.booking_id, replayed=True
-                    )
+        actor = actor_of(request, who)
 
-            inserted = await repository.insert_booking(
+        async def work(conn: Any) -> Outcome:
+            booking_id = str(uuid.uuid4())
+            now = datetime.now(UTC)
+            guest = body.guest.model_dump(mode="json", exclude={"id"})
+            row = await repository.insert_booking(
                 conn,
                 {
                     "id": booking_id,
                     "reference": new_reference(now.date()),
+                    "tenant_id": who.tenant,
+                    "guest_id": guest_id,
+                    "venue_id": place["venue_id"],
                     "resource_id": body.resource_id,
-                    "check_in": body.check_in,
-                    "check_out": body.check_out,
+                    "slot_id": body.slot_id,
+                    "timezone": place["timezone"],
+                    **when,
                     "party": payload["party"],
-                    "guest": payload["guest"],
+                    "guest": guest,
                     "special_requests": body.special_requests,
+                    "dietary_notes": body.dietary_notes,
+                    "accessibility_notes": body.accessibility_notes,
                     "payment_method": body.payment_method,
+                    "hold_id": body.hold_id,
                     "status": BookingStatus.PENDING.value,
                 },
             )
+            await lifecycle.created(conn, outbox, row, actor)
+            deadline_s = settings.payment_deadline_s
             data = SagaData(
                 booking_id=booking_id,
                 resource_id=body.resource_id,
-                check_in=body.check_in,
-                check_out=body.check_out,
+                check_in=when["check_in"],
+                check_out=when["check_out"],
                 party=payload["party"],
                 payment_method=body.payment_method,
-            )
-            decision = start(data)
-            await repository.insert_saga(
-                conn,
-                booking_id,
-                decision.state,
-                repository.deadline_after(now, settings.step_timeout_s),
-            )
-            await outbox.add(
-                conn,
-                topic=BOOKING_EVENTS,
-                key=booking_id,
-                message=BookingCreated(
-                    booking_id=booking_id,
-                    booking_version=1,
-                    status=BookingStatus.PENDING,
-                    occurred_at=now,
-                    resource_id=body.resource_id,
-                    period=StayPeriod(check_in=body.check_in, check_out=body.check_out),
-                    party=Party(**payload["party"]),
+                tenant_id=who.tenant,
+                venue_id=place["venue_id"],
+                slot_id=body.slot_id,
+                starts_at=when["starts_at"],
+                ends_at=when["ends_at"],
+                timezone=place["timezone"],
+                hold_id=body.hold_id,
+                holder=None if who.is_staff else who.subject,
+                # The claim outlives the payment deadline and the saga's own retries.
+                hold_seconds=int(
+                    deadline_s + settings.step_timeout_s * (settings.step_max_attempts + 1)
                 ),
+                pay_by=now + timedelta(seconds=deadline_s),
             )
-            assert decision.command is not None
-            participant, command = decision.command
-            await outbox.add(
-                conn, topic=COMMAND_TOPICS[participant], key=booking_id, message=command
-            )
-            await repository.log(conn, booking_id, "event", BookingCreated.ce_type(), None)
-            await repository.log(conn, booking_id, "command", command.ce_type(), command.step)
-            created = _public(inserted).model_dump(mode="json")
-            if idempotency_key is not None:
-                await idempotency.complete(
-                    conn, CREATE_SCOPE, idempotency_key, 202, created, booking_id
-                )
+            await orchestrator.begin(conn, outbox, booking_id, start(CREATE_BOOKING, data), timing)
+            return Outcome(202, public(row).model_dump(mode="json"), booking_id, {})
 
+        scope = f"{who.tenant}:{who.subject}:POST /bookings"
+        result = await idempotent(
+            engine,
+            key=idempotency_key,
+            scope=scope,
+            payload=payload,
+            ttl_s=settings.idempotency_ttl_s,
+            lease_s=LEASE_S,
+            work=work,
+        )
+        if isinstance(result, JSONResponse):
+            return result
+        location = {"Location": f"/api/v1/bookings/{result.booking_id}"}
         wait_s = _prefer_wait(prefer, settings.max_prefer_wait_s)
         if wait_s > 0:
-            current = await wait_for_terminal(booking_id, wait_s)
-            if current is not None and current.status in SETTLED:
-                response = respond(201, current.model_dump(mode="json"), booking_id)
-                response.headers["Preference-Applied"] = f"wait={int(wait_s)}"
-                return response
-        return respond(202, created, booking_id)
+            current = await wait_for_answer(result.booking_id, wait_s)
+            if current is not None and current.status in WAIT_ENDS:
+                code = 201 if current.status in SETTLED else 202
+                return JSONResponse(
+                    current.model_dump(mode="json"),
+                    status_code=code,
+                    headers={
+                        **location,
+                        "ETag": etag(current.version),
+                        "Preference-Applied": f"wait={int(wait_s)}",
+                    },
+                )
+        return JSONResponse(
+            result.body,
+            status_code=202,
+            headers={**location, "ETag": etag(result.body["version"])},
+        )
 
-    async def wait_for_terminal(booking_id: str, wait_s: float) -> BookingPublic | None:
+    async def wait_for_answer(booking_id: str, wait_s: float) -> BookingPublic | None:
         deadline = time.monotonic() + wait_s
         delay = 0.02
         current = None
         while time.monotonic() < deadline:
-            current = await load(booking_id)
-            if current is not None and current.status in SETTLED:
+            async with engine.connect() as conn:
+                row = await repository.load(conn, booking_id)
+            current = public(row) if row else None
+            if current is not None and current.status in WAIT_ENDS:
                 return current
             await asyncio.sleep(delay)
             delay = min(delay * 1.5, 0.25)
         return current
 
     @api.get("/bookings/{booking_id}", response_model=BookingPublic)
-    async def get_booking(booking_id: str) -> BookingPublic:
-        found = await load(_uuid_or_404(booking_id))
-        if found is None:
-            raise _not_found(booking_id)
-        return found
+    async def get_booking(booking_id: str, who: Caller, response: Response) -> BookingPublic:
+        """A booking; ``ETag`` is its version, for ``If-Match`` on changes."""
+        row = await load_visible(booking_id, who)
+        response.headers["ETag"] = etag(row.version)
+        return public(row)
+
+    @api.get("/bookings/reference/{reference}", response_model=BookingPublic)
+    async def get_by_reference(reference: str, who: Caller, response: Response) -> BookingPublic:
+        """A booking by its human-friendly reference (``BK-20261121-7K3QX9AB``)."""
+        async with engine.connect() as conn:
+            found = (
+                await conn.execute(
+                    text(
+                        f"SELECT {repository.BOOKING_COLUMNS} FROM bookings "
+                        "WHERE tenant_id = :t AND reference = :r"
+                    ),
+                    {"t": who.tenant, "r": reference.strip().upper()[:64]},
+                )
+            ).first()
+        if found is None or (not who.is_staff and found.guest_id != who.subject):
+            raise not_found(reference)
+        response.headers["ETag"] = etag(found.version)
+        return public(found)
 
     @api.get("/bookings", response_model=list[BookingPublic])
     async def list_bookings(
         request: Request,
         response: Response,
-        status: Annotated[str | None, Query(max_length=32)] = None,
+        who: Caller,
+        status: Annotated[list[BookingStatus] | None, Query()] = None,
+        guest_id: Annotated[str | None, Query(max_length=200)] = None,
+        venue_id: Annotated[str | None, Query(max_length=64)] = None,
         resource_id: Annotated[str | None, Query(max_length=64)] = None,
-        limit: Annotated[int, Query(ge=1, le=500)] = 50,
-        cursor: Annotated[
-            str | None, Query(description="id of the last booking of the previous page")
+        start: Annotated[
+            date | None, Query(alias="from", description="bookings ending after this date")
         ] = None,
+        end: Annotated[
+            date | None, Query(alias="to", description="bookings starting before this date")
+        ] = None,
+        limit: Annotated[int, Query(ge=1, le=500)] = 50,
+        cursor: Annotated[str | None, Query(max_length=200)] = None,
     ) -> list[BookingPublic]:
-        if status is not None and status not in {s.value for s in BookingStatus}:
-            raise Problem(
-                422, "bad-filter", "Unknown status", f"{status!r} is not a booking status."
-            )
-        after = cursor_id(cursor) if cursor else None
+        """Newest first, with filters. A guest sees only their own bookings. A full page has a
+        ``Link: <...>; rel="next"`` header with an opaque cursor."""
+        if start is not None and end is not None and end <= start:
+            raise Problem(422, "bad-range", "Bad date range", "'to' must be after 'from'.")
+        if not who.is_staff:
+            guest_id = who.subject
+        after = decode_cursor(cursor) if cursor else None
         async with engine.connect() as conn:
             rows = (
                 await conn.execute(
                     text(
-                        f"SELECT {repository.BOOKING_COLUMNS} FROM bookings "
-                        "WHERE (CAST(:st AS text) IS NULL OR status = :st) "
+                        f"SELECT {repository.BOOKING_COLUMNS} FROM bookings WHERE tenant_id = :t "
+                        "AND (CAST(:st AS text[]) IS NULL OR status = ANY(CAST(:st AS text[]))) "
+                        "AND (CAST(:g AS text) IS NULL OR guest_id = :g) "
+                        "AND (CAST(:v AS text) IS NULL OR venue_id = :v) "
                         "AND (CAST(:r AS text) IS NULL OR resource_id = :r) "
-                        "AND (CAST(:after AS uuid) IS NULL OR id > CAST(:after AS uuid)) "
-                        "ORDER BY id LIMIT :limit"
+                        "AND (CAST(:a AS date) IS NULL OR check_out > :a) "
+                        "AND (CAST(:b AS date) IS NULL OR check_in < :b) "
+                        "AND (CAST(:ca AS timestamptz) IS NULL "
+                        "     OR (created_at, id) < (:ca, CAST(:ci AS uuid))) "
+                        "ORDER BY created_at DESC, id DESC LIMIT :limit"
                     ),
-                    {"st": status, "r": resource_id, "after": after, "limit": limit},
+                    {
+                        "t": who.tenant,
+                        "st": [s.value for s in status] if status else None,
+                        "g": guest_id,
+                        "v": venue_id,
+                        "r": resource_id,
+                        "a": start,
+                        "b": end,
+                        "ca": after[0] if after else None,
+                        "ci": after[1] if after else None,
+                        "limit": limit,
+                    },
                 )
             ).all()
-        items = [_public(r) for r in rows]
-        set_next_link(request, response, items, limit)
+        items = [public(r) for r in rows]
+        if len(items) == limit:
+            last = rows[-1]
+            next_url = request.url.include_query_params(
+                cursor=encode_cursor(last.created_at, last.id)
+            )
+            response.headers["Link"] = f'<{next_url}>; rel="next"'
         return items
 
-    @api.get("/bookings/{booking_id}/timeline", response_model=BookingTimeline)
-    async def timeline(booking_id: str) -> BookingTimeline:
-        found = await get_booking(booking_id)
+    @api.patch(
+        "/bookings/{booking_id}",
+        response_model=BookingPublic,
+        responses={409: {}, 412: {}, 428: {}},
+    )
+    async def update_booking(
+        booking_id: str,
+        body: BookingPatch,
+        who: Caller,
+        request: Request,
+        response: Response,
+        if_match: Annotated[str | None, Header()] = None,
+    ) -> BookingPublic:
+        """Change contact details and notes. ``If-Match`` with the booking's ETag is required
+        (412 when it changed meanwhile, 428 without it). Bookings that ended are immutable."""
+        changes = body.model_dump(exclude_unset=True)
+        async with engine.begin() as conn:
+            row = await visible(conn, booking_id, who, lock=True)
+            check_if_match(if_match, row, required=True)
+            if BookingStatus(row.status) in IMMUTABLE:
+                raise Problem(
+                    409,
+                    "booking-immutable",
+                    "The booking can no longer change",
+                    f"A {row.status} booking is immutable.",
+                    current_status=row.status,
+                )
+            fields: dict[str, Any] = {}
+            if changes.get("guest"):
+                fields["guest"] = {**row.guest, **changes.pop("guest")}
+            fields |= {k: v for k, v in changes.items() if k != "guest"}
+            if not fields:
+                raise Problem(422, "nothing-to-change", "Nothing to change")
+            changed = tuple(sorted({"guest" if k == "guest" else "notes" for k in fields}))
+            row = await lifecycle.update(
+                conn, outbox, row, fields, actor_of(request, who), changed=changed
+            )
+        response.headers["ETag"] = etag(row.version)
+        return public(row)
+
+    @api.get("/bookings/{booking_id}/history", response_model=list[StatusChange])
+    async def history(booking_id: str, who: Caller) -> list[StatusChange]:
+        """Every status transition: from, to, who, why, when, and the version it made."""
         async with engine.connect() as conn:
-            history = await conn.execute(
+            row = await visible(conn, booking_id, who)
+            rows = await conn.execute(
                 text(
-                    "SELECT at, from_status, to_status, actor, reason FROM booking_status_history "
-                    "WHERE booking_id = :b ORDER BY id"
+                    "SELECT at, from_status, to_status, actor, reason, version "
+                    "FROM booking_status_history WHERE booking_id = :b ORDER BY id"
+                ),
+                {"b": row.id},
+            )
+            return [StatusChange(**r._mapping) for r in rows]
+
+    @api.get("/bookings/{booking_id}/audit", response_model=list[AuditEntry])
+    async def audit_log(booking_id: str, who: Staff) -> list[AuditEntry]:
+        """Every change: who, from where (IP, user agent), when, the values before and after."""
+        async with engine.connect() as conn:
+            row = await visible(conn, booking_id, who)
+            rows = await conn.execute(
+                text(
+                    "SELECT at, action, actor, actor_roles, ip, user_agent, old, new "
+                    "FROM booking_audit WHERE booking_id = :b ORDER BY id"
+                ),
+                {"b": row.id},
+            )
+            return [AuditEntry(**r._mapping) for r in rows]
+
+    @api.get("/bookings/{booking_id}/timeline", response_model=BookingTimeline)
+    async def timeline(booking_id: str, who: Staff) -> BookingTimeline:
+        """Why the booking is where it is: its sagas, status history and every saga message."""
+        async with engine.connect() as conn:
+            found = await visible(conn, booking_id, who)
+            history_rows = await conn.execute(
+                text(
+                    "SELECT at, from_status, to_status, actor, reason, version "
+                    "FROM booking_status_history WHERE booking_id = :b ORDER BY id"
                 ),
                 {"b": found.id},
             )
@@ -302,16 +457,21 @@ def router(wiring: Wiring) -> APIRouter:
                 ),
                 {"b": found.id},
             )
-            saga = (
-                await conn.execute(
-                    text("SELECT status FROM sagas WHERE booking_id = :b"), {"b": found.id}
-                )
-            ).first()
+            saga_rows = await conn.execute(
+                text(
+                    "SELECT id::text, seq, saga_type, status, current_step, deadline, "
+                    "state->>'failure_reason' AS failure_reason FROM sagas "
+                    "WHERE booking_id = :b ORDER BY seq"
+                ),
+                {"b": found.id},
+            )
+            sagas = [SagaPublic(**r._mapping) for r in saga_rows]
             return BookingTimeline(
                 booking_id=found.id,
                 status=found.status,
-                saga_status=saga.status if saga else None,
-                history=[StatusChange(**r._mapping) for r in history],
+                saga_status=sagas[-1].status if sagas else None,
+                sagas=sagas,
+                history=[StatusChange(**r._mapping) for r in history_rows],
                 messages=[TimelineEntry(**r._mapping) for r in messages],
             )
 

@@ -10,14 +10,24 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from contracts.base import Money
 
 MAX_NIGHTS = 365
+PHONE = r"^\+?[0-9][0-9 ().-]{4,30}$"
+EMAIL = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+NOTE = Field(default=None, max_length=2000)
 
 
 class GuestIn(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
+    id: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=200,
+        description="Staff booking for a guest: the guest's id. A guest's own id comes from the "
+        "token and cannot be set.",
+    )
     name: str = Field(min_length=1, max_length=200)
-    email: str = Field(max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-    phone: str = Field(min_length=6, max_length=32, pattern=r"^\+?[0-9][0-9 ().-]{4,30}$")
+    email: str = Field(max_length=254, pattern=EMAIL)
+    phone: str = Field(min_length=6, max_length=32, pattern=PHONE)
 
 
 class PartyIn(BaseModel):
@@ -29,18 +39,41 @@ class PartyIn(BaseModel):
 
 
 class BookingCreate(BaseModel):
+    """A stay (``check_in``/``check_out``) or a timeslot (``slot_id``) of a resource or group."""
+
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     resource_id: str = Field(min_length=1, max_length=64)
-    check_in: date
-    check_out: date
+    check_in: date | None = None
+    check_out: date | None = None
+    slot_id: str | None = Field(default=None, min_length=1, max_length=64)
     party: PartyIn
     guest: GuestIn
-    payment_method: str = Field(min_length=3, max_length=64, pattern=r"^pm_[A-Za-z0-9_]+$")
-    special_requests: str | None = Field(default=None, max_length=2000)
+    payment_method: str = Field(
+        min_length=3,
+        max_length=64,
+        pattern=r"^(pm_[A-Za-z0-9_]+|bank_transfer)$",
+        description="A card (``pm_card_visa``, ...) or ``bank_transfer`` (awaits payment).",
+    )
+    hold_id: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=64,
+        description="A hold placed with inventory for this resource and time: it becomes the "
+        "booking's claim (checkout: hold, then book).",
+    )
+    special_requests: str | None = NOTE
+    dietary_notes: str | None = NOTE
+    accessibility_notes: str | None = NOTE
 
     @model_validator(mode="after")
-    def _period(self) -> BookingCreate:
+    def _time(self) -> BookingCreate:
+        if self.slot_id is not None:
+            if self.check_in is not None or self.check_out is not None:
+                raise ValueError("a timeslot booking names slot_id, not check_in/check_out")
+            return self
+        if self.check_in is None or self.check_out is None:
+            raise ValueError("a stay needs check_in and check_out (or a slot_id)")
         if self.check_out <= self.check_in:
             raise ValueError("check_out must be after check_in")
         if (self.check_out - self.check_in).days > MAX_NIGHTS:
@@ -48,28 +81,86 @@ class BookingCreate(BaseModel):
         return self
 
 
+class GuestPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    email: str | None = Field(default=None, max_length=254, pattern=EMAIL)
+    phone: str | None = Field(default=None, min_length=6, max_length=32, pattern=PHONE)
+
+
+class BookingPatch(BaseModel):
+    """Details that change nothing in inventory, pricing or payment. Dates, slot and party
+    change through ``POST /bookings/{id}/modify``."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    guest: GuestPatch | None = None
+    special_requests: str | None = NOTE
+    dietary_notes: str | None = NOTE
+    accessibility_notes: str | None = NOTE
+
+
+class CancelIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    reason: str = Field(default="guest_request", min_length=1, max_length=500)
+
+
+class StatusActionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    reason: str | None = Field(default=None, max_length=500)
+
+
 class BookingPublic(BaseModel):
     id: str
     reference: str
     status: str
     version: int
+    guest_id: str
+    venue_id: str | None
     resource_id: str
+    slot_id: str | None
     check_in: date
     check_out: date
+    starts_at: datetime | None
+    ends_at: datetime | None
+    timezone: str | None
     party: dict[str, int]
     guest: dict[str, Any]
     special_requests: str | None
+    dietary_notes: str | None
+    accessibility_notes: str | None
     payment_method: str
+    hold_id: str | None
     total: Money | None
+    price: dict[str, Any] | None = Field(description="the quote's lines, subtotal and taxes")
+    policy: list[dict[str, Any]] | None = Field(description="the cancellation policy snapshot")
+    paid: Money | None
+    refunded: Money | None
     reason: str | None
     reason_detail: str | None
     quote_id: str | None
     reservation_id: str | None
     unit_id: str | None
     payment_id: str | None
+    payment_deadline: datetime | None
+    next_action: str | None
+    payment_verified_at: datetime | None
+    payment_verified_by: str | None
+    cancel_reason: str | None
+    cancelled_by: str | None
     created_at: datetime
     updated_at: datetime
+    awaiting_payment_at: datetime | None
     confirmed_at: datetime | None
+    checked_in_at: datetime | None
+    completed_at: datetime | None
+    cancelled_at: datetime | None
+    refunded_at: datetime | None
+    no_show_at: datetime | None
+    expired_at: datetime | None
     rejected_at: datetime | None
 
 
@@ -87,11 +178,34 @@ class StatusChange(BaseModel):
     to_status: str
     actor: str
     reason: str | None
+    version: int | None
+
+
+class SagaPublic(BaseModel):
+    id: str
+    seq: int
+    saga_type: str
+    status: str
+    current_step: str
+    deadline: datetime | None
+    failure_reason: str | None = None
 
 
 class BookingTimeline(BaseModel):
     booking_id: str
     status: str
     saga_status: str | None
+    sagas: list[SagaPublic]
     history: list[StatusChange]
     messages: list[TimelineEntry]
+
+
+class AuditEntry(BaseModel):
+    at: datetime
+    action: str
+    actor: str
+    actor_roles: str | None
+    ip: str | None
+    user_agent: str | None
+    old: dict[str, Any] | None
+    new: dict[str, Any] | None

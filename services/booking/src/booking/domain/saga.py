@@ -1,50 +1,40 @@
-"""The create-booking saga, as a table of steps. Pure: given a state and a reply, decide.
+"""The saga engine: a saga is a table of steps, and this module decides what happens next.
+Pure: given a state and a reply (or a timeout), it returns a decision; the orchestrator
+(``booking.adapters.orchestrator``) carries the decision out in one transaction.
 
-    reserve_capacity     ──compensation──▶ release_capacity
-    price_booking
-    authorize_payment    ──compensation──▶ void_payment
-    confirm_reservation
-    capture_payment
+Forward, each step's success reply starts the next step; after the last one the saga has
+``succeeded``. What a failure means depends on the saga (``SagaDefinition.on_failure``):
 
-Forward, each step's success reply starts the next step; the last one confirms the booking.
-A failure reply (or a step that times out after its retries) starts compensation: the
-compensations of the steps that completed run in reverse order, one at a time, then the booking
-ends ``rejected`` with the failed step's reason. A compensation that keeps timing out parks the
-saga (``parked``): visible to staff, retried from the API, never silently dropped.
+* ``compensate`` (create, late payment): the compensations of the steps that completed run in
+  reverse order, one at a time, then any ``recovery`` steps (a late payment that finds no
+  capacity refunds), and the saga has ``failed`` with the failed step's reason. A compensation
+  that keeps timing out parks the saga.
+* ``park`` (cancel, no-show): the booking has already changed and there is nothing to undo, only
+  work to finish; a failure parks the saga on the failed step.
+
+A ``parked`` saga is visible to staff and retried from the API (the step it stopped on is sent
+again); it is never dropped silently. Every participant is idempotent per command key, so
+sending a command twice is always safe.
+
+Step labels carry the saga's number for the booking (``reserve_capacity`` for the first saga,
+``reserve_capacity#3`` for the third), so a late reply to an earlier saga never advances a newer
+one.
+
+While the payment waits for the guest (3-D Secure, a bank transfer), the authorize step is
+*waiting*: its deadline is the payment deadline, not the step timeout, and it is not resent.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
-from datetime import date
-from decimal import Decimal
+from dataclasses import dataclass, replace
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from contracts.base import Money, Reply
-from contracts.common import Party, SagaCommand, StayPeriod
-from contracts.inventory import (
-    CapacityReleased,
-    CapacityReservationRejected,
-    CapacityReserved,
-    ConfirmReservation,
-    ReleaseCapacity,
-    ReservationConfirmationFailed,
-    ReservationConfirmed,
-    ReserveCapacity,
-)
-from contracts.payment import (
-    AuthorizePayment,
-    CapturePayment,
-    PaymentAuthorized,
-    PaymentCaptured,
-    PaymentCaptureFailed,
-    PaymentDeclined,
-    PaymentVoided,
-    VoidPayment,
-)
-from contracts.pricing import BookingPriced, BookingPricingFailed, PriceBooking
+from booking.domain.saga_data import SagaData
+from contracts.base import Reply
+from contracts.common import SagaCommand
 
 
 class SagaStatus(StrEnum):
@@ -52,73 +42,16 @@ class SagaStatus(StrEnum):
     COMPENSATING = "compensating"
     SUCCEEDED = "succeeded"
     FAILED = "failed"  # compensated: everything given back
-    PARKED = "parked"  # a compensation could not complete: needs an operator
+    PARKED = "parked"  # a step or compensation could not complete: needs an operator
+
+
+ACTIVE = frozenset({SagaStatus.RUNNING, SagaStatus.COMPENSATING, SagaStatus.PARKED})
 
 
 class Participant(StrEnum):
     INVENTORY = "inventory"
     PRICING = "pricing"
     PAYMENT = "payment"
-
-
-@dataclass(frozen=True)
-class SagaData:
-    """Everything the steps need, accumulated as replies arrive. Stored as JSON."""
-
-    booking_id: str
-    resource_id: str
-    check_in: date
-    check_out: date
-    party: dict[str, int]
-    payment_method: str
-    reservation_id: str | None = None
-    unit_id: str | None = None
-    quote_id: str | None = None
-    total_amount: Decimal | None = None
-    currency: str | None = None
-    payment_id: str | None = None
-
-    @property
-    def period(self) -> StayPeriod:
-        return StayPeriod(check_in=self.check_in, check_out=self.check_out)
-
-    @property
-    def total(self) -> Money:
-        assert self.total_amount is not None and self.currency is not None
-        return Money(amount=self.total_amount, currency=self.currency)
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "booking_id": self.booking_id,
-            "resource_id": self.resource_id,
-            "check_in": self.check_in.isoformat(),
-            "check_out": self.check_out.isoformat(),
-            "party": dict(self.party),
-            "payment_method": self.payment_method,
-            "reservation_id": self.reservation_id,
-            "unit_id": self.unit_id,
-            "quote_id": self.quote_id,
-            "total_amount": str(self.total_amount) if self.total_amount is not None else None,
-            "currency": self.currency,
-            "payment_id": self.payment_id,
-        }
-
-    @classmethod
-    def from_json(cls, doc: dict[str, Any]) -> SagaData:
-        return cls(
-            booking_id=doc["booking_id"],
-            resource_id=doc["resource_id"],
-            check_in=date.fromisoformat(doc["check_in"]),
-            check_out=date.fromisoformat(doc["check_out"]),
-            party=dict(doc["party"]),
-            payment_method=doc["payment_method"],
-            reservation_id=doc.get("reservation_id"),
-            unit_id=doc.get("unit_id"),
-            quote_id=doc.get("quote_id"),
-            total_amount=Decimal(doc["total_amount"]) if doc.get("total_amount") else None,
-            currency=doc.get("currency"),
-            payment_id=doc.get("payment_id"),
-        )
 
 
 CommandBuilder = Callable[[SagaData, str], SagaCommand]
@@ -134,7 +67,18 @@ class Compensation:
     name: str
     participant: Participant
     command: CommandBuilder
-    done: type[Reply]
+    done: tuple[type[Reply], ...]
+    absorb: Absorb = _keep
+
+
+@dataclass(frozen=True)
+class Waiting:
+    """A reply that says "not yet": the step waits (until ``deadline_of``) for its final answer."""
+
+    reply: type[Reply]
+    absorb: Absorb
+    deadline_of: Callable[[SagaData], datetime | None]
+    reason_on_timeout: str  # the failure reason when the wait ends without an answer
 
 
 @dataclass(frozen=True)
@@ -144,122 +88,61 @@ class Step:
     command: CommandBuilder
     success: type[Reply]
     failures: tuple[type[Reply], ...]
-    failure_reason: str  # the booking's machine-readable rejection reason if this step fails
+    failure_reason: str  # the machine-readable reason if this step fails
     # When one step can fail for different reasons the booking should tell apart.
     reason_of: Callable[[Any], str] | None = None
     absorb: Absorb = _keep  # what the success reply adds to the saga data
     absorb_failure: Absorb = _keep
     compensation: Compensation | None = None
+    waiting: Waiting | None = None
+    skip_if: Callable[[SagaData], bool] | None = None  # nothing to do for this booking
 
 
-CREATE_BOOKING: tuple[Step, ...] = (
-    Step(
-        name="reserve_capacity",
-        participant=Participant.INVENTORY,
-        command=lambda d, step: ReserveCapacity(
-            booking_id=d.booking_id,
-            step=step,
-            resource_id=d.resource_id,
-            period=d.period,
-            quantity=1,
-            party_size=Party(**d.party).size,
-        ),
-        success=CapacityReserved,
-        failures=(CapacityReservationRejected,),
-        failure_reason="capacity_unavailable",
-        # Full nights are "capacity_unavailable"; a stay the resource's rules refuse (minimum
-        # stay, changeover day, notice, inactive resource, ...) is "not_bookable".
-        reason_of=lambda r: (
-            "capacity_unavailable" if r.reason == "insufficient_capacity" else "not_bookable"
-        ),
-        absorb=lambda d, r: replace(
-            d, reservation_id=r.reservation_id, unit_id=r.resource_id or d.resource_id
-        ),
-        compensation=Compensation(
-            name="release_capacity",
-            participant=Participant.INVENTORY,
-            command=lambda d, step: ReleaseCapacity(
-                booking_id=d.booking_id, step=step, reservation_id=d.reservation_id
-            ),
-            done=CapacityReleased,
-        ),
-    ),
-    Step(
-        name="price_booking",
-        participant=Participant.PRICING,
-        command=lambda d, step: PriceBooking(
-            booking_id=d.booking_id,
-            step=step,
-            resource_id=d.resource_id,
-            period=d.period,
-            party=Party(**d.party),
-        ),
-        success=BookingPriced,
-        failures=(BookingPricingFailed,),
-        failure_reason="pricing_failed",
-        absorb=lambda d, r: replace(
-            d, quote_id=r.quote_id, total_amount=r.total.amount, currency=r.total.currency
-        ),
-    ),
-    Step(
-        name="authorize_payment",
-        participant=Participant.PAYMENT,
-        command=lambda d, step: AuthorizePayment(
-            booking_id=d.booking_id, step=step, amount=d.total, payment_method=d.payment_method
-        ),
-        success=PaymentAuthorized,
-        failures=(PaymentDeclined,),
-        failure_reason="payment_declined",
-        absorb=lambda d, r: replace(d, payment_id=r.payment_id),
-        absorb_failure=lambda d, r: replace(d, payment_id=r.payment_id),
-        compensation=Compensation(
-            name="void_payment",
-            participant=Participant.PAYMENT,
-            command=lambda d, step: VoidPayment(
-                booking_id=d.booking_id, step=step, payment_id=d.payment_id or ""
-            ),
-            done=PaymentVoided,
-        ),
-    ),
-    Step(
-        name="confirm_reservation",
-        participant=Participant.INVENTORY,
-        command=lambda d, step: ConfirmReservation(
-            booking_id=d.booking_id, step=step, reservation_id=d.reservation_id or ""
-        ),
-        success=ReservationConfirmed,
-        failures=(ReservationConfirmationFailed,),
-        failure_reason="reservation_confirmation_failed",
-    ),
-    Step(
-        name="capture_payment",
-        participant=Participant.PAYMENT,
-        command=lambda d, step: CapturePayment(
-            booking_id=d.booking_id, step=step, payment_id=d.payment_id or ""
-        ),
-        success=PaymentCaptured,
-        failures=(PaymentCaptureFailed,),
-        failure_reason="payment_capture_failed",
-    ),
-)
+@dataclass(frozen=True)
+class SagaDefinition:
+    name: str
+    steps: tuple[Step, ...]
+    on_failure: str  # "compensate" | "park"
+    recovery: tuple[Step, ...] = ()  # forward steps after a compensated failure
+
+    def step(self, name: str) -> Step | None:
+        return next((s for s in (*self.steps, *self.recovery) if s.name == name), None)
+
+    def compensation_owner(self, name: str) -> Step | None:
+        return next((s for s in self.steps if s.compensation and s.compensation.name == name), None)
+
+
+def label(name: str, seq: int) -> str:
+    """The step name on the wire: unique per saga of one booking."""
+    return name if seq <= 1 else f"{name}#{seq}"
 
 
 @dataclass(frozen=True)
 class SagaState:
     """Where one saga is. ``current`` names the step or compensation awaiting a reply."""
 
+    definition: SagaDefinition
     data: SagaData
+    seq: int = 1
     status: SagaStatus = SagaStatus.RUNNING
-    current: str = CREATE_BOOKING[0].name
+    current: str = ""
     attempts: int = 1
     completed: tuple[str, ...] = ()  # forward steps that succeeded, in order
     pending_compensations: tuple[str, ...] = ()
+    in_recovery: bool = False
+    waiting: bool = False
+    abort_reason: str | None = None  # set when the booking was cancelled under a running saga
+    parked_from: SagaStatus | None = None  # what a retry resumes
     failure_reason: str | None = None
     failure_detail: str | None = None
 
     @property
     def terminal(self) -> bool:
         return self.status in (SagaStatus.SUCCEEDED, SagaStatus.FAILED)
+
+    @property
+    def current_label(self) -> str:
+        return label(self.current, self.seq)
 
 
 @dataclass(frozen=True)
@@ -268,150 +151,232 @@ class Decision:
 
     state: SagaState
     command: tuple[Participant, SagaCommand] | None = None
-    confirmed: bool = False
-    rejected: bool = False
     ignored: bool = False
+    began_waiting: bool = False  # the payment now waits for the guest
     note: str = ""
-    log: list[str] = field(default_factory=list)
+
+    @property
+    def finished(self) -> bool:
+        return not self.ignored and self.state.terminal
 
 
-_STEPS = {s.name: s for s in CREATE_BOOKING}
-_COMPENSATIONS = {s.compensation.name: s for s in CREATE_BOOKING if s.compensation}
+def _command(state: SagaState) -> tuple[Participant, SagaCommand]:
+    definition, step_label = state.definition, state.current_label
+    step = definition.step(state.current)
+    if step is not None and state.status is not SagaStatus.COMPENSATING:
+        return step.participant, step.command(state.data, step_label)
+    owner = definition.compensation_owner(state.current)
+    assert owner is not None and owner.compensation is not None, state.current
+    comp = owner.compensation
+    return comp.participant, comp.command(state.data, step_label)
 
 
-def start(data: SagaData) -> Decision:
+def _run_from(state: SagaState, steps: tuple[Step, ...], note: str) -> Decision:
+    """Start the first step of ``steps`` that has work to do; succeed or fail when none is left."""
+    for step in steps:
+        if step.skip_if is not None and step.skip_if(state.data):
+            continue
+        moved = replace(state, current=step.name, attempts=1, waiting=False)
+        return Decision(moved, _command(moved), note=note)
+    if state.in_recovery or state.status is SagaStatus.COMPENSATING:
+        done = replace(state, status=SagaStatus.FAILED, current="", attempts=0, waiting=False)
+        return Decision(done, note=f"failed: {state.failure_reason}")
+    done = replace(state, status=SagaStatus.SUCCEEDED, current="", attempts=0, waiting=False)
+    return Decision(done, note=note or "succeeded")
+
+
+def start(definition: SagaDefinition, data: SagaData, seq: int = 1) -> Decision:
     """The first command of a new saga."""
-    first = CREATE_BOOKING[0]
-    state = SagaState(data=data)
-    return Decision(state, (first.participant, first.command(data, first.name)))
-
-
-def _command_for(state: SagaState) -> tuple[Participant, SagaCommand]:
-    if state.current in _STEPS:
-        step = _STEPS[state.current]
-        return step.participant, step.command(state.data, step.name)
-    comp = _COMPENSATIONS[state.current].compensation
-    assert comp is not None
-    return comp.participant, comp.command(state.data, comp.name)
+    return _run_from(SagaState(definition=definition, data=data, seq=seq), definition.steps, "")
 
 
 def _next_compensation(state: SagaState) -> Decision:
     if not state.pending_compensations:
-        done = replace(state, status=SagaStatus.FAILED, current="", attempts=0)
-        return Decision(done, rejected=True, note=f"rejected: {state.failure_reason}")
+        recovering = replace(state, status=SagaStatus.RUNNING, in_recovery=True)
+        return _run_from(recovering, state.definition.recovery, "recovering")
     name, *rest = state.pending_compensations
-    nxt = replace(state, current=name, pending_compensations=tuple(rest), attempts=1)
-    return Decision(nxt, _command_for(nxt), note=f"compensating with {name}")
+    nxt = replace(state, current=name, pending_compensations=tuple(rest), attempts=1, waiting=False)
+    return Decision(nxt, _command(nxt), note=f"compensating with {name}")
 
 
-def _begin_compensation(
-    state: SagaState, reason: str, detail: str, *, include_current: bool = False
-) -> Decision:
-    """Compensate the completed steps in reverse order.
+def _park(state: SagaState, note: str) -> Decision:
+    return Decision(
+        replace(state, status=SagaStatus.PARKED, parked_from=state.status, waiting=False),
+        note=note,
+    )
+
+
+def _fail(state: SagaState, reason: str, detail: str, *, include_current: bool = False) -> Decision:
+    """A forward step failed: compensate the completed steps in reverse order, or park.
 
     ``include_current``: the current step timed out, so its command may still be applied later
     (it waits in Kafka while the participant is down). Its own compensation runs first; commands
     of one booking share a partition, so the compensation is applied after the late command,
     and compensations are no-ops when there is nothing to undo.
     """
+    failed = replace(state, failure_reason=reason, failure_detail=detail, waiting=False)
+    if state.definition.on_failure == "park" or state.in_recovery:
+        return _park(failed, f"parked on {state.current}: {reason}")
     names = list(reversed(state.completed))
-    if include_current and state.current in _STEPS:
+    if include_current and state.definition.step(state.current) is not None:
         names.insert(0, state.current)
-    comps = tuple(
-        _STEPS[name].compensation.name  # type: ignore[union-attr]
-        for name in names
-        if _STEPS[name].compensation is not None
+    comps = []
+    for name in names:
+        step = state.definition.step(name)
+        if step is not None and step.compensation is not None:
+            comps.append(step.compensation.name)
+    return _next_compensation(
+        replace(failed, status=SagaStatus.COMPENSATING, pending_compensations=tuple(comps))
     )
-    comp_state = replace(
-        state,
-        status=SagaStatus.COMPENSATING,
-        pending_compensations=comps,
-        failure_reason=reason,
-        failure_detail=detail,
-    )
-    return _next_compensation(comp_state)
 
 
 def on_reply(state: SagaState, reply: Reply) -> Decision:
-    """Advance on a participant's reply. Replies for another step (late duplicates) are ignored."""
-    if state.terminal or state.status is SagaStatus.PARKED or reply.step != state.current:
+    """Advance on a participant's reply. Replies for another step (late duplicates, earlier
+    sagas, side commands) are ignored."""
+    if state.terminal or state.status is SagaStatus.PARKED or reply.step != state.current_label:
         return Decision(
             state, ignored=True, note=f"ignored {type(reply).__name__} for {reply.step}"
         )
-    if state.current in _STEPS:
-        step = _STEPS[state.current]
-        if isinstance(reply, step.success):
-            data = step.absorb(state.data, reply)
-            advanced = replace(state, data=data, completed=(*state.completed, step.name))
-            index = CREATE_BOOKING.index(step)
-            if index + 1 == len(CREATE_BOOKING):
-                done = replace(advanced, status=SagaStatus.SUCCEEDED, current="", attempts=0)
-                return Decision(done, confirmed=True, note="confirmed")
-            nxt = CREATE_BOOKING[index + 1]
-            moved = replace(advanced, current=nxt.name, attempts=1)
-            return Decision(
-                moved, (nxt.participant, nxt.command(data, nxt.name)), note=f"{step.name} done"
-            )
-        if isinstance(reply, step.failures):
-            data = step.absorb_failure(state.data, reply)
-            detail = str(getattr(reply, "reason", "") or "")
-            reason = step.reason_of(reply) if step.reason_of else step.failure_reason
-            return _begin_compensation(replace(state, data=data), reason, detail)
+    definition = state.definition
+    if state.status is SagaStatus.COMPENSATING:
+        owner = definition.compensation_owner(state.current)
+        assert owner is not None and owner.compensation is not None
+        if isinstance(reply, owner.compensation.done):
+            absorbed = replace(state, data=owner.compensation.absorb(state.data, reply))
+            return _next_compensation(absorbed)
         return Decision(state, ignored=True, note=f"unexpected {type(reply).__name__}")
-    owner = _COMPENSATIONS[state.current]
-    assert owner.compensation is not None
-    if isinstance(reply, owner.compensation.done):
-        return _next_compensation(state)
+    step = definition.step(state.current)
+    assert step is not None
+    if step.waiting is not None and isinstance(reply, step.waiting.reply):
+        if state.waiting:
+            return Decision(state, ignored=True, note="still waiting")
+        if state.abort_reason is not None:
+            return _fail(
+                state, state.abort_reason, "the booking was cancelled", include_current=True
+            )
+        waiting = replace(state, data=step.waiting.absorb(state.data, reply), waiting=True)
+        return Decision(waiting, began_waiting=True, note=f"{step.name} waits for the guest")
+    if isinstance(reply, step.success):
+        data = step.absorb(state.data, reply)
+        advanced = replace(state, data=data, completed=(*state.completed, step.name))
+        if state.abort_reason is not None and not state.in_recovery:
+            return _fail(advanced, state.abort_reason, "the booking was cancelled")
+        steps = definition.recovery if state.in_recovery else definition.steps
+        rest = steps[steps.index(step) + 1 :]
+        return _run_from(advanced, rest, f"{step.name} done")
+    if isinstance(reply, step.failures):
+        data = step.absorb_failure(state.data, reply)
+        detail = str(getattr(reply, "reason", "") or "")
+        reason = step.reason_of(reply) if step.reason_of else step.failure_reason
+        if state.abort_reason is not None:
+            reason = state.abort_reason
+        return _fail(replace(state, data=data), reason, detail)
     return Decision(state, ignored=True, note=f"unexpected {type(reply).__name__}")
 
 
 def on_timeout(state: SagaState, max_attempts: int) -> Decision:
     """The current step had no reply before its deadline: resend, give up, or park.
 
-    Resending is safe: every participant is idempotent per (booking, step).
+    A waiting step is not resent: its deadline is the payment's, and passing it ends the wait.
     """
     if state.terminal or state.status is SagaStatus.PARKED:
         return Decision(state, ignored=True)
+    step = state.definition.step(state.current)
+    if state.waiting and step is not None and step.waiting is not None:
+        return _fail(
+            state,
+            step.waiting.reason_on_timeout,
+            "no payment by the deadline",
+            include_current=True,
+        )
     if state.attempts < max_attempts:
         again = replace(state, attempts=state.attempts + 1)
-        return Decision(again, _command_for(again), note=f"retry {state.current} #{again.attempts}")
+        return Decision(again, _command(again), note=f"retry {state.current} #{again.attempts}")
     if state.status is SagaStatus.RUNNING:
-        return _begin_compensation(
-            state, "step_timed_out", f"{state.current} had no reply", include_current=True
-        )
-    parked = replace(state, status=SagaStatus.PARKED)
-    return Decision(parked, note=f"parked: compensation {state.current} had no reply")
+        return _fail(state, "step_timed_out", f"{state.current} had no reply", include_current=True)
+    return _park(state, f"parked: {state.current} had no reply")
+
+
+def abort(state: SagaState, reason: str) -> Decision:
+    """The booking was cancelled while this saga runs: give back what it took.
+
+    A waiting step stops waiting now; a step in flight finishes first (its reply, success or
+    failure, turns the saga to compensation). Nothing to do for a saga that already ended.
+    """
+    if state.terminal or state.abort_reason is not None:
+        return Decision(state, ignored=True, note="nothing to abort")
+    marked = replace(state, abort_reason=reason)
+    if state.status is SagaStatus.PARKED:
+        return Decision(marked, note=f"abort ({reason}) noted on a parked saga")
+    if state.waiting:
+        return _fail(marked, reason, "the booking was cancelled", include_current=True)
+    return Decision(marked, note=f"abort ({reason}) after {state.current}")
 
 
 def retry_parked(state: SagaState) -> Decision:
-    """An operator retries a parked compensation."""
+    """An operator retries a parked saga: the step or compensation it stopped on is sent again."""
     if state.status is not SagaStatus.PARKED:
         return Decision(state, ignored=True)
-    resumed = replace(state, status=SagaStatus.COMPENSATING, attempts=1)
-    return Decision(resumed, _command_for(resumed), note=f"operator retry of {state.current}")
+    resumed = replace(
+        state, status=state.parked_from or SagaStatus.RUNNING, parked_from=None, attempts=1
+    )
+    return Decision(resumed, _command(resumed), note=f"operator retry of {state.current}")
 
 
 def state_to_json(state: SagaState) -> dict[str, Any]:
     return {
+        "type": state.definition.name,
+        "seq": state.seq,
         "status": state.status.value,
         "current": state.current,
         "attempts": state.attempts,
         "completed": list(state.completed),
         "pending_compensations": list(state.pending_compensations),
+        "in_recovery": state.in_recovery,
+        "waiting": state.waiting,
+        "abort_reason": state.abort_reason,
+        "parked_from": state.parked_from.value if state.parked_from else None,
         "failure_reason": state.failure_reason,
         "failure_detail": state.failure_detail,
         "data": state.data.to_json(),
     }
 
 
-def state_from_json(doc: dict[str, Any]) -> SagaState:
+def state_from_json(doc: dict[str, Any], definitions: dict[str, SagaDefinition]) -> SagaState:
     return SagaState(
+        definition=definitions[doc.get("type", "create_booking")],
         data=SagaData.from_json(doc["data"]),
+        seq=doc.get("seq", 1),
         status=SagaStatus(doc["status"]),
         current=doc["current"],
         attempts=doc["attempts"],
         completed=tuple(doc["completed"]),
         pending_compensations=tuple(doc["pending_compensations"]),
+        in_recovery=doc.get("in_recovery", False),
+        waiting=doc.get("waiting", False),
+        abort_reason=doc.get("abort_reason"),
+        parked_from=SagaStatus(doc["parked_from"]) if doc.get("parked_from") else None,
         failure_reason=doc.get("failure_reason"),
         failure_detail=doc.get("failure_detail"),
     )
+
+
+__all__ = [
+    "ACTIVE",
+    "Compensation",
+    "Decision",
+    "Participant",
+    "SagaDefinition",
+    "SagaState",
+    "SagaStatus",
+    "Step",
+    "Waiting",
+    "abort",
+    "label",
+    "on_reply",
+    "on_timeout",
+    "retry_parked",
+    "start",
+    "state_from_json",
+    "state_to_json",
+]

@@ -1,4 +1,5 @@
-"""A step that got no reply before its deadline is resent, failed, or parked.
+"""A step that got no reply before its deadline is resent, failed, or parked; a payment that
+waited past its deadline ends the wait.
 
 Runs in every booking worker replica; ``FOR UPDATE SKIP LOCKED`` hands each due saga to one.
 """
@@ -11,6 +12,7 @@ from collections.abc import Awaitable, Callable
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from booking.adapters import orchestrator, repository
+from booking.adapters.orchestrator import Timing
 from booking.domain.saga import on_timeout
 from messaging import tracing
 from messaging.jobs import periodic
@@ -20,38 +22,24 @@ log = logging.getLogger(__name__)
 
 
 async def sweep_once(
-    engine: AsyncEngine,
-    outbox: Outbox,
-    *,
-    step_timeout_s: float,
-    max_attempts: int,
-    limit: int = 100,
+    engine: AsyncEngine, outbox: Outbox, *, timing: Timing, max_attempts: int, limit: int = 100
 ) -> int:
     async with engine.begin() as conn:
         due = await repository.due_sagas(conn, limit)
-        for booking_id in due:
-            saga = await repository.lock_saga(conn, booking_id)
+        for saga_id in due:
+            saga = await repository.lock_saga(conn, saga_id)
             assert saga is not None
             with tracing.span(None):
                 decision = on_timeout(saga.state, max_attempts)
-                await orchestrator.apply(
-                    conn, outbox, booking_id, decision, step_timeout_s=step_timeout_s, actor="timer"
-                )
+                await orchestrator.apply(conn, outbox, saga, decision, timing)
         return len(due)
 
 
 def job(
-    engine: AsyncEngine,
-    outbox: Outbox,
-    *,
-    step_timeout_s: float,
-    max_attempts: int,
-    interval_s: float,
+    engine: AsyncEngine, outbox: Outbox, *, timing: Timing, max_attempts: int, interval_s: float
 ) -> Callable[[], Awaitable[None]]:
     async def tick() -> bool:
-        handled = await sweep_once(
-            engine, outbox, step_timeout_s=step_timeout_s, max_attempts=max_attempts
-        )
+        handled = await sweep_once(engine, outbox, timing=timing, max_attempts=max_attempts)
         if handled:
             log.info("handled %d sagas past their step deadline", handled)
         return handled > 0

@@ -33,6 +33,7 @@ from contracts.inventory import CapacityReleasedEvent, HoldExpired
 from contracts.topics import INVENTORY_EVENTS
 from inventory.domain.resources import (
     BookingMode,
+    HoldNotUsable,
     InsufficientCapacity,
     InventoryRuleBroken,
     ResourceInactive,
@@ -71,7 +72,7 @@ _GIVE_BACK_NIGHTS = text(
 
 CLAIM_COLUMNS = (
     "id::text, booking_id, resource_id::text, status, check_in, check_out, claimed_until, "
-    "quantity, holder, expires_at, group_id::text, slot_id::text"
+    "quantity, holder, expires_at, group_id::text, slot_id::text, claim_key"
 )
 
 # Per night: units taken, minus those of holds that have expired but are not swept yet.
@@ -104,6 +105,7 @@ class Claim:
     expires_at: datetime | None
     group_id: str | None = None  # the group the claim was made on, if any
     slot_id: str | None = None  # a claim on seats of a slot (otherwise on nights)
+    claim_key: str | None = None  # a saga's claim: what makes reserving it idempotent
 
     @property
     def active(self) -> bool:
@@ -211,14 +213,26 @@ async def effective_reserved(
     return {r.night: r.reserved for r in rows}
 
 
-async def claim_for_booking(conn: AsyncConnection, booking_id: str) -> Claim | None:
+async def claim_by_key(conn: AsyncConnection, claim_key: str) -> Claim | None:
+    """A saga's claim by its key (a booking id, or a booking's later claim), locked."""
     row = (
         await conn.execute(
-            text(f"SELECT {CLAIM_COLUMNS} FROM reservations WHERE booking_id = :b FOR UPDATE"),
-            {"b": booking_id},
+            text(f"SELECT {CLAIM_COLUMNS} FROM reservations WHERE claim_key = :k FOR UPDATE"),
+            {"k": claim_key},
         )
     ).first()
     return Claim(*row) if row else None
+
+
+async def saga_claim(
+    conn: AsyncConnection, booking_id: str, reservation_id: str | None, claim_key: str
+) -> Claim | None:
+    """The claim a saga command names: by reservation id when it has one (it must belong to the
+    booking), else by claim key. Locked."""
+    if reservation_id:
+        claim = await claim_by_id(conn, reservation_id)
+        return claim if claim is not None and claim.booking_id == booking_id else None
+    return await claim_by_key(conn, claim_key)
 
 
 async def claim_by_id(conn: AsyncConnection, claim_id: str, *, lock: bool = True) -> Claim | None:
@@ -249,6 +263,7 @@ class ClaimRequest:
     booking_id: str | None
     holder: str | None
     tenant: str | None
+    claim_key: str | None = None
 
 
 @dataclass(frozen=True)
@@ -269,19 +284,22 @@ class Ledger:
         booking_id: str | None = None,
         holder: str | None = None,
         tenant: str | None = None,
+        claim_key: str | None = None,
     ) -> Claim:
         """Hold ``quantity`` units on every night of the stay and its turnover buffer until
         ``now + ttl``, or raise a named rule violation (availability rules included). With
         ``tenant``, a resource or group of another tenant does not exist.
 
-        Idempotent per booking: a second claim for the same booking returns the first.
+        Idempotent per claim key (default: the booking id): a second claim with the same key
+        returns the first.
         """
-        if booking_id is not None:
-            existing = await claim_for_booking(conn, booking_id)
+        key = claim_key or booking_id
+        if key is not None:
+            existing = await claim_by_key(conn, key)
             if existing is not None:
                 return existing
         unit = ClaimRequest(
-            check_in, check_out, quantity, now, ttl, party_size, booking_id, holder, tenant
+            check_in, check_out, quantity, now, ttl, party_size, booking_id, holder, tenant, key
         )
         members = await group_members(conn, resource_id, check_in, check_out, tenant)
         if members is None:  # not a group: the resource itself
@@ -345,14 +363,15 @@ class Ledger:
         row = (
             await conn.execute(
                 text(
-                    "INSERT INTO reservations (id, booking_id, holder, resource_id, group_id, "
-                    "check_in, check_out, claimed_until, quantity, status, expires_at) "
-                    "VALUES (:id, :b, :h, :r, :g, :ci, :co, :cu, :q, 'held', :exp) "
+                    "INSERT INTO reservations (id, booking_id, claim_key, holder, resource_id, "
+                    "group_id, check_in, check_out, claimed_until, quantity, status, expires_at) "
+                    "VALUES (:id, :b, :k, :h, :r, :g, :ci, :co, :cu, :q, 'held', :exp) "
                     f"RETURNING {CLAIM_COLUMNS}"
                 ),
                 {
                     "id": str(uuid.uuid4()),
                     "b": req.booking_id,
+                    "k": req.claim_key,
                     "h": req.holder,
                     "r": resource.id,
                     "g": group_id,
@@ -378,6 +397,7 @@ class Ledger:
         holder: str | None = None,
         resource_id: str | None = None,
         tenant: str | None = None,
+        claim_key: str | None = None,
     ) -> Claim:
         """Take ``quantity`` seats (the party) of a slot until ``now + ttl``. With
         ``resource_id``, the slot must belong to that resource; with ``tenant``, to a resource
@@ -385,10 +405,12 @@ class Ledger:
 
         One conditional UPDATE takes the seats only if they fit, and the CHECK constraint stands
         behind it: concurrent claims on a slot queue on its row and never exceed its capacity.
-        Stale holds on the slot are expired first, so they never block.
+        Stale holds on the slot are expired first, so they never block. Idempotent per claim
+        key (default: the booking id).
         """
-        if booking_id is not None:
-            existing = await claim_for_booking(conn, booking_id)
+        key = claim_key or booking_id
+        if key is not None:
+            existing = await claim_by_key(conn, key)
             if existing is not None:
                 return existing
         slot = (
@@ -467,9 +489,10 @@ class Ledger:
             row = (
                 await conn.execute(
                     text(
-                        "INSERT INTO reservations (id, booking_id, holder, resource_id, slot_id, "
-                        "check_in, check_out, claimed_until, quantity, status, expires_at, blocked) "
-                        "VALUES (:id, :b, :h, :r, :s, :d, :d1, :d1, :q, 'held', :exp, "
+                        "INSERT INTO reservations (id, booking_id, claim_key, holder, resource_id, "
+                        "slot_id, check_in, check_out, claimed_until, quantity, status, "
+                        "expires_at, blocked) "
+                        "VALUES (:id, :b, :k, :h, :r, :s, :d, :d1, :d1, :q, 'held', :exp, "
                         "CASE WHEN CAST(:lo AS timestamptz) IS NULL THEN NULL ELSE "
                         "tstzrange(CAST(:lo AS timestamptz), CAST(:hi AS timestamptz)) END) "
                         f"RETURNING {CLAIM_COLUMNS}"
@@ -477,6 +500,7 @@ class Ledger:
                     {
                         "id": str(uuid.uuid4()),
                         "b": booking_id,
+                        "k": key,
                         "h": holder,
                         "r": resource.id,
                         "s": slot_id,
@@ -497,6 +521,64 @@ class Ledger:
                 ) from None
             raise
         await savepoint.commit()
+        return Claim(*row)
+
+    async def adopt_hold(
+        self,
+        conn: AsyncConnection,
+        *,
+        hold_id: str,
+        booking_id: str,
+        claim_key: str,
+        resource_id: str,
+        check_in: date,
+        check_out: date,
+        slot_id: str | None,
+        quantity: int,
+        holder: str | None,
+        tenant: str | None,
+        now: datetime,
+        ttl: timedelta,
+    ) -> Claim | None:
+        """Make a hold the booking's claim (checkout: hold, then book). The hold must be the
+        holder's (any holder of the tenant when ``holder`` is None, i.e. staff), unowned by a
+        booking, and for the same resource (or its group), time and quantity; otherwise
+        HoldNotUsable. None when the hold is no longer held (it expired or was released): the
+        caller then claims afresh, so a slow checkout still books if capacity is left."""
+        claim = await claim_by_id(conn, hold_id)
+        owned_by_tenant = (
+            claim is not None
+            and await load_resource(conn, claim.resource_id, tenant=tenant) is not None
+        )
+        if claim is None or not owned_by_tenant or (holder is not None and claim.holder != holder):
+            raise HoldNotUsable(f"no hold {hold_id} of yours")
+        if claim.booking_id is not None and claim.booking_id != booking_id:
+            raise HoldNotUsable(f"hold {hold_id} already became another booking")
+        if claim.booking_id == booking_id:
+            return claim
+        if claim.status != "held" or claim.expires_at is None or claim.expires_at <= now:
+            return None
+        same_resource = resource_id in (claim.resource_id, claim.group_id)
+        same_time = (
+            claim.slot_id == slot_id
+            if slot_id is not None
+            else claim.slot_id is None
+            and (claim.check_in, claim.check_out) == (check_in, check_out)
+        )
+        if not (same_resource and same_time and claim.quantity == quantity):
+            raise HoldNotUsable(
+                f"hold {hold_id} is for another resource, time or party size than the booking"
+            )
+        row = (
+            await conn.execute(
+                text(
+                    "UPDATE reservations SET booking_id = :b, claim_key = :k, "
+                    "expires_at = GREATEST(expires_at, :until), updated_at = now() "
+                    f"WHERE id = CAST(:id AS uuid) RETURNING {CLAIM_COLUMNS}"
+                ),
+                {"b": booking_id, "k": claim_key, "until": now + ttl, "id": claim.id},
+            )
+        ).one()
         return Claim(*row)
 
     async def extend(

@@ -73,7 +73,10 @@ reservations = Table(
     "reservations",
     metadata,
     Column("id", UUID(as_uuid=False), primary_key=True),
-    Column("booking_id", Text, unique=True),  # null for a hold placed through REST
+    Column("booking_id", Text, index=True),  # null for a hold placed through REST
+    # What makes a saga's claim idempotent (migration 0008): the booking id, or another key for
+    # a booking's later claims (a modification, a late payment).
+    Column("claim_key", Text, unique=True),
     Column("holder", Text),
     Column("group_id", UUID(as_uuid=False)),  # set when the claim was made on a group
     Column("slot_id", UUID(as_uuid=False), ForeignKey("slots.id")),  # a claim on seats of a slot

@@ -235,6 +235,23 @@ def router(wiring: Wiring, ledger: Ledger) -> APIRouter:
             )
             return [_slot_public(r) for r in rows]
 
+    @api.get("/slots/{slot_id}", response_model=SlotPublic)
+    async def get_slot(slot_id: str, who: Caller) -> SlotPublic:
+        """One slot of the caller's tenant, with the seats still free."""
+        async with engine.connect() as conn:
+            row = (
+                await conn.execute(
+                    text(
+                        f"SELECT {_SLOT_COLUMNS} FROM slots s WHERE s.id = CAST(:id AS uuid) "
+                        "AND s.resource_id IN (SELECT id FROM resources WHERE tenant_id = :t)"
+                    ),
+                    {"id": uuid_or(slot_id, slot_missing(slot_id)), "t": who.tenant},
+                )
+            ).first()
+        if row is None:
+            raise slot_missing(slot_id)
+        return _slot_public(row)
+
     @api.post("/slots/{slot_id}/cancel", response_model=Cancelled)
     async def cancel_slot(slot_id: str, body: CancelIn, who: Staff) -> Cancelled:
         """Cancel a slot with a reason. Its claims are listed for staff to act on (a booking is

@@ -45,6 +45,12 @@ class SlotCancelled(InventoryRuleBroken):
     code = "slot_cancelled"
 
 
+class HoldNotUsable(InventoryRuleBroken):
+    """A booking named a hold that is not the caller's, or is for another resource or time."""
+
+    code = "hold_not_usable"
+
+
 class ModeNotSupported(InventoryRuleBroken):
     code = "booking_mode_not_supported"
 

@@ -8,15 +8,15 @@ from contracts.inventory import (
     ReservationConfirmed,
 )
 from contracts.topics import BOOKING_SAGA_REPLIES
-from inventory.adapters.ledger import Ledger, claim_for_booking
+from inventory.adapters.ledger import Ledger, saga_claim
 from messaging.runner import HandlerContext
 
 
 def handler(ledger: Ledger):
     async def confirm_reservation(ctx: HandlerContext, cmd: ConfirmReservation) -> None:
-        claim = await claim_for_booking(ctx.conn, cmd.booking_id)
+        claim = await saga_claim(ctx.conn, cmd.booking_id, cmd.reservation_id, cmd.booking_id)
         reply: ReservationConfirmed | ReservationConfirmationFailed
-        if claim is None or claim.id != cmd.reservation_id:
+        if claim is None:
             reply = ReservationConfirmationFailed(
                 booking_id=cmd.booking_id,
                 step=cmd.step,

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 from contracts.inventory import ExtendHold, HoldExtended, HoldExtensionRefused
 from contracts.topics import BOOKING_SAGA_REPLIES
-from inventory.adapters.ledger import Ledger, claim_for_booking
+from inventory.adapters.ledger import Ledger, saga_claim
 from messaging.runner import HandlerContext
 
 MAX_EXTENSION = timedelta(hours=24)
@@ -14,9 +14,9 @@ MAX_EXTENSION = timedelta(hours=24)
 
 def handler(ledger: Ledger):
     async def extend_hold(ctx: HandlerContext, cmd: ExtendHold) -> None:
-        claim = await claim_for_booking(ctx.conn, cmd.booking_id)
+        claim = await saga_claim(ctx.conn, cmd.booking_id, cmd.reservation_id, cmd.booking_id)
         reply: HoldExtended | HoldExtensionRefused
-        if claim is None or claim.id != cmd.reservation_id:
+        if claim is None:
             reply = HoldExtensionRefused(
                 booking_id=cmd.booking_id,
                 step=cmd.step,

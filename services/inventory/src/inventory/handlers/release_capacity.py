@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from contracts.inventory import CapacityReleased, ReleaseCapacity
 from contracts.topics import BOOKING_SAGA_REPLIES
-from inventory.adapters.ledger import Ledger, claim_for_booking
+from inventory.adapters.ledger import Ledger, saga_claim
 from messaging.runner import HandlerContext
 
 
 def handler(ledger: Ledger):
     async def release_capacity(ctx: HandlerContext, cmd: ReleaseCapacity) -> None:
-        claim = await claim_for_booking(ctx.conn, cmd.booking_id)
+        claim = await saga_claim(ctx.conn, cmd.booking_id, cmd.reservation_id, cmd.key)
         if claim is not None:
             await ledger.release(ctx.conn, claim, "saga_compensation")
         await ctx.emit(

@@ -4,46 +4,79 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from sqlalchemy.ext.asyncio import AsyncConnection
+
 from contracts.inventory import CapacityReservationRejected, CapacityReserved, ReserveCapacity
 from contracts.topics import BOOKING_SAGA_REPLIES
-from inventory.adapters.ledger import Ledger
+from inventory.adapters.ledger import Claim, Ledger, claim_by_key
 from inventory.domain.resources import InventoryRuleBroken
 from messaging.runner import HandlerContext
 
 
+async def _claim(
+    ledger: Ledger, conn: AsyncConnection, cmd: ReserveCapacity, ttl: timedelta
+) -> Claim:
+    """The claim for this command's key: the one made before (a redelivery), the hold the
+    booking names, or a new one."""
+    existing = await claim_by_key(conn, cmd.key)
+    if existing is not None:
+        return existing
+    now = datetime.now(UTC)
+    quantity = cmd.party_size or cmd.quantity if cmd.slot_id is not None else cmd.quantity
+    if cmd.hold_id is not None:
+        adopted = await ledger.adopt_hold(
+            conn,
+            hold_id=cmd.hold_id,
+            booking_id=cmd.booking_id,
+            claim_key=cmd.key,
+            resource_id=cmd.resource_id,
+            check_in=cmd.period.check_in,
+            check_out=cmd.period.check_out,
+            slot_id=cmd.slot_id,
+            quantity=quantity,
+            holder=cmd.holder,
+            tenant=cmd.tenant_id,
+            now=now,
+            ttl=ttl,
+        )
+        if adopted is not None:
+            return adopted
+    if cmd.slot_id is not None:
+        return await ledger.claim_slot(
+            conn,
+            slot_id=cmd.slot_id,
+            quantity=quantity,
+            now=now,
+            ttl=ttl,
+            booking_id=cmd.booking_id,
+            claim_key=cmd.key,
+            resource_id=cmd.resource_id,
+            tenant=cmd.tenant_id,
+        )
+    return await ledger.claim(
+        conn,
+        booking_id=cmd.booking_id,
+        claim_key=cmd.key,
+        resource_id=cmd.resource_id,
+        check_in=cmd.period.check_in,
+        check_out=cmd.period.check_out,
+        quantity=cmd.quantity,
+        party_size=cmd.party_size,
+        now=now,
+        ttl=ttl,
+        tenant=cmd.tenant_id,
+    )
+
+
 def handler(ledger: Ledger, hold_ttl_s: float):
     async def reserve_capacity(ctx: HandlerContext, cmd: ReserveCapacity) -> None:
-        def rejected(reason: str, detail: str) -> CapacityReservationRejected:
-            return CapacityReservationRejected(
-                booking_id=cmd.booking_id, step=cmd.step, reason=reason, detail=detail
-            )
-
+        reply: CapacityReserved | CapacityReservationRejected
+        ttl = timedelta(seconds=cmd.hold_seconds or hold_ttl_s)
         try:
-            if cmd.slot_id is not None:
-                claim = await ledger.claim_slot(
-                    ctx.conn,
-                    slot_id=cmd.slot_id,
-                    quantity=cmd.party_size or cmd.quantity,
-                    now=datetime.now(UTC),
-                    ttl=timedelta(seconds=hold_ttl_s),
-                    booking_id=cmd.booking_id,
-                    resource_id=cmd.resource_id,
-                )
-            else:
-                claim = await ledger.claim(
-                    ctx.conn,
-                    booking_id=cmd.booking_id,
-                    resource_id=cmd.resource_id,
-                    check_in=cmd.period.check_in,
-                    check_out=cmd.period.check_out,
-                    quantity=cmd.quantity,
-                    party_size=cmd.party_size,
-                    now=datetime.now(UTC),
-                    ttl=timedelta(seconds=hold_ttl_s),
-                )
+            claim = await _claim(ledger, ctx.conn, cmd, ttl)
         except InventoryRuleBroken as broken:
-            reply: CapacityReserved | CapacityReservationRejected = rejected(
-                broken.code, str(broken)
+            reply = CapacityReservationRejected(
+                booking_id=cmd.booking_id, step=cmd.step, reason=broken.code, detail=str(broken)
             )
         else:
             if claim.active:
@@ -54,8 +87,13 @@ def handler(ledger: Ledger, hold_ttl_s: float):
                     resource_id=claim.resource_id,
                     expires_at=claim.expires_at,
                 )
-            else:  # a retry after this booking's claim ended: never claim twice for one booking
-                reply = rejected(f"reservation_{claim.status}", f"the claim was {claim.status}")
+            else:  # a retry after this claim ended: never claim twice for one key
+                reply = CapacityReservationRejected(
+                    booking_id=cmd.booking_id,
+                    step=cmd.step,
+                    reason=f"reservation_{claim.status}",
+                    detail=f"the claim was {claim.status}",
+                )
         await ctx.emit(BOOKING_SAGA_REPLIES, cmd.booking_id, reply)
 
     return reserve_capacity

@@ -21,6 +21,7 @@ from contracts.base import ContractMessage
 from contracts.payment import (
     AuthorizePayment,
     LatePaymentReceived,
+    PaymentActionRequired,
     PaymentAuthorized,
     PaymentDeclined,
     PaymentRefundedEvent,
@@ -49,6 +50,9 @@ _STATUS_OF = {
 }
 
 
+AuthorizeAnswer = PaymentAuthorized | PaymentDeclined | PaymentActionRequired
+
+
 @dataclass(frozen=True)
 class RefundMade:
     refund_id: str
@@ -75,17 +79,22 @@ class PaymentDesk:
         return fresh
 
     async def _answer_saga(self, conn: AsyncConnection, p: PaymentRow) -> None:
-        """Send the saga's authorize step the answer the payment now has (if it has one)."""
-        answer = self.authorize_answer(p, p.saga_step or "authorize_payment")
-        if answer is not None:
-            await self._reply(conn, p.booking_id, answer)
+        """Send the saga's authorize step the answer the payment now has."""
+        await self._reply(
+            conn, p.booking_id, self.authorize_answer(p, p.saga_step or "authorize_payment")
+        )
 
     @staticmethod
-    def authorize_answer(p: PaymentRow, step: str) -> PaymentAuthorized | PaymentDeclined | None:
-        """The saga's answer for a payment as it stands; None while the guest must still act."""
+    def authorize_answer(p: PaymentRow, step: str) -> AuthorizeAnswer:
+        """The saga's answer for a payment as it stands: waiting for the guest, or final."""
         if p.status in (S.AUTHORIZED, S.CAPTURED):
             return PaymentAuthorized(
-                booking_id=p.booking_id, step=step, payment_id=p.id, amount=p.money()
+                booking_id=p.booking_id,
+                step=step,
+                payment_id=p.id,
+                amount=p.money(),
+                verified_by=p.verified_by,
+                verified_at=p.verified_at,
             )
         if p.status in (S.FAILED, S.CANCELED):
             return PaymentDeclined(
@@ -94,11 +103,18 @@ class PaymentDesk:
                 payment_id=p.id,
                 reason=p.decline_code or p.status.value,
             )
-        return None
+        assert p.pay_by is not None, "a payment waiting for the guest has a deadline"
+        return PaymentActionRequired(
+            booking_id=p.booking_id,
+            step=step,
+            payment_id=p.id,
+            pay_by=p.pay_by,
+            next_action=p.next_action,
+        )
 
     async def authorize(
         self, conn: AsyncConnection, cmd: AuthorizePayment, now: datetime
-    ) -> PaymentAuthorized | PaymentDeclined | None:
+    ) -> AuthorizeAnswer:
         """One payment per booking: a repeated command answers from the payment that exists."""
         p = await repository.for_booking(conn, cmd.booking_id)
         if p is None:

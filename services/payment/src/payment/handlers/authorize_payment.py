@@ -1,5 +1,6 @@
-"""AuthorizePayment → PaymentAuthorized | PaymentDeclined (now, or when the guest's action
-completes or its deadline passes; see PaymentDesk.authorize).
+"""AuthorizePayment → PaymentAuthorized | PaymentDeclined, or PaymentActionRequired while the
+guest must act (3-D Secure, a bank transfer) and the final answer when that completes or its
+deadline passes (see PaymentDesk.authorize).
 
 A provider that does not answer in time may have charged: the handler fails transiently, the
 runner retries it, and the retry's provider call, with the same idempotency key, returns that
@@ -19,7 +20,6 @@ from payment.adapters.desk import PaymentDesk
 def handler(desk: PaymentDesk):
     async def authorize_payment(ctx: HandlerContext, cmd: AuthorizePayment) -> None:
         answer = await desk.authorize(ctx.conn, cmd, datetime.now(UTC))
-        if answer is not None:
-            await ctx.emit(BOOKING_SAGA_REPLIES, cmd.booking_id, answer)
+        await ctx.emit(BOOKING_SAGA_REPLIES, cmd.booking_id, answer)
 
     return authorize_payment

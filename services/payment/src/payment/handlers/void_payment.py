@@ -1,30 +1,45 @@
-"""VoidPayment (compensation) → PaymentVoided. Voiding twice, or a failed payment, is a no-op."""
+"""VoidPayment (compensation) → PaymentVoided: the guest's money goes back, whatever happened
+to it. An authorization is released; a payment already captured (a bank transfer verified just
+before the saga gave up) is refunded in full, once (the refund key is the command's step).
+Voiding twice, or a failed payment, is a no-op."""
 
 from __future__ import annotations
 
 from contracts.payment import PaymentVoided, VoidPayment
 from contracts.topics import BOOKING_SAGA_REPLIES
-from messaging.errors import PermanentError
 from messaging.runner import HandlerContext
 from payment.adapters import repository
 from payment.adapters.desk import PaymentDesk
-from payment.domain.payments import NotVoidable
+from payment.domain.payments import PaymentStatus
 
 
 def handler(desk: PaymentDesk):
     async def void_payment(ctx: HandlerContext, cmd: VoidPayment) -> None:
         payment = await repository.for_booking(ctx.conn, cmd.booking_id)
+        refunded = None
         if payment is not None:
-            try:
+            left = payment.captured_amount - payment.refunded_amount
+            if payment.status is PaymentStatus.CAPTURED and left > 0:
+                made = await desk.refund(
+                    ctx.conn,
+                    payment,
+                    amount=left,
+                    key=f"compensation:{cmd.step}",
+                    reason="saga_compensation",
+                    requested_by="saga",
+                )
+                refunded = payment.money(made.amount)
+            else:
                 await desk.void(ctx.conn, payment)
-            except NotVoidable as broken:
-                # Never silently keep a guest's money: a captured payment needs a refund, which
-                # the saga must ask for explicitly. Dead-lettering the command makes it visible.
-                raise PermanentError(f"payment {cmd.payment_id}: {broken}") from broken
         await ctx.emit(
             BOOKING_SAGA_REPLIES,
             cmd.booking_id,
-            PaymentVoided(booking_id=cmd.booking_id, step=cmd.step, payment_id=cmd.payment_id),
+            PaymentVoided(
+                booking_id=cmd.booking_id,
+                step=cmd.step,
+                payment_id=payment.id if payment else cmd.payment_id,
+                refunded=refunded,
+            ),
         )
 
     return void_payment
