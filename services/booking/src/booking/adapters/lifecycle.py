@@ -103,10 +103,12 @@ async def move(
         outbox,
         event_class(
             **_common(row),
-            previous_status=current.value,
-            actor=actor.name,
-            reason=reason,
-            **(event_fields or {}),
+            **{
+                "previous_status": current.value,
+                "actor": actor.name,
+                "reason": reason,
+                **(event_fields or {}),
+            },
         ),
     )
     await repository.audit(
