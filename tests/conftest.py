@@ -26,6 +26,8 @@ def platform() -> Iterator[Platform]:
         workdir,
         service_env={
             "BOOKING_STEP_TIMEOUT_S": "15",
+            # Unpaid bank transfers expire fast enough to test expiry and late payments.
+            "BOOKING_PAYMENT_DEADLINE_S": "8",
             "INVENTORY_CONSUMER_RETRY_ATTEMPTS": "3",
             "PAYMENT_EXPIRY_INTERVAL_S": "0.5",
         },

@@ -227,7 +227,8 @@ async def test_three_d_secure_completes_by_a_signed_webhook_once(
     p = await eventually(lambda: payment_of(platform, booking_id))
     assert p["status"] == "requires_action" and p["next_action"].startswith("https://")
     await asyncio.sleep(1)
-    assert replies(platform, booking_id) == []  # the saga waits for the guest
+    # The saga hears that the guest must act, and waits.
+    assert await eventually(lambda: replies(platform, booking_id) == ["PaymentActionRequired"])
     url = platform.url("payment") + "/api/v1/webhooks/simulated-card"
     body = webhook_event(p["provider_ref"], succeeded=True)
     secret = platform.webhook_secret
@@ -255,7 +256,7 @@ async def test_three_d_secure_completes_by_a_signed_webhook_once(
         again = await http.post(url, content=body, headers={SIGNATURE_HEADER: sign(secret, body)})
     assert first.json() == {"status": "processed"} and again.json() == {"status": "duplicate"}
     assert payment_of(platform, booking_id)["status"] == "authorized"
-    assert replies(platform, booking_id) == ["PaymentAuthorized"]
+    assert replies(platform, booking_id) == ["PaymentActionRequired", "PaymentAuthorized"]
 
 
 async def test_a_bank_transfer_waits_for_staff_or_its_deadline(
@@ -280,7 +281,7 @@ async def test_a_bank_transfer_waits_for_staff_or_its_deadline(
         "clerk-7",
     )
     assert body["verified_at"] and body["late"] is False
-    assert replies(platform, on_time) == ["PaymentAuthorized"]
+    assert replies(platform, on_time) == ["PaymentActionRequired", "PaymentAuthorized"]
     by_booking = await staff.get(f"/bookings/{on_time}/payment")
     assert by_booking.json()["id"] == p["id"] and by_booking.json()["verified_by"] == "clerk-7"
     listed = (await staff.get("/payments", params={"booking_id": on_time})).json()
@@ -292,13 +293,19 @@ async def test_a_bank_transfer_waits_for_staff_or_its_deadline(
     ]
 
     # The other one's deadline passes: canceled, the saga hears why.
-    assert await eventually(lambda: replies(platform, too_late) == ["PaymentDeclined"])
+    assert await eventually(
+        lambda: replies(platform, too_late) == ["PaymentActionRequired", "PaymentDeclined"]
+    )
     late = payment_of(platform, too_late)
     assert (late["status"], late["decline_code"]) == ("canceled", "payment_deadline_passed")
     # The money arrives anyway: captured, flagged late, announced for the saga to settle.
     arrived = (await staff.post(f"/payments/{late['id']}/verify")).json()
     assert (arrived["status"], arrived["late"]) == ("captured", True)
-    assert replies(platform, too_late) == ["PaymentDeclined", "late_payment_received"]
+    assert replies(platform, too_late) == [
+        "PaymentActionRequired",
+        "PaymentDeclined",
+        "late_payment_received",
+    ]
 
 
 async def test_refunds_over_rest_are_partial_idempotent_and_never_exceed_the_capture(

@@ -64,7 +64,12 @@ class SagaData:
     @property
     def window(self) -> TimeWindow | None:
         """A timeslot booking's time (a stay has dates: its period)."""
-        if self.slot_id is None or self.starts_at is None or self.ends_at is None or self.timezone is None:
+        if (
+            self.slot_id is None
+            or self.starts_at is None
+            or self.ends_at is None
+            or self.timezone is None
+        ):
             return None
         return TimeWindow(starts_at=self.starts_at, ends_at=self.ends_at, timezone=self.timezone)
 

@@ -26,7 +26,7 @@ def handler(timing: Timing):
             await repository.log(
                 ctx.conn,
                 reply.booking_id,
-                "note",
+                "reply",
                 reply.ce_type(),
                 reply.step,
                 "ignored: no saga of this booking is running",
