@@ -20,6 +20,6 @@ class BookingSettings(ServiceSettings):
     idempotency_ttl_s: float = Field(default=24 * 3600, ge=60)
     max_prefer_wait_s: float = Field(default=30.0, ge=0, le=120)
     # An unpaid booking (bank transfer, 3-D Secure) expires this long after it was made.
-    payment_deadline_s: float = Field(default=30 * 60, ge=10, le=7 * 24 * 3600)
+    payment_deadline_s: float = Field(default=30 * 60, ge=1, le=7 * 24 * 3600)
     # How long a waitlist offer (and the hold behind it) stays open.
     waitlist_offer_s: float = Field(default=24 * 3600, ge=10, le=7 * 24 * 3600)
