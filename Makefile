@@ -3,7 +3,7 @@
 PY := .venv/bin/python
 BIN := .venv/bin
 
-.PHONY: bootstrap run demo token test test-fast lint fmt bench schemas clean
+.PHONY: bootstrap run demo token test test-fast lint fmt bench schemas openapi clean
 
 bootstrap:
 	@bash scripts/bootstrap.sh
@@ -30,6 +30,7 @@ lint: bootstrap
 		services/booking/src services/inventory/src services/pricing/src services/payment/src \
 		services/notifier/src
 	$(BIN)/lint-imports
+	$(PY) -m devstack.openapi --check
 
 fmt: bootstrap
 	$(BIN)/ruff check --fix .
@@ -40,6 +41,9 @@ bench: bootstrap
 
 schemas: bootstrap
 	$(PY) -m contracts.generate
+
+openapi: bootstrap  # write docs/api/<service>.openapi.json (lint fails when they are stale)
+	$(PY) -m devstack.openapi
 
 clean:
 	rm -rf .local .pytest_cache .mypy_cache .ruff_cache

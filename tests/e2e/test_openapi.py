@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from devstack.client import PlatformClient
+from devstack.openapi import path_of
 from devstack.platform import SERVICES
 
 pytestmark = pytest.mark.e2e
@@ -17,3 +20,11 @@ def test_the_service_serves_its_openapi_document(client: PlatformClient, service
     document = response.json()
     assert document["openapi"].startswith("3.1")
     assert all(path.startswith("/api/v1/") for path in document["paths"])
+
+
+@pytest.mark.parametrize("service", list(SERVICES))
+def test_the_served_document_is_the_committed_one(client: PlatformClient, service: str) -> None:
+    """docs/api holds what the gateway team builds against; `make openapi` refreshes it."""
+    served = client.http.get(f"{client.urls[service]}/api/v1/openapi.json").json()
+    committed = json.loads(path_of(service).read_text())
+    assert served == committed, f"docs/api/{service}.openapi.json is stale: run `make openapi`"

@@ -1,0 +1,66 @@
+"""The services' OpenAPI documents, committed under ``docs/api``: ``make openapi`` writes them
+from the code (no database, broker or network needed) and the end-to-end suite fails when a
+running service serves a document that differs from the committed one.
+
+``python -m devstack.openapi``          write docs/api/<service>.openapi.json
+``python -m devstack.openapi --check``  exit 1 when a committed document is stale
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from devstack.platform import SERVICES
+from devstack.tokens import DevKeys
+
+DOCS = Path(__file__).resolve().parents[4] / "docs" / "api"
+
+
+def document(service: str) -> dict[str, Any]:
+    """The OpenAPI document the service serves, built offline."""
+    if "AUTH_JWKS" not in os.environ:  # any key: the document does not depend on it
+        with tempfile.TemporaryDirectory() as scratch:
+            os.environ["AUTH_JWKS"] = DevKeys.load_or_create(Path(scratch)).jwks()
+    # Never connected to: building the app opens no connection.
+    os.environ.setdefault(
+        f"{service.upper()}_DATABASE_URL", "postgresql://openapi@127.0.0.1:9/unused"
+    )
+    definition = importlib.import_module(f"{service}.bootstrap").SERVICE
+    app = definition.web_app()
+    doc: dict[str, Any] = app.openapi()
+    return doc
+
+
+def render(doc: dict[str, Any]) -> str:
+    return json.dumps(doc, indent=2, sort_keys=True) + "\n"
+
+
+def path_of(service: str) -> Path:
+    return DOCS / f"{service}.openapi.json"
+
+
+def main(argv: list[str]) -> int:
+    stale = []
+    for service in SERVICES:
+        text = render(document(service))
+        target = path_of(service)
+        if "--check" in argv:
+            if not target.exists() or target.read_text() != text:
+                stale.append(service)
+        else:
+            DOCS.mkdir(parents=True, exist_ok=True)
+            target.write_text(text)
+    if stale:
+        print(f"stale OpenAPI documents: {', '.join(stale)}; run `make openapi`", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
