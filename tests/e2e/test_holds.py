@@ -171,3 +171,37 @@ async def test_the_extend_hold_command_answers_the_saga(
         ]
         await asyncio.sleep(0.2)
     assert "inventory.HoldExtensionRefused.v1" in replies  # a confirmed booking is not a hold
+
+
+def test_checkout_holds_then_books_and_the_hold_becomes_the_booking(
+    platform: Platform, client: PlatformClient
+) -> None:
+    rid = a_resource(client)
+    body = booking_body(rid, START + timedelta(days=20), nights=2)
+    guest = PlatformClient(client.urls, token=platform.token(roles=("guest",), subject="ana"))
+    stranger = PlatformClient(client.urls, token=platform.token(roles=("guest",), subject="bob"))
+    try:
+        held = guest.http.post(
+            f"{client.urls['inventory']}/api/v1/holds",
+            json={
+                "resource_id": rid,
+                "check_in": body["check_in"],
+                "check_out": body["check_out"],
+                "party": {"adults": 2},
+            },
+        )
+        assert held.status_code == 201, held.text
+        hold_id = held.json()["id"]
+        # Someone else cannot book on Ana's hold (and the only unit is held by it).
+        theirs = stranger.book({**body, "hold_id": hold_id}, wait=20).json()
+        assert (theirs["status"], theirs["reason_detail"]) == ("rejected", "hold_not_usable")
+        booking = guest.book({**body, "hold_id": hold_id}, wait=20).json()
+        assert booking["status"] == "confirmed" and booking["reservation_id"] == hold_id
+        start = date.fromisoformat(body["check_in"])
+        nights = client.availability(rid, start, start + timedelta(days=2))
+        assert [n["reserved"] for n in nights] == [1, 1]  # the hold, not a second claim
+        claim = guest.http.get(f"{client.urls['inventory']}/api/v1/holds/{hold_id}").json()
+        assert claim["status"] == "confirmed"
+    finally:
+        guest.close()
+        stranger.close()
