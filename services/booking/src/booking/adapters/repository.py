@@ -229,7 +229,8 @@ async def next_saga_seq(conn: AsyncConnection, booking_id: str) -> int:
 
 
 async def lock_active_saga(conn: AsyncConnection, booking_id: str) -> LockedSaga | None:
-    """The booking's active saga (running, compensating or parked), locked."""
+    """The booking's active saga (running, compensating or parked), locked. Callers lock the
+    booking first: booking, then saga, on every path."""
     row = (
         await conn.execute(
             text(
@@ -240,16 +241,6 @@ async def lock_active_saga(conn: AsyncConnection, booking_id: str) -> LockedSaga
         )
     ).first()
     return LockedSaga(row.id, booking_id, load_state(row.state)) if row else None
-
-
-async def lock_saga(conn: AsyncConnection, saga_id: str) -> LockedSaga | None:
-    row = (
-        await conn.execute(
-            text("SELECT id::text, booking_id::text, state FROM sagas WHERE id = :i FOR UPDATE"),
-            {"i": saga_id},
-        )
-    ).first()
-    return LockedSaga(row.id, row.booking_id, load_state(row.state)) if row else None
 
 
 async def save_saga(
@@ -278,16 +269,40 @@ async def save_saga(
     )
 
 
-async def due_sagas(conn: AsyncConnection, limit: int) -> list[str]:
-    """Sagas whose step deadline passed, locked for this transaction; other replicas skip them."""
+async def due_sagas(conn: AsyncConnection, limit: int) -> list[tuple[str, str]]:
+    """(saga id, booking id) of sagas whose step deadline passed; not locked (see
+    ``lock_due``)."""
     rows = await conn.execute(
         text(
-            "SELECT id::text FROM sagas WHERE status IN ('running', 'compensating') "
-            "AND deadline < now() ORDER BY deadline LIMIT :n FOR UPDATE SKIP LOCKED"
+            "SELECT id::text, booking_id::text FROM sagas WHERE status IN ('running', "
+            "'compensating') AND deadline < now() ORDER BY deadline LIMIT :n"
         ),
         {"n": limit},
     )
-    return [r[0] for r in rows]
+    return [(r[0], r[1]) for r in rows]
+
+
+async def lock_due(conn: AsyncConnection, saga_id: str, booking_id: str) -> LockedSaga | None:
+    """Lock a due saga for its timer, booking first (the order every path takes: routes and
+    reply handlers lock the booking, then its saga, so they never deadlock with each other).
+    None when another replica holds the booking or the saga is no longer due."""
+    booking = (
+        await conn.execute(
+            text("SELECT id FROM bookings WHERE id = :b FOR UPDATE SKIP LOCKED"), {"b": booking_id}
+        )
+    ).first()
+    if booking is None:
+        return None
+    row = (
+        await conn.execute(
+            text(
+                "SELECT id::text, state FROM sagas WHERE id = :i AND deadline < now() "
+                "AND status IN ('running', 'compensating') FOR UPDATE"
+            ),
+            {"i": saga_id},
+        )
+    ).first()
+    return LockedSaga(row.id, booking_id, load_state(row.state)) if row else None
 
 
 async def log(

@@ -17,11 +17,13 @@ from booking.domain.sagas import LATE_PAYMENT, LATE_PAYMENT_REFUND
 from contracts.payment import LatePaymentReceived
 from messaging.errors import TransientError
 from messaging.runner import HandlerContext
+from service_kit.ids import canonical_uuid
 
 
 def handler(timing: Timing):
     async def late_payment(ctx: HandlerContext, event: LatePaymentReceived) -> None:
-        booking = await repository.load(ctx.conn, event.booking_id, lock=True)
+        ours = canonical_uuid(event.booking_id) is not None
+        booking = await repository.load(ctx.conn, event.booking_id, lock=True) if ours else None
         if booking is None:
             return  # not ours (another platform's booking on a shared topic)
         if await repository.lock_active_saga(ctx.conn, booking.id) is not None:

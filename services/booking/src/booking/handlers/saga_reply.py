@@ -15,14 +15,17 @@ from booking.domain.saga import on_reply
 from contracts.base import Reply
 from messaging.errors import PermanentError
 from messaging.runner import HandlerContext
+from service_kit.ids import canonical_uuid
 
 
 def handler(timing: Timing):
     async def saga_reply(ctx: HandlerContext, reply: Reply) -> None:
+        # Booking first, then its saga: the order every path takes (no deadlock with a cancel).
+        known = canonical_uuid(reply.booking_id) is not None
+        if not known or await repository.load(ctx.conn, reply.booking_id, lock=True) is None:
+            raise PermanentError(f"reply {reply.ce_type()} for unknown booking")
         saga = await repository.lock_active_saga(ctx.conn, reply.booking_id)
         if saga is None:
-            if await repository.load(ctx.conn, reply.booking_id) is None:
-                raise PermanentError(f"reply {reply.ce_type()} for unknown booking")
             await repository.log(
                 ctx.conn,
                 reply.booking_id,

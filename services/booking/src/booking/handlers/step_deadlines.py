@@ -1,7 +1,8 @@
 """A step that got no reply before its deadline is resent, failed, or parked; a payment that
 waited past its deadline ends the wait.
 
-Runs in every booking worker replica; ``FOR UPDATE SKIP LOCKED`` hands each due saga to one.
+Runs in every booking worker replica; ``FOR UPDATE SKIP LOCKED`` on the booking hands each due
+saga to one (and leaves it to a request or reply that holds the booking right now).
 """
 
 from __future__ import annotations
@@ -26,13 +27,16 @@ async def sweep_once(
 ) -> int:
     async with engine.begin() as conn:
         due = await repository.due_sagas(conn, limit)
-        for saga_id in due:
-            saga = await repository.lock_saga(conn, saga_id)
-            assert saga is not None
+        handled = 0
+        for saga_id, booking_id in due:
+            saga = await repository.lock_due(conn, saga_id, booking_id)
+            if saga is None:
+                continue
+            handled += 1
             with tracing.span(None):
                 decision = on_timeout(saga.state, max_attempts)
                 await orchestrator.apply(conn, outbox, saga, decision, timing)
-        return len(due)
+        return handled
 
 
 def job(
