@@ -56,7 +56,7 @@ async def _emit(conn: AsyncConnection, outbox: Outbox, event: BookingEvent) -> N
 
 async def created(conn: AsyncConnection, outbox: Outbox, row: Row[Any], actor: Actor) -> None:
     """A new booking: its first history entry, ``booking.created`` and the audit entry."""
-    await repository.record_transition(conn, row.id, None, row.status, actor.name, None, 1)
+    await repository.record_transition(conn, row.id, None, row.status, actor.subject, None, 1)
     await _emit(
         conn,
         outbox,
@@ -95,7 +95,7 @@ async def move(
         changes[STAMPS[wanted]] = datetime.now(UTC)
     row = await repository.update_booking(conn, booking.id, changes)
     await repository.record_transition(
-        conn, row.id, current.value, wanted.value, actor.name, reason, row.version
+        conn, row.id, current.value, wanted.value, actor.subject, reason, row.version
     )
     event_class = STATUS_EVENTS.get(wanted.value, BookingStatusChanged)
     await _emit(
@@ -105,7 +105,7 @@ async def move(
             **_common(row),
             **{
                 "previous_status": current.value,
-                "actor": actor.name,
+                "actor": actor.subject,
                 "reason": reason,
                 **(event_fields or {}),
             },

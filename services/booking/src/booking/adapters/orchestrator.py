@@ -23,7 +23,6 @@ from booking.domain.sagas import (
     LATE_PAYMENT_REFUND,
     PAYMENT_DEADLINE_PASSED,
 )
-from contracts.base import Money
 from contracts.topics import (
     INVENTORY_COMMANDS,
     PAYMENT_COMMANDS,
@@ -190,11 +189,6 @@ def _priced_fields(d: SagaData) -> dict[str, Any]:
     }
 
 
-def _money(d: SagaData, amount: Decimal | None) -> Money:
-    assert d.currency is not None
-    return Money.of(amount or Decimal(0), d.currency)
-
-
 async def _finish(conn: AsyncConnection, outbox: Outbox, booking_id: str, state: SagaState) -> None:
     """The saga's outcome, on the booking."""
     booking = await repository.load(conn, booking_id, lock=True)
@@ -247,7 +241,7 @@ async def _given_back(
                 BookingStatus.REFUNDED,
                 SAGA,
                 fields={"refunded_amount": d.refunded_amount, "payment_id": d.payment_id},
-                event_fields={"refund": _money(d, d.refunded_amount)},
+                event_fields={"refund": d.money(d.refunded_amount)},
             )
         return
     reason = state.failure_reason or "rejected"
@@ -283,7 +277,7 @@ async def _cancel_outcome(
             BookingStatus.REFUNDED,
             SAGA,
             fields={"refunded_amount": d.refunded_amount},
-            event_fields={"refund": _money(d, d.refunded_amount)},
+            event_fields={"refund": d.money(d.refunded_amount)},
         )
     else:
         await lifecycle.bookkeep(
@@ -312,7 +306,7 @@ async def _late_payment_outcome(
                 "payment_verified_by": d.verified_by,
             },
             event_fields={
-                "total": _money(d, d.total_amount),
+                "total": d.money(d.total_amount),
                 "payment_id": d.payment_id or "",
                 "reservation_id": d.reservation_id or "",
             },

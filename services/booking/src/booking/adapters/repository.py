@@ -53,13 +53,8 @@ class Actor:
     ip: str | None = None
     user_agent: str | None = None
 
-    @property
-    def name(self) -> str:
-        return self.subject
-
 
 SAGA = Actor("saga")
-TIMER = Actor("timer")
 
 
 @dataclass
@@ -282,16 +277,40 @@ async def due_sagas(conn: AsyncConnection, limit: int) -> list[tuple[str, str]]:
     return [(r[0], r[1]) for r in rows]
 
 
+async def lock_booking(
+    conn: AsyncConnection, booking_id: str, *, skip_locked: bool = False
+) -> bool:
+    """Lock the booking row (the first lock on every path: booking, then its saga). False when
+    there is no such booking, or, with ``skip_locked``, when another transaction holds it."""
+    row = (
+        await conn.execute(
+            text(
+                "SELECT 1 FROM bookings WHERE id = CAST(:b AS uuid) FOR UPDATE"
+                + (" SKIP LOCKED" if skip_locked else "")
+            ),
+            {"b": booking_id},
+        )
+    ).first()
+    return row is not None
+
+
+async def status_history(conn: AsyncConnection, booking_id: str) -> list[Row[Any]]:
+    """The booking's status transitions, oldest first."""
+    rows = await conn.execute(
+        text(
+            "SELECT at, from_status, to_status, actor, reason, version "
+            "FROM booking_status_history WHERE booking_id = :b ORDER BY id"
+        ),
+        {"b": booking_id},
+    )
+    return list(rows)
+
+
 async def lock_due(conn: AsyncConnection, saga_id: str, booking_id: str) -> LockedSaga | None:
     """Lock a due saga for its timer, booking first (the order every path takes: routes and
     reply handlers lock the booking, then its saga, so they never deadlock with each other).
     None when another replica holds the booking or the saga is no longer due."""
-    booking = (
-        await conn.execute(
-            text("SELECT id FROM bookings WHERE id = :b FOR UPDATE SKIP LOCKED"), {"b": booking_id}
-        )
-    ).first()
-    if booking is None:
+    if not await lock_booking(conn, booking_id, skip_locked=True):
         return None
     row = (
         await conn.execute(

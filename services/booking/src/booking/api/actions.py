@@ -96,7 +96,7 @@ def router(wiring: Wiring) -> APIRouter:
                 S.CANCELLED,
                 actor,
                 reason=reason,
-                fields={"cancel_reason": reason, "cancelled_by": actor.name},
+                fields={"cancel_reason": reason, "cancelled_by": actor.subject},
             )
             if saga is not None:
                 await orchestrator.apply(conn, outbox, saga, abort(saga.state, CANCELLED), timing)
@@ -110,7 +110,7 @@ def router(wiring: Wiring) -> APIRouter:
             S.CANCELLED,
             actor,
             reason=reason,
-            fields={"cancel_reason": reason, "cancelled_by": actor.name},
+            fields={"cancel_reason": reason, "cancelled_by": actor.subject},
         )
         seq = await repository.next_saga_seq(conn, row.id)
         data = replace(saga_data_of(moved), cancelled_at=moved.cancelled_at)
@@ -148,7 +148,7 @@ def router(wiring: Wiring) -> APIRouter:
                 row = await cancel_now(conn, row, actor, reason)
             except IllegalTransition as exc:
                 raise illegal(exc) from None
-            return Outcome(200, public(row).model_dump(mode="json"), row.id, {})
+            return Outcome(200, public(row).model_dump(mode="json"), row.id)
 
         result = await idempotent(
             engine,
@@ -163,13 +163,21 @@ def router(wiring: Wiring) -> APIRouter:
             return result
         return JSONResponse(result.body, headers={"ETag": etag(result.body["version"])})
 
-    def simple(wanted: BookingStatus) -> Callable[..., Awaitable[Row[Any]]]:
-        async def action(
-            conn: AsyncConnection, row: Row[Any], actor: Actor, reason: str | None
-        ) -> Row[Any]:
+    async def move_to(
+        wanted: BookingStatus,
+        booking_id: str,
+        who: Principal,
+        request: Request,
+        body: StatusActionIn | None,
+        if_match: str | None,
+    ) -> JSONResponse:
+        """A status action that is only a transition (nothing to do in other services)."""
+        reason = body.reason if body else None
+
+        async def action(conn: AsyncConnection, row: Row[Any], actor: Actor) -> Row[Any]:
             return await lifecycle.move(conn, outbox, row, wanted, actor, reason=reason)
 
-        return action
+        return await act(booking_id, who, request, if_match, action)
 
     @api.post("/bookings/{booking_id}/check-in", response_model=BookingPublic)
     async def check_in(
@@ -180,14 +188,7 @@ def router(wiring: Wiring) -> APIRouter:
         if_match: Annotated[str | None, Header()] = None,
     ) -> Response:
         """Staff: the guest arrived (``confirmed`` → ``checked_in``)."""
-        reason = body.reason if body else None
-        return await act(
-            booking_id,
-            who,
-            request,
-            if_match,
-            lambda c, r, a: simple(S.CHECKED_IN)(c, r, a, reason),
-        )
+        return await move_to(S.CHECKED_IN, booking_id, who, request, body, if_match)
 
     @api.post("/bookings/{booking_id}/complete", response_model=BookingPublic)
     async def complete(
@@ -198,14 +199,7 @@ def router(wiring: Wiring) -> APIRouter:
         if_match: Annotated[str | None, Header()] = None,
     ) -> Response:
         """Staff: the stay or visit is over (``checked_in`` → ``completed``, immutable)."""
-        reason = body.reason if body else None
-        return await act(
-            booking_id,
-            who,
-            request,
-            if_match,
-            lambda c, r, a: simple(S.COMPLETED)(c, r, a, reason),
-        )
+        return await move_to(S.COMPLETED, booking_id, who, request, body, if_match)
 
     @api.post("/bookings/{booking_id}/no-show", response_model=BookingPublic)
     async def no_show(

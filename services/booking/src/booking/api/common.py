@@ -116,7 +116,6 @@ class Outcome:
     status: int
     body: dict[str, Any]
     booking_id: str
-    headers: dict[str, str]
 
 
 async def idempotent(

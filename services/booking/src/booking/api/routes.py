@@ -233,7 +233,7 @@ def router(wiring: Wiring) -> APIRouter:
                 pay_by=now + timedelta(seconds=deadline_s),
             )
             await orchestrator.begin(conn, outbox, booking_id, start(CREATE_BOOKING, data), timing)
-            return Outcome(202, public(row).model_dump(mode="json"), booking_id, {})
+            return Outcome(202, public(row).model_dump(mode="json"), booking_id)
 
         scope = f"{who.tenant}:{who.subject}:POST /bookings"
         result = await idempotent(
@@ -415,13 +415,7 @@ def router(wiring: Wiring) -> APIRouter:
         """Every status transition: from, to, who, why, when, and the version it made."""
         async with engine.connect() as conn:
             row = await visible(conn, booking_id, who)
-            rows = await conn.execute(
-                text(
-                    "SELECT at, from_status, to_status, actor, reason, version "
-                    "FROM booking_status_history WHERE booking_id = :b ORDER BY id"
-                ),
-                {"b": row.id},
-            )
+            rows = await repository.status_history(conn, row.id)
             return [StatusChange(**r._mapping) for r in rows]
 
     @api.get("/bookings/{booking_id}/audit", response_model=list[AuditEntry])
@@ -443,13 +437,7 @@ def router(wiring: Wiring) -> APIRouter:
         """Why the booking is where it is: its sagas, status history and every saga message."""
         async with engine.connect() as conn:
             found = await visible(conn, booking_id, who)
-            history_rows = await conn.execute(
-                text(
-                    "SELECT at, from_status, to_status, actor, reason, version "
-                    "FROM booking_status_history WHERE booking_id = :b ORDER BY id"
-                ),
-                {"b": found.id},
-            )
+            history_rows = await repository.status_history(conn, found.id)
             messages = await conn.execute(
                 text(
                     "SELECT at, kind, message_type, step, detail FROM saga_log "

@@ -57,8 +57,6 @@ IMMUTABLE = TERMINAL | {S.CANCELLED}
 SETTLED = TERMINAL | {S.CONFIRMED, S.CANCELLED}
 # Where waiting for the create saga stops: over, or waiting for the guest to pay (202).
 WAIT_ENDS = SETTLED | {S.AWAITING_PAYMENT}
-# Where a booking holds capacity for its guest.
-HOLDS_CAPACITY = frozenset({S.PENDING, S.AWAITING_PAYMENT, S.CONFIRMED, S.CHECKED_IN})
 
 # The column that records when a booking reached a status.
 STAMPS: dict[BookingStatus, str] = {

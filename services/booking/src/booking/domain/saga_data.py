@@ -82,9 +82,10 @@ class SagaData:
         assert self.total_amount is not None and self.currency is not None
         return Money(amount=self.total_amount, currency=self.currency)
 
-    def money(self, amount: Decimal) -> Money:
+    def money(self, amount: Decimal | None) -> Money:
+        """An amount in the booking's currency (none: zero)."""
         assert self.currency is not None
-        return Money(amount=amount, currency=self.currency)
+        return Money.of(amount or Decimal(0), self.currency)
 
     def to_json(self) -> dict[str, Any]:
         doc = asdict(self)

@@ -43,7 +43,6 @@ from booking.domain.saga import (
     state_from_json,
 )
 from booking.domain.saga_data import SagaData
-from contracts.common import Party
 from contracts.inventory import (
     CapacityReleased,
     CapacityReservationRejected,
@@ -88,7 +87,7 @@ def _reserve(d: SagaData, step: str) -> ReserveCapacity:
         resource_id=d.resource_id,
         period=d.period,
         quantity=1,
-        party_size=Party(**d.party).size,
+        party_size=d.party_model.size,
         slot_id=d.slot_id,
         claim_key=d.claim_key,
         hold_id=d.hold_id,
@@ -190,7 +189,7 @@ CREATE_BOOKING = SagaDefinition(
                 resource_id=d.resource_id,
                 period=None if d.window else d.period,
                 window=d.window,
-                party=Party(**d.party),
+                party=d.party_model,
                 venue_id=d.venue_id,
             ),
             success=BookingPriced,

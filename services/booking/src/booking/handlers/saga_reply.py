@@ -22,7 +22,7 @@ def handler(timing: Timing):
     async def saga_reply(ctx: HandlerContext, reply: Reply) -> None:
         # Booking first, then its saga: the order every path takes (no deadlock with a cancel).
         known = canonical_uuid(reply.booking_id) is not None
-        if not known or await repository.load(ctx.conn, reply.booking_id, lock=True) is None:
+        if not known or not await repository.lock_booking(ctx.conn, reply.booking_id):
             raise PermanentError(f"reply {reply.ce_type()} for unknown booking")
         saga = await repository.lock_active_saga(ctx.conn, reply.booking_id)
         if saga is None:
