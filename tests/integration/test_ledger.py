@@ -463,3 +463,107 @@ async def test_a_hold_is_extended_only_while_it_is_still_held(engine) -> None:  
     async with engine.begin() as conn:  # past its expiry, even unswept: too late
         fresh = await claim_by_id(conn, claim.id)
         assert await LEDGER.extend(conn, fresh, until + timedelta(seconds=1), TTL) is None  # type: ignore[arg-type]
+
+
+async def _replace(engine, rid: str, old, start: date, nights: int):  # type: ignore[no-untyped-def]
+    async with engine.begin() as conn:
+        return await LEDGER.claim(
+            conn,
+            resource_id=rid,
+            check_in=start,
+            check_out=start + timedelta(days=nights),
+            quantity=1,
+            now=T0,
+            ttl=TTL,
+            booking_id=old.booking_id,
+            claim_key=f"{old.booking_id}#2",
+            replaces=old,
+        )
+
+
+async def _release(engine, claim_id: str) -> None:  # type: ignore[no-untyped-def]
+    async with engine.begin() as conn:
+        claim = await claim_by_id(conn, claim_id)
+        assert claim is not None and await LEDGER.release(conn, claim, "test")
+
+
+@pytest.mark.parametrize("keep", ["new", "old"])
+async def test_a_replacing_claim_shares_the_nights_it_has_in_common_with_the_old_one(
+    engine, keep: str
+) -> None:  # type: ignore[no-untyped-def]
+    """Extending a stay in a one-unit resource: nights 1-3 become 2-5. The overlap is counted
+    once while both claims hold; releasing either leaves exactly the other's nights taken."""
+    rid = await a_resource(engine, capacity=1)
+    async with engine.begin() as conn:
+        old = await LEDGER.claim(
+            conn,
+            resource_id=rid,
+            check_in=STAY,
+            check_out=STAY + timedelta(days=2),
+            quantity=1,
+            now=T0,
+            ttl=TTL,
+            booking_id=str(uuid.uuid4()),
+        )
+    new = await _replace(engine, rid, old, STAY + timedelta(days=1), 3)
+    assert await reserved(engine, rid) == [1, 1, 1, 1]  # nights 1..4, none twice
+    with pytest.raises(InsufficientCapacity):  # nobody else gets the shared night
+        await hold(engine, rid, T0, nights=1, start=STAY + timedelta(days=1))
+    await _release(engine, new.id if keep == "old" else old.id)
+    assert await reserved(engine, rid) == ([1, 1, 0, 0] if keep == "old" else [0, 1, 1, 1])
+    await _release(engine, old.id if keep == "old" else new.id)
+    assert await reserved(engine, rid) == [0, 0, 0, 0]
+
+
+@pytest.mark.parametrize(("old_party", "new_party"), [(3, 4), (4, 2)])
+async def test_a_replacing_claim_on_the_same_slot_takes_only_the_seats_it_adds(
+    engine, old_party: int, new_party: int
+) -> None:  # type: ignore[no-untyped-def]
+    sid = await a_slot(engine, 4, datetime(2030, 6, 3, 9, tzinfo=UTC))
+    booking = str(uuid.uuid4())
+    async with engine.begin() as conn:
+        old = await LEDGER.claim_slot(
+            conn, slot_id=sid, quantity=old_party, now=T0, ttl=TTL, booking_id=booking
+        )
+    async with engine.begin() as conn:  # the slot is nearly full: only the difference must fit
+        new = await LEDGER.claim_slot(
+            conn,
+            slot_id=sid,
+            quantity=new_party,
+            now=T0,
+            ttl=TTL,
+            booking_id=booking,
+            claim_key=f"{booking}#2",
+            replaces=old,
+        )
+    assert (await seats_taken(engine, sid))[0] == max(old_party, new_party)
+    await _release(engine, old.id)  # the modification went through
+    assert await seats_taken(engine, sid) == (new_party, new_party)
+    await _release(engine, new.id)
+    assert await seats_taken(engine, sid) == (0, 0)
+
+
+async def test_a_replacing_claim_on_an_exclusive_unit_keeps_the_slot_blocked_either_way(
+    engine,
+) -> None:  # type: ignore[no-untyped-def]
+    _, (a, b, _c, _d) = await a_meeting_room(engine, buffer_minutes=0)
+    booking = str(uuid.uuid4())
+    async with engine.begin() as conn:
+        old = await LEDGER.claim_slot(
+            conn, slot_id=a, quantity=1, now=T0, ttl=TTL, booking_id=booking
+        )
+        new = await LEDGER.claim_slot(
+            conn,
+            slot_id=a,
+            quantity=1,
+            now=T0,
+            ttl=TTL,
+            booking_id=booking,
+            claim_key=f"{booking}#2",
+            replaces=old,
+        )
+    assert not await try_slot(engine, b)
+    await _release(engine, new.id)  # compensated: the old claim blocks the room again
+    assert not await try_slot(engine, b)
+    await _release(engine, old.id)
+    assert await try_slot(engine, b)

@@ -27,6 +27,9 @@ class ReserveCapacity(SagaCommand):
     * ``hold_seconds`` - how long the claim stays held unless confirmed (default: the inventory
       service's hold TTL); an unpaid bank-transfer booking holds until its payment deadline.
     * ``tenant_id`` - the booking's tenant: a resource of another tenant does not exist.
+    * ``replaces`` - the reservation this claim replaces (a modification): capacity the two have
+      in common (the same nights of the same unit, seats of the same slot) is counted once
+      while both are held, and stays with whichever is kept when the other is released.
     """
 
     type: ClassVar[str] = "inventory.ReserveCapacity"
@@ -40,6 +43,7 @@ class ReserveCapacity(SagaCommand):
     holder: str | None = None
     hold_seconds: int | None = Field(default=None, gt=0, le=7 * 24 * 3600)
     tenant_id: str | None = None
+    replaces: str | None = None
 
     @property
     def key(self) -> str:

@@ -15,6 +15,10 @@ Rules (see docs/ARCHITECTURE.md, "Capacity"):
   replicas.
 * Every release (saga compensation, deleted hold, expiry) publishes ``CapacityReleased`` on
   ``inventory.events``; an expiry also publishes ``HoldExpired``.
+* A claim may *replace* another (a booking's modification claims the new time while the old
+  claim still holds). What the two share (the same nights of the same unit, the same seats of a
+  slot, an exclusive unit's blocked range on the same slot) is counted once; releasing either
+  gives back only what the other does not share.
 """
 
 from __future__ import annotations
@@ -52,6 +56,8 @@ _TAKE_NIGHTS = text(
     INSERT INTO capacity_nights (resource_id, night, capacity, reserved)
     SELECT CAST(:rid AS uuid), d::date, :capacity, :quantity
     FROM generate_series(CAST(:check_in AS date), CAST(:until AS date) - 1, interval '1 day') AS d
+    WHERE NOT (d::date >= CAST(:shared_from AS date) AND d::date < CAST(:shared_until AS date))
+          OR CAST(:shared_from AS date) IS NULL
     ORDER BY d
     ON CONFLICT (resource_id, night)
     DO UPDATE SET reserved = capacity_nights.reserved + EXCLUDED.reserved
@@ -64,6 +70,8 @@ _GIVE_BACK_NIGHTS = text(
     WHERE (resource_id, night) IN (
         SELECT resource_id, night FROM capacity_nights
         WHERE resource_id = CAST(:rid AS uuid) AND night >= :check_in AND night < :until
+          AND (CAST(:shared_from AS date) IS NULL
+               OR NOT (night >= CAST(:shared_from AS date) AND night < CAST(:shared_until AS date)))
         ORDER BY night
         FOR UPDATE
     )
@@ -72,7 +80,7 @@ _GIVE_BACK_NIGHTS = text(
 
 CLAIM_COLUMNS = (
     "id::text, booking_id, resource_id::text, status, check_in, check_out, claimed_until, "
-    "quantity, holder, expires_at, group_id::text, slot_id::text, claim_key"
+    "quantity, holder, expires_at, group_id::text, slot_id::text, claim_key, replaces::text"
 )
 
 # Per night: units taken, minus those of holds that have expired but are not swept yet.
@@ -106,10 +114,23 @@ class Claim:
     group_id: str | None = None  # the group the claim was made on, if any
     slot_id: str | None = None  # a claim on seats of a slot (otherwise on nights)
     claim_key: str | None = None  # a saga's claim: what makes reserving it idempotent
+    replaces: str | None = None  # the claim this one replaces (a modification)
 
     @property
     def active(self) -> bool:
         return self.status in ("held", "confirmed")
+
+    def shared_nights(self, other: Claim | None) -> tuple[date | None, date | None]:
+        """The nights (buffers included) this nights claim has in common with ``other``."""
+        if self.slot_id is not None:
+            return None, None
+        return _range_shared(other, self.resource_id, self.check_in, self.claimed_until)
+
+    def shared_seats(self, other: Claim | None) -> int:
+        """Seats this slot claim has in common with ``other`` (a claim on the same slot)."""
+        if other is None or self.slot_id is None or other.slot_id != self.slot_id:
+            return 0
+        return min(self.quantity, other.quantity)
 
 
 async def load_resource(
@@ -264,6 +285,42 @@ class ClaimRequest:
     holder: str | None
     tenant: str | None
     claim_key: str | None = None
+    replaces: Claim | None = None  # an active claim this one replaces
+
+
+async def replaced_claim(
+    conn: AsyncConnection, booking_id: str, claim_id: str | None
+) -> Claim | None:
+    """The active claim of ``booking_id`` a new claim replaces (None when it is not active)."""
+    if claim_id is None:
+        return None
+    claim = await claim_by_id(conn, claim_id)
+    return claim if claim is not None and claim.active and claim.booking_id == booking_id else None
+
+
+def _range_shared(
+    replaced: Claim | None, resource_id: str, start: date, until: date
+) -> tuple[date | None, date | None]:
+    """The nights [start, until) of ``resource_id`` a replaced claim already counts."""
+    if replaced is None or replaced.resource_id != resource_id or replaced.slot_id is not None:
+        return None, None
+    lo, hi = max(start, replaced.check_in), min(until, replaced.claimed_until)
+    return (lo, hi) if lo < hi else (None, None)
+
+
+async def _partner(conn: AsyncConnection, claim: Claim) -> Claim | None:
+    """The active claim sharing capacity with ``claim``: the one it replaces, or its replacement."""
+    row = (
+        await conn.execute(
+            text(
+                f"SELECT {CLAIM_COLUMNS} FROM reservations WHERE status IN ('held', 'confirmed') "
+                "AND id <> CAST(:id AS uuid) AND (id = CAST(:r AS uuid) OR replaces = CAST(:id AS uuid)) "
+                "ORDER BY id LIMIT 1 FOR UPDATE"
+            ),
+            {"id": claim.id, "r": claim.replaces},
+        )
+    ).first()
+    return Claim(*row) if row else None
 
 
 @dataclass(frozen=True)
@@ -285,13 +342,15 @@ class Ledger:
         holder: str | None = None,
         tenant: str | None = None,
         claim_key: str | None = None,
+        replaces: Claim | None = None,
     ) -> Claim:
         """Hold ``quantity`` units on every night of the stay and its turnover buffer until
         ``now + ttl``, or raise a named rule violation (availability rules included). With
         ``tenant``, a resource or group of another tenant does not exist.
 
         Idempotent per claim key (default: the booking id): a second claim with the same key
-        returns the first.
+        returns the first. With ``replaces``, the nights the new claim has in common with that
+        claim on the same unit are not taken again (a group tries that unit first).
         """
         key = claim_key or booking_id
         if key is not None:
@@ -299,13 +358,26 @@ class Ledger:
             if existing is not None:
                 return existing
         unit = ClaimRequest(
-            check_in, check_out, quantity, now, ttl, party_size, booking_id, holder, tenant, key
+            check_in,
+            check_out,
+            quantity,
+            now,
+            ttl,
+            party_size,
+            booking_id,
+            holder,
+            tenant,
+            key,
+            replaces,
         )
         members = await group_members(conn, resource_id, check_in, check_out, tenant)
         if members is None:  # not a group: the resource itself
             return await self._claim_unit(conn, resource_id, None, unit)
         if not members:
             raise ResourceInactive(f"group {resource_id} has no active unit")
+        if replaces is not None and replaces.resource_id in members:  # stay in the same unit
+            members.remove(replaces.resource_id)
+            members.insert(0, replaces.resource_id)
         refusals: list[InventoryRuleBroken] = []
         for member in members:  # least loaded first; each try is all-or-nothing
             attempt = await conn.begin_nested()
@@ -339,6 +411,7 @@ class Ledger:
         )
         until = claimed_until(check_out, resource.rules)
         await self._expire_stale_overlapping(conn, resource.id, check_in, until, now)
+        shared_from, shared_until = _range_shared(req.replaces, resource.id, check_in, until)
         savepoint = await conn.begin_nested()
         try:
             await conn.execute(
@@ -349,6 +422,8 @@ class Ledger:
                     "quantity": quantity,
                     "check_in": check_in,
                     "until": until,
+                    "shared_from": shared_from,
+                    "shared_until": shared_until,
                 },
             )
         except IntegrityError as exc:
@@ -364,12 +439,13 @@ class Ledger:
             await conn.execute(
                 text(
                     "INSERT INTO reservations (id, booking_id, claim_key, holder, resource_id, "
-                    "group_id, check_in, check_out, claimed_until, quantity, status, expires_at) "
-                    "VALUES (:id, :b, :k, :h, :r, :g, :ci, :co, :cu, :q, 'held', :exp) "
-                    f"RETURNING {CLAIM_COLUMNS}"
+                    "group_id, check_in, check_out, claimed_until, quantity, status, expires_at, "
+                    "replaces) VALUES (:id, :b, :k, :h, :r, :g, :ci, :co, :cu, :q, 'held', :exp, "
+                    f"CAST(:rep AS uuid)) RETURNING {CLAIM_COLUMNS}"
                 ),
                 {
                     "id": str(uuid.uuid4()),
+                    "rep": req.replaces.id if req.replaces else None,
                     "b": req.booking_id,
                     "k": req.claim_key,
                     "h": req.holder,
@@ -398,6 +474,7 @@ class Ledger:
         resource_id: str | None = None,
         tenant: str | None = None,
         claim_key: str | None = None,
+        replaces: Claim | None = None,
     ) -> Claim:
         """Take ``quantity`` seats (the party) of a slot until ``now + ttl``. With
         ``resource_id``, the slot must belong to that resource; with ``tenant``, to a resource
@@ -406,7 +483,8 @@ class Ledger:
         One conditional UPDATE takes the seats only if they fit, and the CHECK constraint stands
         behind it: concurrent claims on a slot queue on its row and never exceed its capacity.
         Stale holds on the slot are expired first, so they never block. Idempotent per claim
-        key (default: the booking id).
+        key (default: the booking id). With ``replaces``, a claim on the same slot takes only
+        the seats it adds (and an exclusive unit's blocked range passes to the new claim).
         """
         key = claim_key or booking_id
         if key is not None:
@@ -474,13 +552,20 @@ class Ledger:
         )
         for row in stale.all():
             await self._end(conn, Claim(*row), "expired", "expired")
+        same_slot = replaces is not None and replaces.slot_id == slot_id
+        adding = quantity - min(quantity, replaces.quantity) if same_slot and replaces else quantity
         savepoint = await conn.begin_nested()
+        if same_slot and replaces is not None and blocked is not None:
+            await conn.execute(  # the range passes to the new claim; back if it is released
+                text("UPDATE reservations SET blocked = NULL WHERE id = CAST(:id AS uuid)"),
+                {"id": replaces.id},
+            )
         taken = await conn.execute(
             text(
                 "UPDATE slots SET reserved = reserved + :q WHERE id = CAST(:id AS uuid) "
                 "AND status = 'open' AND reserved + :q <= capacity RETURNING reserved"
             ),
-            {"id": slot_id, "q": quantity},
+            {"id": slot_id, "q": adding},
         )
         if taken.first() is None:
             await savepoint.rollback()
@@ -491,14 +576,15 @@ class Ledger:
                     text(
                         "INSERT INTO reservations (id, booking_id, claim_key, holder, resource_id, "
                         "slot_id, check_in, check_out, claimed_until, quantity, status, "
-                        "expires_at, blocked) "
+                        "expires_at, blocked, replaces) "
                         "VALUES (:id, :b, :k, :h, :r, :s, :d, :d1, :d1, :q, 'held', :exp, "
                         "CASE WHEN CAST(:lo AS timestamptz) IS NULL THEN NULL ELSE "
-                        "tstzrange(CAST(:lo AS timestamptz), CAST(:hi AS timestamptz)) END) "
-                        f"RETURNING {CLAIM_COLUMNS}"
+                        "tstzrange(CAST(:lo AS timestamptz), CAST(:hi AS timestamptz)) END, "
+                        f"CAST(:rep AS uuid)) RETURNING {CLAIM_COLUMNS}"
                     ),
                     {
                         "id": str(uuid.uuid4()),
+                        "rep": replaces.id if replaces else None,
                         "b": booking_id,
                         "k": key,
                         "h": holder,
@@ -647,19 +733,34 @@ class Ledger:
             await self._end(conn, Claim(*row), "expired", "expired")
 
     async def _end(self, conn: AsyncConnection, claim: Claim, status: str, why: str) -> bool:
+        """End an active claim, giving back what it does not share with its partner (the claim
+        it replaces or its replacement, while that one is active)."""
         if not claim.active:
             return False
+        partner = await _partner(conn, claim)
         if claim.slot_id is not None:
             await conn.execute(
                 text("UPDATE slots SET reserved = reserved - :q WHERE id = CAST(:id AS uuid)"),
-                {"q": claim.quantity, "id": claim.slot_id},
+                {"q": claim.quantity - claim.shared_seats(partner), "id": claim.slot_id},
             )
         else:
-            await self._give_back_nights(conn, claim)
+            await self._give_back_nights(conn, claim, partner)
         await self._mark_ended(conn, claim, status, why)
+        if partner is not None and claim.shared_seats(partner):
+            await conn.execute(  # an exclusive unit's range goes back to the claim that stays
+                text(
+                    "UPDATE reservations p SET blocked = c.blocked FROM reservations c "
+                    "WHERE p.id = CAST(:p AS uuid) AND c.id = CAST(:c AS uuid) "
+                    "AND p.blocked IS NULL AND c.blocked IS NOT NULL"
+                ),
+                {"p": partner.id, "c": claim.id},
+            )
         return True
 
-    async def _give_back_nights(self, conn: AsyncConnection, claim: Claim) -> None:
+    async def _give_back_nights(
+        self, conn: AsyncConnection, claim: Claim, partner: Claim | None = None
+    ) -> None:
+        shared_from, shared_until = claim.shared_nights(partner)
         await conn.execute(
             _GIVE_BACK_NIGHTS,
             {
@@ -667,6 +768,8 @@ class Ledger:
                 "quantity": claim.quantity,
                 "check_in": claim.check_in,
                 "until": claim.claimed_until,
+                "shared_from": shared_from,
+                "shared_until": shared_until,
             },
         )
 

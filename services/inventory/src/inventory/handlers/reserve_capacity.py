@@ -8,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from contracts.inventory import CapacityReservationRejected, CapacityReserved, ReserveCapacity
 from contracts.topics import BOOKING_SAGA_REPLIES
-from inventory.adapters.ledger import Claim, Ledger, claim_by_key
+from inventory.adapters.ledger import Claim, Ledger, claim_by_key, replaced_claim
 from inventory.domain.resources import InventoryRuleBroken
 from messaging.runner import HandlerContext
 
@@ -41,6 +41,7 @@ async def _claim(
         )
         if adopted is not None:
             return adopted
+    replaces = await replaced_claim(conn, cmd.booking_id, cmd.replaces)
     if cmd.slot_id is not None:
         return await ledger.claim_slot(
             conn,
@@ -52,6 +53,7 @@ async def _claim(
             claim_key=cmd.key,
             resource_id=cmd.resource_id,
             tenant=cmd.tenant_id,
+            replaces=replaces,
         )
     return await ledger.claim(
         conn,
@@ -65,6 +67,7 @@ async def _claim(
         now=now,
         ttl=ttl,
         tenant=cmd.tenant_id,
+        replaces=replaces,
     )
 
 
