@@ -15,13 +15,20 @@ class AuthorizePayment(SagaCommand):
     """Authorize ``amount`` with a payment method: a test card (``pm_card_visa``, ...) or
     ``bank_transfer``. A method that needs the guest to act (3-D Secure, a transfer) answers
     only when that completes: ``PaymentAuthorized``, or ``PaymentDeclined`` when it fails or
-    ``pay_by`` passes. ``tenant_id`` and ``pay_by`` were added within v1 (optional)."""
+    ``pay_by`` passes. ``tenant_id`` and ``pay_by`` were added within v1 (optional), and
+    ``payment_key``: what makes the command idempotent (default: the booking id); a booking
+    that takes a second payment (a modification that costs more) names it differently."""
 
     type: ClassVar[str] = "payment.AuthorizePayment"
     amount: Money
     payment_method: str = Field(min_length=1, max_length=64)
     tenant_id: str | None = None
     pay_by: datetime | None = None
+    payment_key: str | None = Field(default=None, min_length=1, max_length=200)
+
+    @property
+    def key(self) -> str:
+        return self.payment_key or self.booking_id
 
 
 class PaymentAuthorized(Reply):
@@ -87,10 +94,18 @@ class PaymentCaptureFailed(Reply):
 class VoidPayment(SagaCommand):
     """Compensation of ``AuthorizePayment``: gives the guest's money back, whatever happened to
     it meanwhile. An authorization is released; a payment already captured (a transfer that
-    arrived) is refunded in full and ``PaymentVoided.refunded`` says how much."""
+    arrived) is refunded in full and ``PaymentVoided.refunded`` says how much.
+
+    ``payment_id`` is empty when the authorization's answer never came; the payment is then
+    found by ``payment_key`` (added within v1, optional; default: the booking id)."""
 
     type: ClassVar[str] = "payment.VoidPayment"
     payment_id: str
+    payment_key: str | None = Field(default=None, min_length=1, max_length=200)
+
+    @property
+    def key(self) -> str:
+        return self.payment_key or self.booking_id
 
 
 class PaymentVoided(Reply):

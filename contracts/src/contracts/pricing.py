@@ -13,7 +13,11 @@ from contracts.common import Party, SagaCommand, StayPeriod, TimeWindow
 
 class PriceBooking(SagaCommand):
     """Price a stay (``period``) or a timeslot booking (``window``) of a resource or group.
-    ``venue_id``: use the venue's plan when the resource has none of its own."""
+    ``venue_id``: use the venue's plan when the resource has none of its own.
+
+    Added within v1 (optional): ``quote_key`` - what makes the command idempotent (default: the
+    booking id); a booking priced again (a modification) names its new quote differently.
+    """
 
     type: ClassVar[str] = "pricing.PriceBooking"
     resource_id: str
@@ -21,6 +25,11 @@ class PriceBooking(SagaCommand):
     window: TimeWindow | None = None
     party: Party
     venue_id: str | None = None
+    quote_key: str | None = Field(default=None, min_length=1, max_length=200)
+
+    @property
+    def key(self) -> str:
+        return self.quote_key or self.booking_id
 
     @model_validator(mode="after")
     def _one_of(self) -> PriceBooking:

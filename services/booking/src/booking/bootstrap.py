@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable
 
 from booking.adapters import idempotency, tables
 from booking.adapters.orchestrator import Timing
-from booking.api import actions, routes
+from booking.api import actions, modify, routes
 from booking.handlers import payment_events, saga_reply, step_deadlines
 from booking.settings import BookingSettings
 from contracts.base import Reply
@@ -71,7 +71,7 @@ SERVICE = ServiceDefinition(
     outbox_table=tables.outbox,
     inbox_table=tables.inbox,
     authenticated_api=True,
-    routers=lambda wiring: [routes.router(wiring), actions.router(wiring)],
+    routers=lambda wiring: [routes.router(wiring), actions.router(wiring), modify.router(wiring)],
     subscriptions=_subscriptions,
     background=_background,
 )

@@ -23,3 +23,9 @@ class BookingSettings(ServiceSettings):
     payment_deadline_s: float = Field(default=30 * 60, ge=1, le=7 * 24 * 3600)
     # How long a waitlist offer (and the hold behind it) stays open.
     waitlist_offer_s: float = Field(default=24 * 3600, ge=10, le=7 * 24 * 3600)
+
+    @property
+    def claim_hold_s(self) -> int:
+        """How long a saga's new claim is held unless confirmed: past the payment deadline and
+        the saga's own retries."""
+        return int(self.payment_deadline_s + self.step_timeout_s * (self.step_max_attempts + 1))

@@ -188,7 +188,13 @@ def test_a_later_saga_labels_its_steps_and_ignores_replies_meant_for_an_earlier_
 def test_a_late_payment_without_capacity_refunds_the_guest_in_full() -> None:
     state = start(
         LATE_PAYMENT,
-        data(payment_id="p-1", paid_amount=Decimal("450.00"), currency=EUR, claim_key="b-1#2"),
+        data(
+            payment_id="p-1",
+            paid_amount=Decimal("450.00"),
+            refund_amount=Decimal("450.00"),
+            currency=EUR,
+            claim_key="b-1#2",
+        ),
         seq=2,
     ).state
     decision = on_reply(

@@ -146,10 +146,17 @@ async def update(
 
 
 async def bookkeep(
-    conn: AsyncConnection, booking: Row[Any], changes: dict[str, Any], actor: Actor, action: str
+    conn: AsyncConnection,
+    booking: Row[Any],
+    changes: dict[str, Any],
+    actor: Actor,
+    action: str,
+    *,
+    bump: bool = False,
 ) -> Row[Any]:
     """Record facts the saga learned that change nothing a consumer acts on (an amount refunded
-    to a booking that stays expired): no new version, no event, but an audit entry."""
-    row = await repository.update_booking(conn, booking.id, changes, bump=False)
+    to a booking that stays expired, a modification that failed): no event, but an audit entry;
+    a new version only with ``bump`` (what the guest sees changed)."""
+    row = await repository.update_booking(conn, booking.id, changes, bump=bump)
     await repository.audit(conn, row.id, row.tenant_id, action, actor, booking, row)
     return row

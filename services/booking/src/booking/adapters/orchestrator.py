@@ -21,6 +21,7 @@ from booking.domain.sagas import (
     CREATE_BOOKING,
     LATE_PAYMENT,
     LATE_PAYMENT_REFUND,
+    MODIFY_BOOKING,
     PAYMENT_DEADLINE_PASSED,
 )
 from contracts.topics import (
@@ -123,7 +124,15 @@ async def apply(
         )
     await _send(conn, outbox, booking_id, decision)
     if decision.began_waiting:
-        await _awaiting_payment(conn, outbox, booking_id, state.data)
+        if state.definition is MODIFY_BOOKING:
+            await _modification(
+                conn,
+                booking_id,
+                "awaiting_payment",
+                {"next_action": state.data.next_action, "pay_by": state.data.pay_by},
+            )
+        else:
+            await _awaiting_payment(conn, outbox, booking_id, state.data)
     if decision.finished:
         await _finish(conn, outbox, booking_id, state)
 
@@ -174,6 +183,7 @@ def saga_data_of(booking: Row[Any]) -> SagaData:
         currency=booking.currency,
         payment_id=booking.payment_id,
         paid_amount=booking.paid_amount,
+        refunded_amount=booking.refunded_amount,
     )
 
 
@@ -240,7 +250,11 @@ async def _given_back(
                 booking,
                 BookingStatus.REFUNDED,
                 SAGA,
-                fields={"refunded_amount": d.refunded_amount, "payment_id": d.payment_id},
+                fields={
+                    "paid_amount": d.paid_amount,
+                    "refunded_amount": d.refunded_amount,
+                    "payment_id": d.payment_id,
+                },
                 event_fields={"refund": d.money(d.refunded_amount)},
             )
         return
@@ -258,6 +272,7 @@ async def _given_back(
             "reason": reason,
             "reason_detail": state.failure_detail,
             "payment_id": d.payment_id,
+            "paid_amount": d.paid_amount,
             "refunded_amount": d.refunded_amount,
             "next_action": None,
         },
@@ -269,7 +284,7 @@ async def _cancel_outcome(
     conn: AsyncConnection, outbox: Outbox, booking: Row[Any], state: SagaState
 ) -> None:
     d = state.data
-    if d.refunded_amount:
+    if "refund_payment" in state.completed:
         await lifecycle.move(
             conn,
             outbox,
@@ -328,9 +343,80 @@ async def _late_refund_outcome(
     )
 
 
+async def _modification(
+    conn: AsyncConnection,
+    booking_id: str,
+    status: str,
+    details: dict[str, Any],
+    changes: dict[str, Any] | None = None,
+) -> Row[Any]:
+    """Where the booking's modification is, on the booking (a new version, an audit entry; the
+    ``booking.updated`` event is for a change that was applied)."""
+    booking = await repository.load(conn, booking_id, lock=True)
+    assert booking is not None
+    modification = {
+        **(booking.modification or {}),
+        "status": status,
+        **{k: v.isoformat() if isinstance(v, datetime) else v for k, v in details.items()},
+    }
+    return await lifecycle.bookkeep(
+        conn,
+        booking,
+        {**(changes or {}), "modification": modification},
+        SAGA,
+        f"modification_{status}",
+        bump=True,
+    )
+
+
+_CHANGEABLE = ("check_in", "check_out", "slot_id", "starts_at", "ends_at", "party")
+
+
+async def _modify_outcome(
+    conn: AsyncConnection, outbox: Outbox, booking: Row[Any], state: SagaState
+) -> None:
+    d = state.data
+    money = {"paid_amount": d.paid_amount, "refunded_amount": d.refunded_amount}
+    if state.status is not SagaStatus.SUCCEEDED:
+        await _modification(
+            conn,
+            booking.id,
+            "failed",
+            {"reason": state.failure_reason, "detail": state.failure_detail},
+            money,
+        )
+        return
+    new = {
+        "check_in": d.check_in,
+        "check_out": d.check_out,
+        "slot_id": d.slot_id,
+        "starts_at": d.starts_at,
+        "ends_at": d.ends_at,
+        "party": d.party,
+    }
+    changed = tuple(name for name in _CHANGEABLE if getattr(booking, name) != new[name])
+    modification = {**(booking.modification or {}), "status": "applied", "reason": None}
+    await lifecycle.update(
+        conn,
+        outbox,
+        booking,
+        {
+            **new,
+            **_priced_fields(d),
+            **money,
+            "payment_id": d.payment_id or d.old_payment_id,
+            "modification": modification,
+        },
+        SAGA,
+        changed=(*changed, "total"),
+        action="modification_applied",
+    )
+
+
 _OUTCOMES = {
     CREATE_BOOKING.name: _create_outcome,
     CANCEL_BOOKING.name: _cancel_outcome,
     LATE_PAYMENT.name: _late_payment_outcome,
     LATE_PAYMENT_REFUND.name: _late_refund_outcome,
+    MODIFY_BOOKING.name: _modify_outcome,
 }

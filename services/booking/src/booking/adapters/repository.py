@@ -22,7 +22,7 @@ BOOKING_COLUMNS = (
     "reservation_id, unit_id, payment_id, payment_deadline, next_action, payment_verified_at, "
     "payment_verified_by, cancel_reason, cancelled_by, created_at, updated_at, "
     "awaiting_payment_at, confirmed_at, checked_in_at, completed_at, cancelled_at, refunded_at, "
-    "no_show_at, expired_at, rejected_at"
+    "no_show_at, expired_at, rejected_at, modification"
 )
 
 # What the audit log shows of a booking before and after a change.
@@ -36,11 +36,18 @@ AUDITED = (
     "check_in",
     "check_out",
     "slot_id",
+    "starts_at",
+    "ends_at",
     "party",
     "total_amount",
     "currency",
+    "paid_amount",
+    "refunded_amount",
+    "reservation_id",
+    "payment_id",
     "cancel_reason",
     "payment_verified_by",
+    "modification",
 )
 
 
@@ -101,21 +108,19 @@ async def load(
     ).first()
 
 
+_JSON = ("party", "guest", "price", "policy", "modification")
+
+
 async def update_booking(
     conn: AsyncConnection, booking_id: str, fields: dict[str, Any], *, bump: bool = True
 ) -> Row[Any]:
     """Set ``fields`` (and ``version + 1`` unless ``bump`` is False); returns the stored row."""
-    sets = [
-        f"{k} = CAST(:{k} AS jsonb)"
-        if k in ("party", "guest", "price", "policy")
-        else f"{k} = :{k}"
-        for k in fields
-    ]
+    sets = [f"{k} = CAST(:{k} AS jsonb)" if k in _JSON else f"{k} = :{k}" for k in fields]
     if bump:
         sets.append("version = version + 1")
     sets.append("updated_at = now()")
     params = {
-        k: json.dumps(v) if k in ("party", "guest", "price", "policy") and v is not None else v
+        k: json.dumps(v, default=str) if k in _JSON and v is not None else v
         for k, v in fields.items()
     }
     return (

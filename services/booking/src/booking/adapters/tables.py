@@ -62,6 +62,7 @@ bookings = Table(
     Column("reservation_id", Text),
     Column("unit_id", Text),  # the unit inventory allocated (for a group: one of its resources)
     Column("payment_id", Text),
+    Column("modification", JSONB),  # the latest change of dates, slot or party, and its outcome
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("confirmed_at", DateTime(timezone=True)),

@@ -9,20 +9,14 @@ import re
 import time
 import uuid
 from datetime import UTC, date, datetime, timedelta
-from datetime import time as dtime
 from typing import Annotated, Any
-from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
 from booking.adapters import lifecycle, orchestrator, repository
-from booking.adapters.inventory_client import (
-    InventoryClient,
-    InventoryRefusedCaller,
-    InventoryUnavailable,
-)
+from booking.adapters.inventory_client import InventoryClient
 from booking.adapters.orchestrator import Timing
 from booking.api.common import (
     Outcome,
@@ -36,6 +30,7 @@ from booking.api.common import (
     public,
     visible,
 )
+from booking.api.places import Places
 from booking.api.schemas import (
     AuditEntry,
     BookingCreate,
@@ -68,85 +63,14 @@ def _prefer_wait(prefer: str | None, cap: float) -> float:
     return min(float(match.group(1)), cap) if match else 0.0
 
 
-def _inventory_problem(exc: Exception) -> Problem:
-    if isinstance(exc, InventoryRefusedCaller):
-        return Problem(
-            exc.status,
-            "unauthorized" if exc.status == 401 else "forbidden",
-            "Unauthorized" if exc.status == 401 else "Forbidden",
-            "A valid bearer token of the resource's tenant is required.",
-            headers={"WWW-Authenticate": "Bearer"} if exc.status == 401 else None,
-        )
-    return Problem(
-        503,
-        "dependency-unavailable",
-        "Inventory unavailable",
-        "Try again shortly.",
-        headers={"Retry-After": "2"},
-    )
-
-
-def _local(day: date, at: str | None, default: dtime, tz: str) -> datetime:
-    clock = dtime.fromisoformat(at) if at else default
-    return datetime.combine(day, clock, tzinfo=ZoneInfo(tz))
-
-
 def router(wiring: Wiring) -> APIRouter:
     api = APIRouter(prefix="/api/v1", tags=["bookings"])
     engine = wiring.engine
     outbox = wiring.outbox
     settings = wiring.settings
     assert isinstance(settings, BookingSettings)
-    inventory = InventoryClient(settings.inventory_url)
+    places = Places(InventoryClient(settings.inventory_url))
     timing = Timing(settings.step_timeout_s)
-
-    async def where_and_when(
-        body: BookingCreate, token: str | None
-    ) -> tuple[dict[str, Any], dict[str, Any]]:
-        """The resource (venue, timezone) and the booking's time, as inventory knows them."""
-        try:
-            resource = await inventory.resource(body.resource_id, token)
-            if resource is not None and resource.get("is_group") and resource.get("units"):
-                unit = await inventory.resource(resource["units"][0], token)
-                resource = {**(unit or {}), **resource}
-            slot = await inventory.slot(body.slot_id, token) if body.slot_id else None
-        except (InventoryRefusedCaller, InventoryUnavailable) as exc:
-            raise _inventory_problem(exc) from None
-        if resource is None:
-            raise Problem(
-                422,
-                "unknown-resource",
-                "Unknown resource",
-                f"Resource {body.resource_id} does not exist.",
-            )
-        tz = resource.get("timezone") or "UTC"
-        rules = resource.get("rules") or {}
-        if body.slot_id is not None:
-            if slot is None or slot["resource_id"] != resource.get("id"):
-                raise Problem(
-                    422,
-                    "unknown-slot",
-                    "Unknown slot",
-                    f"Resource {body.resource_id} has no slot {body.slot_id}.",
-                )
-            starts = datetime.fromisoformat(slot["starts_at"])
-            ends = datetime.fromisoformat(slot["ends_at"])
-            day = starts.astimezone(ZoneInfo(tz)).date()
-            when = {
-                "check_in": day,
-                "check_out": day + timedelta(days=1),
-                "starts_at": starts,
-                "ends_at": ends,
-            }
-        else:
-            assert body.check_in is not None and body.check_out is not None
-            when = {
-                "check_in": body.check_in,
-                "check_out": body.check_out,
-                "starts_at": _local(body.check_in, rules.get("check_in_time"), dtime(15), tz),
-                "ends_at": _local(body.check_out, rules.get("check_out_time"), dtime(11), tz),
-            }
-        return {"timezone": tz, "venue_id": resource.get("venue_id")}, when
 
     def guest_of(body: BookingCreate, who: Principal) -> str:
         if not who.is_staff:
@@ -179,7 +103,13 @@ def router(wiring: Wiring) -> APIRouter:
         seconds: 201 when the saga has ended (confirmed, rejected, ...), 202 when it still runs
         or waits for the guest to pay (``awaiting_payment``, with ``payment_deadline``)."""
         guest_id = guest_of(body, who)
-        place, when = await where_and_when(body, bearer.credentials if bearer else None)
+        place, when = await places.resolve(
+            body.resource_id,
+            body.slot_id,
+            body.check_in,
+            body.check_out,
+            bearer.credentials if bearer else None,
+        )
         payload = body.model_dump(mode="json")
         actor = actor_of(request, who)
 
@@ -226,10 +156,7 @@ def router(wiring: Wiring) -> APIRouter:
                 timezone=place["timezone"],
                 hold_id=body.hold_id,
                 holder=None if who.is_staff else who.subject,
-                # The claim outlives the payment deadline and the saga's own retries.
-                hold_seconds=int(
-                    deadline_s + settings.step_timeout_s * (settings.step_max_attempts + 1)
-                ),
+                hold_seconds=settings.claim_hold_s,
                 pay_by=now + timedelta(seconds=deadline_s),
             )
             await orchestrator.begin(conn, outbox, booking_id, start(CREATE_BOOKING, data), timing)

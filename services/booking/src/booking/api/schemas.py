@@ -89,6 +89,40 @@ class GuestPatch(BaseModel):
     phone: str | None = Field(default=None, min_length=6, max_length=32, pattern=PHONE)
 
 
+class ModifyIn(BaseModel):
+    """A change of dates (a stay), slot (a timeslot booking) or party. What is not given stays
+    as it is. The new capacity is reserved first, the price difference settled, then the old
+    capacity released; the booking stays ``confirmed`` throughout."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    check_in: date | None = None
+    check_out: date | None = None
+    slot_id: str | None = Field(default=None, min_length=1, max_length=64)
+    party: PartyIn | None = None
+
+    @model_validator(mode="after")
+    def _something(self) -> ModifyIn:
+        if (self.check_in, self.check_out, self.slot_id, self.party) == (None, None, None, None):
+            raise ValueError("give new dates, a new slot or a new party")
+        if self.slot_id is not None and (self.check_in is not None or self.check_out is not None):
+            raise ValueError("a timeslot booking moves to another slot_id, not to dates")
+        return self
+
+
+class ModificationPublic(BaseModel):
+    status: str = Field(description="in_progress | awaiting_payment | applied | failed")
+    requested: dict[str, Any] = Field(description="the change asked for")
+    requested_at: datetime
+    requested_by: str
+    reason: str | None = Field(default=None, description="why it failed (machine-readable)")
+    detail: str | None = None
+    next_action: str | None = Field(
+        default=None, description="what the guest must do to pay the new price"
+    )
+    pay_by: datetime | None = None
+
+
 class BookingPatch(BaseModel):
     """Details that change nothing in inventory, pricing or payment. Dates, slot and party
     change through ``POST /bookings/{id}/modify``."""
@@ -162,6 +196,7 @@ class BookingPublic(BaseModel):
     no_show_at: datetime | None
     expired_at: datetime | None
     rejected_at: datetime | None
+    modification: ModificationPublic | None = None
 
 
 class TimelineEntry(BaseModel):

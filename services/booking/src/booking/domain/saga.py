@@ -12,6 +12,10 @@ Forward, each step's success reply starts the next step; after the last one the 
 * ``park`` (cancel, no-show): the booking has already changed and there is nothing to undo, only
   work to finish; a failure parks the saga on the failed step.
 
+A compensating saga may name a ``pivot``: the last step that can still be undone. A failure of a
+step after it parks instead (a modification whose new payment is captured finishes by refunding
+the old one and releasing the old capacity; it does not go back).
+
 A ``parked`` saga is visible to staff and retried from the API (the step it stopped on is sent
 again); it is never dropped silently. Every participant is idempotent per command key, so
 sending a command twice is always safe.
@@ -104,9 +108,16 @@ class SagaDefinition:
     steps: tuple[Step, ...]
     on_failure: str  # "compensate" | "park"
     recovery: tuple[Step, ...] = ()  # forward steps after a compensated failure
+    pivot: str | None = None  # failures of the steps after this one park
 
     def step(self, name: str) -> Step | None:
         return next((s for s in (*self.steps, *self.recovery) if s.name == name), None)
+
+    def past_pivot(self, name: str) -> bool:
+        names = [s.name for s in self.steps]
+        return (
+            self.pivot is not None and name in names and names.index(name) > names.index(self.pivot)
+        )
 
     def compensation_owner(self, name: str) -> Step | None:
         return next((s for s in self.steps if s.compensation and s.compensation.name == name), None)
@@ -215,7 +226,8 @@ def _fail(state: SagaState, reason: str, detail: str, *, include_current: bool =
     and compensations are no-ops when there is nothing to undo.
     """
     failed = replace(state, failure_reason=reason, failure_detail=detail, waiting=False)
-    if state.definition.on_failure == "park" or state.in_recovery:
+    definition = state.definition
+    if definition.on_failure == "park" or state.in_recovery or definition.past_pivot(state.current):
         return _park(failed, f"parked on {state.current}: {reason}")
     names = list(reversed(state.completed))
     if include_current and state.definition.step(state.current) is not None:

@@ -12,7 +12,7 @@ from contracts.common import Party, StayPeriod, TimeWindow
 
 _DATES = {"check_in", "check_out"}
 _DATETIMES = {"starts_at", "ends_at", "pay_by", "verified_at", "cancelled_at"}
-_DECIMALS = {"total_amount", "refund_amount", "refunded_amount", "paid_amount"}
+_DECIMALS = {"total_amount", "refund_amount", "refunded_amount", "paid_amount", "net_paid_before"}
 
 
 @dataclass(frozen=True)
@@ -35,7 +35,13 @@ class SagaData:
     holder: str | None = None
     hold_seconds: int | None = None
     pay_by: datetime | None = None
-    claim_key: str | None = None  # this saga's claim (a booking's later claims differ)
+    # This saga's key for what it creates (claim, quote, payment): a booking's later sagas
+    # name theirs ``<booking>#<seq>``; none means the booking id.
+    claim_key: str | None = None
+    # A modification: the claim and payment the booking had, and what it had paid net.
+    old_reservation_id: str | None = None
+    old_payment_id: str | None = None
+    net_paid_before: Decimal | None = None
     # Learned from replies.
     reservation_id: str | None = None
     unit_id: str | None = None
@@ -48,10 +54,10 @@ class SagaData:
     next_action: str | None = None
     verified_by: str | None = None
     verified_at: datetime | None = None
-    paid_amount: Decimal | None = None  # what the guest paid (captured), for a refund
+    paid_amount: Decimal | None = None  # what the guest paid (captured, every payment)
     cancelled_at: datetime | None = None
-    refund_amount: Decimal | None = None  # what the policy allows back
-    refunded_amount: Decimal | None = None  # what was actually given back
+    refund_amount: Decimal | None = None  # what this saga is to give back
+    refunded_amount: Decimal | None = None  # what was given back (every refund)
 
     @property
     def key(self) -> str:
@@ -81,6 +87,11 @@ class SagaData:
     def total(self) -> Money:
         assert self.total_amount is not None and self.currency is not None
         return Money(amount=self.total_amount, currency=self.currency)
+
+    @property
+    def net_paid(self) -> Decimal:
+        """What the guest has paid and not had back."""
+        return (self.paid_amount or Decimal(0)) - (self.refunded_amount or Decimal(0))
 
     def money(self, amount: Decimal | None) -> Money:
         """An amount in the booking's currency (none: zero)."""

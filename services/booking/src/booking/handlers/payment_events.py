@@ -1,6 +1,7 @@
 """``payment.late_payment_received``: a bank transfer was verified after its booking gave up
 on it. An expired booking is reinstated if its capacity can be had again (the late-payment
-saga), otherwise, and for a booking that was cancelled meanwhile, the money goes back in full.
+saga), otherwise, and for a booking that was cancelled meanwhile or a payment the booking does not
+use (a modification that gave up waiting for it), the money goes back in full.
 A booking whose saga is still running (a rare race with the deadline) gets the event again
 later: the handler fails transiently and the consumer retries it."""
 
@@ -28,23 +29,23 @@ def handler(timing: Timing):
             return  # not ours (another platform's booking on a shared topic)
         if await repository.lock_active_saga(ctx.conn, booking.id) is not None:
             raise TransientError("the booking's saga is still running")
-        if booking.paid_amount is not None:
+        its_payment = event.payment_id == booking.payment_id
+        if its_payment and booking.paid_amount is not None:
             return  # the booking has this payment already (settled before)
         seq = await repository.next_saga_seq(ctx.conn, booking.id)
         data = replace(
             saga_data_of(booking),
             payment_id=event.payment_id,
-            paid_amount=event.amount.amount,
+            paid_amount=(booking.paid_amount or 0) + event.amount.amount,
+            refund_amount=event.amount.amount,  # what goes back if the booking cannot use it
             currency=event.amount.currency,
             verified_at=event.received_at or datetime.now(UTC),
             claim_key=f"{booking.id}#{seq}",
             hold_id=None,
             reservation_id=None,
-            refunded_amount=None,
         )
-        definition = (
-            LATE_PAYMENT if booking.status == BookingStatus.EXPIRED else LATE_PAYMENT_REFUND
-        )
+        reinstate = its_payment and booking.status == BookingStatus.EXPIRED
+        definition = LATE_PAYMENT if reinstate else LATE_PAYMENT_REFUND
         await orchestrator.begin(
             ctx.conn, ctx.outbox, booking.id, start(definition, data, seq), timing
         )

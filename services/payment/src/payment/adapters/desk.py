@@ -115,29 +115,30 @@ class PaymentDesk:
     async def authorize(
         self, conn: AsyncConnection, cmd: AuthorizePayment, now: datetime
     ) -> AuthorizeAnswer:
-        """One payment per booking: a repeated command answers from the payment that exists."""
-        p = await repository.for_booking(conn, cmd.booking_id)
+        """One payment per payment key: a repeated command answers from the payment that exists."""
+        p = await repository.by_key(conn, cmd.key)
         if p is None:
             provider = self.providers.for_method(cmd.payment_method)
             result = await provider.authorize(
                 payment_method=cmd.payment_method,
                 amount=cmd.amount.amount,
                 currency=cmd.amount.currency,
-                idempotency_key=f"{cmd.booking_id}:authorize",
+                idempotency_key=f"{cmd.key}:authorize",
             )
             status = _STATUS_OF[result.outcome]
             waits = status is S.REQUIRES_ACTION
             await conn.execute(
                 text(
-                    "INSERT INTO payments (id, tenant_id, booking_id, amount, currency, "
-                    "payment_method, provider, provider_ref, status, decline_code, next_action, "
-                    "saga_step, pay_by) VALUES (:id, :t, :b, :a, :c, :m, :p, :ref, :s, :d, :n, "
-                    ":step, :pay_by)"
+                    "INSERT INTO payments (id, tenant_id, booking_id, payment_key, amount, "
+                    "currency, payment_method, provider, provider_ref, status, decline_code, "
+                    "next_action, saga_step, pay_by) VALUES (:id, :t, :b, :k, :a, :c, :m, :p, "
+                    ":ref, :s, :d, :n, :step, :pay_by)"
                 ),
                 {
                     "id": str(uuid.uuid4()),
                     "t": cmd.tenant_id,
                     "b": cmd.booking_id,
+                    "k": cmd.key,
                     "a": cmd.amount.amount,
                     "c": cmd.amount.currency,
                     "m": cmd.payment_method,
@@ -150,7 +151,7 @@ class PaymentDesk:
                     "pay_by": (cmd.pay_by or now + self.action_deadline) if waits else None,
                 },
             )
-            p = await repository.for_booking(conn, cmd.booking_id)
+            p = await repository.by_key(conn, cmd.key)
             assert p is not None
         return self.authorize_answer(p, cmd.step)
 
@@ -161,7 +162,7 @@ class PaymentDesk:
             await self.providers.named(p.provider).capture(
                 provider_ref=p.provider_ref,
                 amount=p.amount,
-                idempotency_key=f"{p.booking_id}:capture",
+                idempotency_key=f"{p.payment_key}:capture",
             )
             await repository.update(conn, p.id, status=target, captured_amount=p.amount)
         return await self._fresh(conn, p.id)
@@ -171,7 +172,7 @@ class PaymentDesk:
         if not needs_void(p.status):
             return False
         await self.providers.named(p.provider).void(
-            provider_ref=p.provider_ref, idempotency_key=f"{p.booking_id}:void"
+            provider_ref=p.provider_ref, idempotency_key=f"{p.payment_key}:void"
         )
         await repository.update(
             conn, p.id, status=transition(p.status, S.CANCELED), decline_code=why
@@ -206,7 +207,7 @@ class PaymentDesk:
         result = await self.providers.named(p.provider).refund(
             provider_ref=p.provider_ref,
             amount=amount,
-            idempotency_key=f"{p.booking_id}:refund:{key}",
+            idempotency_key=f"{p.payment_key}:refund:{key}",
         )
         refund_id = str(uuid.uuid4())
         await conn.execute(
@@ -270,7 +271,7 @@ class PaymentDesk:
             return p
         late = p.status is S.CANCELED
         await self.providers.named(p.provider).capture(
-            provider_ref=p.provider_ref, amount=p.amount, idempotency_key=f"{p.booking_id}:capture"
+            provider_ref=p.provider_ref, amount=p.amount, idempotency_key=f"{p.payment_key}:capture"
         )
         await repository.update(
             conn,

@@ -14,7 +14,7 @@ from contracts.base import Money, to_minor_units
 from payment.domain.payments import PaymentStatus
 
 COLUMNS = (
-    "id::text, tenant_id, booking_id, amount, currency, payment_method, provider, provider_ref, "
+    "id::text, tenant_id, booking_id, payment_key, amount, currency, payment_method, provider, provider_ref, "
     "status, decline_code, captured_amount, refunded_amount, next_action, saga_step, pay_by, "
     "verified_at, verified_by, late, created_at, updated_at"
 )
@@ -25,6 +25,7 @@ class PaymentRow:
     id: str
     tenant_id: str | None
     booking_id: str
+    payment_key: str  # what its provider calls are keyed by (the booking id, or a later key)
     amount: Decimal
     currency: str
     payment_method: str
@@ -70,7 +71,25 @@ async def _one(
 async def for_booking(
     conn: AsyncConnection, booking_id: str, lock: bool = True
 ) -> PaymentRow | None:
-    return await _one(conn, "booking_id = :b", {"b": booking_id}, lock)
+    """The booking's latest payment (a modification that cost more took a second one)."""
+    return await _one(
+        conn, "booking_id = :b ORDER BY created_at DESC, id LIMIT 1", {"b": booking_id}, lock
+    )
+
+
+async def by_key(conn: AsyncConnection, payment_key: str, lock: bool = True) -> PaymentRow | None:
+    return await _one(conn, "payment_key = :k", {"k": payment_key}, lock)
+
+
+async def of_saga(
+    conn: AsyncConnection, booking_id: str, payment_id: str, payment_key: str
+) -> PaymentRow | None:
+    """The payment a saga command names: by id when it has one (it must belong to the booking),
+    else by key. Locked."""
+    if payment_id:
+        p = await by_id(conn, payment_id)
+        return p if p is not None and p.booking_id == booking_id else None
+    return await by_key(conn, payment_key)
 
 
 async def by_id(conn: AsyncConnection, payment_id: str, lock: bool = True) -> PaymentRow | None:

@@ -27,7 +27,8 @@ payments = Table(
     metadata,
     Column("id", UUID(as_uuid=False), primary_key=True),
     Column("tenant_id", Text),
-    Column("booking_id", Text, nullable=False, unique=True),
+    Column("booking_id", Text, nullable=False, index=True),
+    Column("payment_key", Text, nullable=False, unique=True),  # the booking id, or a later key
     Column("amount", Numeric(18, 6), nullable=False),
     Column("currency", Text, nullable=False),
     Column("payment_method", Text, nullable=False),

@@ -12,9 +12,9 @@ from payment.domain.payments import PaymentRuleBroken
 
 def handler(desk: PaymentDesk):
     async def capture_payment(ctx: HandlerContext, cmd: CapturePayment) -> None:
-        payment = await repository.for_booking(ctx.conn, cmd.booking_id)
+        payment = await repository.of_saga(ctx.conn, cmd.booking_id, cmd.payment_id, "")
         reply: PaymentCaptured | PaymentCaptureFailed
-        if payment is None or payment.id != cmd.payment_id:
+        if payment is None:
             reply = PaymentCaptureFailed(
                 booking_id=cmd.booking_id,
                 step=cmd.step,

@@ -15,7 +15,7 @@ from payment.domain.payments import PaymentStatus
 
 def handler(desk: PaymentDesk):
     async def void_payment(ctx: HandlerContext, cmd: VoidPayment) -> None:
-        payment = await repository.for_booking(ctx.conn, cmd.booking_id)
+        payment = await repository.of_saga(ctx.conn, cmd.booking_id, cmd.payment_id, cmd.key)
         refunded = None
         if payment is not None:
             left = payment.captured_amount - payment.refunded_amount

@@ -83,6 +83,7 @@ async def price_and_store(
     window: Window | None,
     now: datetime,
     booking_id: str | None = None,
+    quote_key: str | None = None,
 ) -> StoredQuote:
     plan_row = await plan_in_force(conn, resource_id, venue_id, tenant)
     plan = RatePlan.from_json(plan_row.spec)
@@ -114,14 +115,16 @@ async def price_and_store(
     quote_id = str(uuid.uuid4())
     await conn.execute(
         text(
-            "INSERT INTO quotes (id, tenant_id, booking_id, resource_id, rate_plan_id, "
+            "INSERT INTO quotes (id, tenant_id, booking_id, quote_key, resource_id, rate_plan_id, "
             "rate_plan_version, nights, nightly_rate, total, currency, doc, valid_until, created_at) "
-            "VALUES (:id, :t, :b, :r, :p, :pv, :n, :nr, :total, :c, CAST(:doc AS jsonb), :until, :now)"
+            "VALUES (:id, :t, :b, :k, :r, :p, :pv, :n, :nr, :total, :c, CAST(:doc AS jsonb), "
+            ":until, :now)"
         ),
         {
             "id": quote_id,
             "t": plan_row.tenant_id,
             "b": booking_id,
+            "k": quote_key,
             "r": resource_id,
             "p": plan_row.id,
             "pv": plan_row.version,

@@ -42,7 +42,8 @@ quotes = Table(
     metadata,
     Column("id", UUID(as_uuid=False), primary_key=True),
     Column("tenant_id", Text),
-    Column("booking_id", Text, unique=True),  # null for a REST quote
+    Column("booking_id", Text, index=True),  # null for a REST quote
+    Column("quote_key", Text, unique=True),  # a saga's quote: the booking id, or a later key
     Column("resource_id", Text),
     Column("rate_plan_id", UUID(as_uuid=False), nullable=False),
     Column("rate_plan_version", Integer),

@@ -1,5 +1,6 @@
-"""PriceBooking → BookingPriced | BookingPricingFailed. Idempotent per booking: one quote,
-and a redelivered command gets the same reply from the stored quote."""
+"""PriceBooking → BookingPriced | BookingPricingFailed. Idempotent per quote key (the booking,
+or a booking's later pricing): one quote, and a redelivered command gets the same reply from the
+stored quote."""
 
 from __future__ import annotations
 
@@ -29,9 +30,9 @@ async def price_booking(ctx: HandlerContext, cmd: PriceBooking) -> None:
         await ctx.conn.execute(
             text(
                 "SELECT id::text, nights, nightly_rate, total, currency, doc, valid_until "
-                "FROM quotes WHERE booking_id = :b"
+                "FROM quotes WHERE quote_key = :k"
             ),
-            {"b": cmd.booking_id},
+            {"k": cmd.key},
         )
     ).first()
     reply: BookingPriced | BookingPricingFailed
@@ -51,6 +52,7 @@ async def price_booking(ctx: HandlerContext, cmd: PriceBooking) -> None:
                 else None,
                 now=datetime.now(UTC),
                 booking_id=cmd.booking_id,
+                quote_key=cmd.key,
             )
         except PricingRuleBroken as broken:
             reply = BookingPricingFailed(
