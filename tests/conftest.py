@@ -28,6 +28,7 @@ def platform() -> Iterator[Platform]:
             "BOOKING_STEP_TIMEOUT_S": "15",
             # Unpaid bank transfers expire fast enough to test expiry and late payments.
             "BOOKING_PAYMENT_DEADLINE_S": "8",
+            "BOOKING_WAITLIST_OFFER_S": "12",
             "INVENTORY_CONSUMER_RETRY_ATTEMPTS": "3",
             "PAYMENT_EXPIRY_INTERVAL_S": "0.5",
         },

@@ -30,6 +30,8 @@ class ReserveCapacity(SagaCommand):
     * ``replaces`` - the reservation this claim replaces (a modification): capacity the two have
       in common (the same nights of the same unit, seats of the same slot) is counted once
       while both are held, and stays with whichever is kept when the other is released.
+    * ``hold_only`` - a hold for ``holder`` that belongs to no booking until a booking adopts it
+      (a waitlist offer); ``booking_id`` then only addresses the reply.
     """
 
     type: ClassVar[str] = "inventory.ReserveCapacity"
@@ -44,6 +46,7 @@ class ReserveCapacity(SagaCommand):
     hold_seconds: int | None = Field(default=None, gt=0, le=7 * 24 * 3600)
     tenant_id: str | None = None
     replaces: str | None = None
+    hold_only: bool = False
 
     @property
     def key(self) -> str:
@@ -100,7 +103,8 @@ class CapacityReleased(Reply):
 
 
 class InventoryEvent(Event):
-    """Public inventory events on ``inventory.events``, keyed by resource id."""
+    """Public inventory events on ``inventory.events``, keyed by resource id. ``slot_id`` (added
+    within v1, optional): the claim was on seats of that slot (``check_in`` is its local day)."""
 
     resource_id: str
     claim_id: str
@@ -109,6 +113,7 @@ class InventoryEvent(Event):
     claimed_until: date  # exclusive end of the nights given back (stay plus buffer)
     quantity: int
     occurred_at: AwareDatetime
+    slot_id: str | None = None
 
 
 class CapacityReleasedEvent(InventoryEvent):

@@ -6,13 +6,14 @@ from collections.abc import Awaitable, Callable
 
 from booking.adapters import idempotency, tables
 from booking.adapters.orchestrator import Timing
-from booking.api import actions, modify, routes
-from booking.handlers import payment_events, saga_reply, step_deadlines
+from booking.api import actions, modify, routes, waitlist
+from booking.handlers import payment_events, saga_reply, step_deadlines, waitlist_offers
 from booking.settings import BookingSettings
 from contracts.base import Reply
+from contracts.inventory import CapacityReleasedEvent
 from contracts.payment import LatePaymentReceived
 from contracts.registry import REGISTRY
-from contracts.topics import BOOKING_SAGA_REPLIES, PAYMENT_EVENTS
+from contracts.topics import BOOKING_SAGA_REPLIES, INVENTORY_EVENTS, PAYMENT_EVENTS
 from messaging.jobs import periodic
 from messaging.runner import Subscription
 from service_kit.runtime import ServiceDefinition, Wiring
@@ -26,13 +27,23 @@ def _settings(wiring: Wiring) -> BookingSettings:
 
 
 def _subscriptions(wiring: Wiring) -> list[Subscription]:
-    timing = Timing(_settings(wiring).step_timeout_s)
-    on_reply = saga_reply.handler(timing)
+    settings = _settings(wiring)
+    timing = Timing(settings.step_timeout_s)
+    on_reply = saga_reply.handler(timing, settings.waitlist_offer_s)
     return [
         Subscription(BOOKING_SAGA_REPLIES, dict.fromkeys(REPLY_TYPES, on_reply)),
         Subscription(
             PAYMENT_EVENTS,
             {LatePaymentReceived: payment_events.handler(timing)},
+            ignore_unknown=True,
+        ),
+        Subscription(
+            INVENTORY_EVENTS,
+            {
+                CapacityReleasedEvent: waitlist_offers.on_capacity_released(
+                    settings.waitlist_offer_s
+                )
+            },
             ignore_unknown=True,
         ),
     ]
@@ -60,6 +71,9 @@ def _background(wiring: Wiring) -> list[Callable[[], Awaitable[None]]]:
             max_attempts=settings.step_max_attempts,
             interval_s=settings.deadline_scan_interval_s,
         ),
+        waitlist_offers.expiry_job(
+            wiring.engine, wiring.outbox, interval_s=settings.deadline_scan_interval_s
+        ),
     ]
 
 
@@ -71,7 +85,12 @@ SERVICE = ServiceDefinition(
     outbox_table=tables.outbox,
     inbox_table=tables.inbox,
     authenticated_api=True,
-    routers=lambda wiring: [routes.router(wiring), actions.router(wiring), modify.router(wiring)],
+    routers=lambda wiring: [
+        routes.router(wiring),
+        actions.router(wiring),
+        modify.router(wiring),
+        waitlist.router(wiring),
+    ],
     subscriptions=_subscriptions,
     background=_background,
 )

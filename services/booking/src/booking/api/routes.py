@@ -7,15 +7,14 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-import uuid
-from datetime import UTC, date, datetime, timedelta
+from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
-from booking.adapters import lifecycle, orchestrator, repository
+from booking.adapters import lifecycle, repository
 from booking.adapters.inventory_client import InventoryClient
 from booking.adapters.orchestrator import Timing
 from booking.api.common import (
@@ -30,6 +29,7 @@ from booking.api.common import (
     public,
     visible,
 )
+from booking.api.opening import Opening
 from booking.api.places import Places
 from booking.api.schemas import (
     AuditEntry,
@@ -42,10 +42,6 @@ from booking.api.schemas import (
     TimelineEntry,
 )
 from booking.domain.booking import IMMUTABLE, SETTLED, WAIT_ENDS, BookingStatus
-from booking.domain.reference import new_reference
-from booking.domain.saga import start
-from booking.domain.saga_data import SagaData
-from booking.domain.sagas import CREATE_BOOKING
 from booking.settings import BookingSettings
 from service_kit.auth import BearerToken, Caller, Principal, Staff
 from service_kit.problems import Problem
@@ -71,6 +67,7 @@ def router(wiring: Wiring) -> APIRouter:
     assert isinstance(settings, BookingSettings)
     places = Places(InventoryClient(settings.inventory_url))
     timing = Timing(settings.step_timeout_s)
+    opening = Opening(outbox, settings, timing)
 
     def guest_of(body: BookingCreate, who: Principal) -> str:
         if not who.is_staff:
@@ -114,53 +111,10 @@ def router(wiring: Wiring) -> APIRouter:
         actor = actor_of(request, who)
 
         async def work(conn: Any) -> Outcome:
-            booking_id = str(uuid.uuid4())
-            now = datetime.now(UTC)
-            guest = body.guest.model_dump(mode="json", exclude={"id"})
-            row = await repository.insert_booking(
-                conn,
-                {
-                    "id": booking_id,
-                    "reference": new_reference(now.date()),
-                    "tenant_id": who.tenant,
-                    "guest_id": guest_id,
-                    "venue_id": place["venue_id"],
-                    "resource_id": body.resource_id,
-                    "slot_id": body.slot_id,
-                    "timezone": place["timezone"],
-                    **when,
-                    "party": payload["party"],
-                    "guest": guest,
-                    "special_requests": body.special_requests,
-                    "dietary_notes": body.dietary_notes,
-                    "accessibility_notes": body.accessibility_notes,
-                    "payment_method": body.payment_method,
-                    "hold_id": body.hold_id,
-                    "status": BookingStatus.PENDING.value,
-                },
+            row = await opening.open(
+                conn, body, who=who, actor=actor, guest_id=guest_id, place=place, when=when
             )
-            await lifecycle.created(conn, outbox, row, actor)
-            deadline_s = settings.payment_deadline_s
-            data = SagaData(
-                booking_id=booking_id,
-                resource_id=body.resource_id,
-                check_in=when["check_in"],
-                check_out=when["check_out"],
-                party=payload["party"],
-                payment_method=body.payment_method,
-                tenant_id=who.tenant,
-                venue_id=place["venue_id"],
-                slot_id=body.slot_id,
-                starts_at=when["starts_at"],
-                ends_at=when["ends_at"],
-                timezone=place["timezone"],
-                hold_id=body.hold_id,
-                holder=None if who.is_staff else who.subject,
-                hold_seconds=settings.claim_hold_s,
-                pay_by=now + timedelta(seconds=deadline_s),
-            )
-            await orchestrator.begin(conn, outbox, booking_id, start(CREATE_BOOKING, data), timing)
-            return Outcome(202, public(row).model_dump(mode="json"), booking_id)
+            return Outcome(202, public(row).model_dump(mode="json"), row.id)
 
         scope = f"{who.tenant}:{who.subject}:POST /bookings"
         result = await idempotent(

@@ -244,3 +244,63 @@ class AuditEntry(BaseModel):
     user_agent: str | None
     old: dict[str, Any] | None
     new: dict[str, Any] | None
+
+
+class WaitlistJoin(BaseModel):
+    """Wait for a full resource (dates) or slot. ``priority`` (higher first) is staff's to set;
+    entries of equal priority are served in the order they joined."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    resource_id: str = Field(min_length=1, max_length=64)
+    check_in: date | None = None
+    check_out: date | None = None
+    slot_id: str | None = Field(default=None, min_length=1, max_length=64)
+    party: PartyIn
+    priority: int = Field(default=0, ge=0, le=100)
+    contact: GuestIn
+
+    @model_validator(mode="after")
+    def _time(self) -> WaitlistJoin:
+        if self.slot_id is not None:
+            if self.check_in is not None or self.check_out is not None:
+                raise ValueError("a slot's waitlist names slot_id, not check_in/check_out")
+            return self
+        if self.check_in is None or self.check_out is None:
+            raise ValueError("give check_in and check_out (or a slot_id)")
+        if self.check_out <= self.check_in:
+            raise ValueError("check_out must be after check_in")
+        if (self.check_out - self.check_in).days > MAX_NIGHTS:
+            raise ValueError(f"a stay is at most {MAX_NIGHTS} nights")
+        return self
+
+
+class WaitlistAccept(BaseModel):
+    """Book the offer: the booking takes the offer's hold and runs the create saga."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    payment_method: str = Field(
+        min_length=3, max_length=64, pattern=r"^(pm_[A-Za-z0-9_]+|bank_transfer)$"
+    )
+    special_requests: str | None = NOTE
+    dietary_notes: str | None = NOTE
+    accessibility_notes: str | None = NOTE
+
+
+class WaitlistEntryPublic(BaseModel):
+    id: str
+    status: str = Field(description="waiting | offered | accepted | expired | cancelled")
+    guest_id: str
+    resource_id: str
+    slot_id: str | None
+    check_in: date
+    check_out: date
+    party: dict[str, int]
+    priority: int
+    contact: dict[str, Any]
+    hold_id: str | None = Field(description="the capacity held for an offer")
+    offer_expires_at: datetime | None
+    booking_id: str | None = Field(description="the booking an accepted offer became")
+    created_at: datetime
+    updated_at: datetime

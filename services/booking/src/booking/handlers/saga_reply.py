@@ -4,22 +4,30 @@ active saga.
 One handler serves all reply types because the saga definition, not the handler, knows what a
 reply means; the handler only locks the saga row, asks the domain, and applies the decision.
 A reply when the booking has no active saga (a late duplicate after the saga ended) is logged
-and changes nothing.
+and changes nothing. Inventory's answers to the waitlist's hold requests (addressed to a
+waitlist entry) go to the waitlist.
 """
 
 from __future__ import annotations
 
-from booking.adapters import orchestrator, repository
+from booking.adapters import orchestrator, repository, waitlist
 from booking.adapters.orchestrator import Timing
 from booking.domain.saga import on_reply
 from contracts.base import Reply
+from contracts.inventory import CapacityReservationRejected, CapacityReserved
 from messaging.errors import PermanentError
 from messaging.runner import HandlerContext
 from service_kit.ids import canonical_uuid
 
 
-def handler(timing: Timing):
+def handler(timing: Timing, offer_s: float):
     async def saga_reply(ctx: HandlerContext, reply: Reply) -> None:
+        if reply.step in (waitlist.OFFER_STEP, waitlist.RELEASE_STEP):
+            if reply.step == waitlist.OFFER_STEP and isinstance(
+                reply, CapacityReserved | CapacityReservationRejected
+            ):
+                await waitlist.on_offer_reply(ctx.conn, ctx.outbox, reply, offer_s)
+            return
         # Booking first, then its saga: the order every path takes (no deadlock with a cancel).
         known = canonical_uuid(reply.booking_id) is not None
         if not known or not await repository.lock_booking(ctx.conn, reply.booking_id):

@@ -786,6 +786,7 @@ class Ledger:
             "claimed_until": claim.claimed_until,
             "quantity": claim.quantity,
             "occurred_at": datetime.now(UTC),
+            "slot_id": claim.slot_id,
         }
         if status == "expired":
             await self.outbox.add(

@@ -42,6 +42,8 @@ async def _claim(
         if adopted is not None:
             return adopted
     replaces = await replaced_claim(conn, cmd.booking_id, cmd.replaces)
+    owner = None if cmd.hold_only else cmd.booking_id  # a waitlist offer is a guest's hold
+    holder = cmd.holder if cmd.hold_only else None
     if cmd.slot_id is not None:
         return await ledger.claim_slot(
             conn,
@@ -49,7 +51,8 @@ async def _claim(
             quantity=quantity,
             now=now,
             ttl=ttl,
-            booking_id=cmd.booking_id,
+            booking_id=owner,
+            holder=holder,
             claim_key=cmd.key,
             resource_id=cmd.resource_id,
             tenant=cmd.tenant_id,
@@ -57,7 +60,8 @@ async def _claim(
         )
     return await ledger.claim(
         conn,
-        booking_id=cmd.booking_id,
+        booking_id=owner,
+        holder=holder,
         claim_key=cmd.key,
         resource_id=cmd.resource_id,
         check_in=cmd.period.check_in,
