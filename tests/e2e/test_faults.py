@@ -73,3 +73,47 @@ def test_sagas_finish_exactly_once_when_workers_are_killed_mid_flight(
     ] == [capacity]
     sagas = fetch(booking_db, "SELECT status FROM sagas WHERE booking_id = ANY($1::uuid[])", ids)
     assert {s["status"] for s in sagas} <= {"succeeded", "failed"}
+
+
+def test_a_compensation_that_cannot_finish_parks_visibly_and_staff_retry_completes_it(
+    platform: Platform, client: PlatformClient
+) -> None:
+    """A guest cancels a booking awaiting a transfer while inventory's worker is down: the create
+    saga's compensation (release the nights) gets no answer, runs out of attempts and parks. Once
+    inventory is back, staff retry it from the API and the saga finishes."""
+    resource = client.create_resource(f"Hut {uuid.uuid4().hex[:6]}", capacity=1)
+    client.create_rate_plan(resource["id"], "80.00", "EUR")
+    start = date.today() + timedelta(days=520)
+    body = booking_body(resource["id"], start, nights=2, pm="bank_transfer")
+    booking = client.book(body, wait=10).json()
+    assert booking["status"] == "awaiting_payment"
+    base = f"{client.urls['booking']}/api/v1/bookings/{booking['id']}"
+    assert client.http.post(f"{base}/saga/retry").status_code == 409  # nothing parked
+
+    platform.procs[("inventory", "worker")].kill()
+    try:
+        assert client.http.post(f"{base}/cancel").json()["status"] == "cancelled"
+
+        def saga() -> dict:
+            return client.timeline(booking["id"])["sagas"][0]
+
+        deadline = time.monotonic() + 120  # 3 attempts x 15 s step timeout, and the scan
+        while saga()["status"] != "parked" and time.monotonic() < deadline:
+            time.sleep(1)
+        parked = saga()
+        assert (parked["status"], parked["current_step"]) == ("parked", "release_capacity")
+    finally:
+        platform.start_service("inventory", "worker")
+
+    retried = client.http.post(f"{base}/saga/retry")
+    assert retried.status_code == 202, retried.text
+    deadline = time.monotonic() + 60
+    while saga()["status"] != "failed" and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert saga()["status"] == "failed"  # compensated: everything given back
+    assert client.booking(booking["id"])["status"] == "cancelled"
+    nights = client.availability(resource["id"], start, start + timedelta(days=2))
+    assert [n["reserved"] for n in nights] == [0, 0]
+    audit = client.http.get(f"{base}/audit").json()
+    assert [e["action"] for e in audit].count("saga_retry") == 1
+    assert client.http.post(f"{base}/saga/retry").status_code == 409
