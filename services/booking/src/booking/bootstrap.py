@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
+from fastapi import APIRouter
+
 from booking.adapters import idempotency, tables
+from booking.adapters.inventory_client import InventoryClient
 from booking.adapters.orchestrator import Timing
 from booking.api import actions, modify, routes, waitlist
+from booking.api.places import Places
 from booking.handlers import payment_events, saga_reply, step_deadlines, waitlist_offers
 from booking.settings import BookingSettings
 from contracts.base import Reply
@@ -60,6 +64,17 @@ def _idempotency_key_expiry(wiring: Wiring) -> Callable[[], Awaitable[None]]:
     return periodic("idempotency-key-expiry", 600.0, tick)
 
 
+def _routers(wiring: Wiring) -> list[APIRouter]:
+    # One inventory client (its connection pool and resource cache) for every route.
+    places = Places(InventoryClient(_settings(wiring).inventory_url))
+    return [
+        routes.router(wiring, places),
+        actions.router(wiring),
+        modify.router(wiring, places),
+        waitlist.router(wiring, places),
+    ]
+
+
 def _background(wiring: Wiring) -> list[Callable[[], Awaitable[None]]]:
     settings = _settings(wiring)
     return [
@@ -85,12 +100,7 @@ SERVICE = ServiceDefinition(
     outbox_table=tables.outbox,
     inbox_table=tables.inbox,
     authenticated_api=True,
-    routers=lambda wiring: [
-        routes.router(wiring),
-        actions.router(wiring),
-        modify.router(wiring),
-        waitlist.router(wiring),
-    ],
+    routers=_routers,
     subscriptions=_subscriptions,
     background=_background,
 )

@@ -125,9 +125,11 @@ async def apply(
     await _send(conn, outbox, booking_id, decision)
     if decision.began_waiting:
         if state.definition is MODIFY_BOOKING:
+            booking = await repository.load(conn, booking_id, lock=True)
+            assert booking is not None
             await _modification(
                 conn,
-                booking_id,
+                booking,
                 "awaiting_payment",
                 {"next_action": state.data.next_action, "pay_by": state.data.pay_by},
             )
@@ -345,15 +347,13 @@ async def _late_refund_outcome(
 
 async def _modification(
     conn: AsyncConnection,
-    booking_id: str,
+    booking: Row[Any],
     status: str,
     details: dict[str, Any],
     changes: dict[str, Any] | None = None,
 ) -> Row[Any]:
-    """Where the booking's modification is, on the booking (a new version, an audit entry; the
-    ``booking.updated`` event is for a change that was applied)."""
-    booking = await repository.load(conn, booking_id, lock=True)
-    assert booking is not None
+    """Where the booking's modification (locked by the caller) is, on the booking: a new
+    version and an audit entry (``booking.updated`` is for a change that was applied)."""
     modification = {
         **(booking.modification or {}),
         "status": status,
@@ -380,7 +380,7 @@ async def _modify_outcome(
     if state.status is not SagaStatus.SUCCEEDED:
         await _modification(
             conn,
-            booking.id,
+            booking,
             "failed",
             {"reason": state.failure_reason, "detail": state.failure_detail},
             money,

@@ -16,7 +16,6 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from booking.adapters import lifecycle, orchestrator, repository
-from booking.adapters.inventory_client import InventoryClient
 from booking.adapters.orchestrator import Timing, saga_data_of
 from booking.api.common import (
     Outcome,
@@ -30,7 +29,7 @@ from booking.api.common import (
 )
 from booking.api.places import Places
 from booking.api.routes import LEASE_S
-from booking.api.schemas import MAX_NIGHTS, BookingPublic, ModifyIn
+from booking.api.schemas import BookingPublic, ModifyIn, stay_error
 from booking.domain.booking import BookingStatus
 from booking.domain.saga import start
 from booking.domain.sagas import MODIFY_BOOKING
@@ -44,13 +43,12 @@ def _bad(detail: str) -> Problem:
     return Problem(422, "invalid-modification", "Invalid modification", detail)
 
 
-def router(wiring: Wiring) -> APIRouter:
+def router(wiring: Wiring, places: Places) -> APIRouter:
     api = APIRouter(prefix="/api/v1", tags=["bookings"])
     engine = wiring.engine
     outbox = wiring.outbox
     settings = wiring.settings
     assert isinstance(settings, BookingSettings)
-    places = Places(InventoryClient(settings.inventory_url))
     timing = Timing(settings.step_timeout_s)
 
     @api.post(
@@ -82,11 +80,9 @@ def router(wiring: Wiring) -> APIRouter:
             raise _bad("A stay changes its dates, not a slot.")
         check_in = body.check_in or (None if current.slot_id else current.check_in)
         check_out = body.check_out or (None if current.slot_id else current.check_out)
-        if check_in is not None and check_out is not None:
-            if check_out <= check_in:
-                raise _bad("check_out must be after check_in.")
-            if (check_out - check_in).days > MAX_NIGHTS:
-                raise _bad(f"A stay is at most {MAX_NIGHTS} nights.")
+        error = stay_error(check_in, check_out) if check_in and check_out else None
+        if error:
+            raise _bad(error)
         slot_id = body.slot_id or current.slot_id
         place, when = await places.resolve(
             current.resource_id,

@@ -15,7 +15,6 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
 from booking.adapters import lifecycle, repository
-from booking.adapters.inventory_client import InventoryClient
 from booking.adapters.orchestrator import Timing
 from booking.api.common import (
     Outcome,
@@ -59,13 +58,12 @@ def _prefer_wait(prefer: str | None, cap: float) -> float:
     return min(float(match.group(1)), cap) if match else 0.0
 
 
-def router(wiring: Wiring) -> APIRouter:
+def router(wiring: Wiring, places: Places) -> APIRouter:
     api = APIRouter(prefix="/api/v1", tags=["bookings"])
     engine = wiring.engine
     outbox = wiring.outbox
     settings = wiring.settings
     assert isinstance(settings, BookingSettings)
-    places = Places(InventoryClient(settings.inventory_url))
     timing = Timing(settings.step_timeout_s)
     opening = Opening(outbox, settings, timing)
 

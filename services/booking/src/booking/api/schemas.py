@@ -13,6 +13,34 @@ MAX_NIGHTS = 365
 PHONE = r"^\+?[0-9][0-9 ().-]{4,30}$"
 EMAIL = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 NOTE = Field(default=None, max_length=2000)
+PAYMENT_METHOD = Field(
+    min_length=3,
+    max_length=64,
+    pattern=r"^(pm_[A-Za-z0-9_]+|bank_transfer)$",
+    description="A card (``pm_card_visa``, ...) or ``bank_transfer`` (awaits payment).",
+)
+
+
+def stay_error(check_in: date, check_out: date) -> str | None:
+    """What is wrong with a stay's dates, if anything."""
+    if check_out <= check_in:
+        return "check_out must be after check_in"
+    if (check_out - check_in).days > MAX_NIGHTS:
+        return f"a stay is at most {MAX_NIGHTS} nights"
+    return None
+
+
+def check_time(slot_id: str | None, check_in: date | None, check_out: date | None) -> None:
+    """A slot, or a stay's valid dates: never both (ValueError, a 422 for the API)."""
+    if slot_id is not None:
+        if check_in is not None or check_out is not None:
+            raise ValueError("a timeslot names slot_id, not check_in/check_out")
+        return
+    if check_in is None or check_out is None:
+        raise ValueError("a stay needs check_in and check_out (or a slot_id)")
+    error = stay_error(check_in, check_out)
+    if error:
+        raise ValueError(error)
 
 
 class GuestIn(BaseModel):
@@ -49,12 +77,7 @@ class BookingCreate(BaseModel):
     slot_id: str | None = Field(default=None, min_length=1, max_length=64)
     party: PartyIn
     guest: GuestIn
-    payment_method: str = Field(
-        min_length=3,
-        max_length=64,
-        pattern=r"^(pm_[A-Za-z0-9_]+|bank_transfer)$",
-        description="A card (``pm_card_visa``, ...) or ``bank_transfer`` (awaits payment).",
-    )
+    payment_method: str = PAYMENT_METHOD
     hold_id: str | None = Field(
         default=None,
         min_length=1,
@@ -68,16 +91,7 @@ class BookingCreate(BaseModel):
 
     @model_validator(mode="after")
     def _time(self) -> BookingCreate:
-        if self.slot_id is not None:
-            if self.check_in is not None or self.check_out is not None:
-                raise ValueError("a timeslot booking names slot_id, not check_in/check_out")
-            return self
-        if self.check_in is None or self.check_out is None:
-            raise ValueError("a stay needs check_in and check_out (or a slot_id)")
-        if self.check_out <= self.check_in:
-            raise ValueError("check_out must be after check_in")
-        if (self.check_out - self.check_in).days > MAX_NIGHTS:
-            raise ValueError(f"a stay is at most {MAX_NIGHTS} nights")
+        check_time(self.slot_id, self.check_in, self.check_out)
         return self
 
 
@@ -262,16 +276,7 @@ class WaitlistJoin(BaseModel):
 
     @model_validator(mode="after")
     def _time(self) -> WaitlistJoin:
-        if self.slot_id is not None:
-            if self.check_in is not None or self.check_out is not None:
-                raise ValueError("a slot's waitlist names slot_id, not check_in/check_out")
-            return self
-        if self.check_in is None or self.check_out is None:
-            raise ValueError("give check_in and check_out (or a slot_id)")
-        if self.check_out <= self.check_in:
-            raise ValueError("check_out must be after check_in")
-        if (self.check_out - self.check_in).days > MAX_NIGHTS:
-            raise ValueError(f"a stay is at most {MAX_NIGHTS} nights")
+        check_time(self.slot_id, self.check_in, self.check_out)
         return self
 
 
@@ -280,9 +285,7 @@ class WaitlistAccept(BaseModel):
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    payment_method: str = Field(
-        min_length=3, max_length=64, pattern=r"^(pm_[A-Za-z0-9_]+|bank_transfer)$"
-    )
+    payment_method: str = PAYMENT_METHOD
     special_requests: str | None = NOTE
     dietary_notes: str | None = NOTE
     accessibility_notes: str | None = NOTE

@@ -14,7 +14,6 @@ from sqlalchemy import Row, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from booking.adapters import waitlist
-from booking.adapters.inventory_client import InventoryClient
 from booking.adapters.orchestrator import Timing
 from booking.api.common import actor_of, etag, public
 from booking.api.opening import Opening
@@ -56,13 +55,12 @@ async def _visible(
     return row
 
 
-def router(wiring: Wiring) -> APIRouter:
+def router(wiring: Wiring, places: Places) -> APIRouter:
     api = APIRouter(prefix="/api/v1", tags=["waitlist"])
     engine = wiring.engine
     outbox = wiring.outbox
     settings = wiring.settings
     assert isinstance(settings, BookingSettings)
-    places = Places(InventoryClient(settings.inventory_url))
     opening = Opening(outbox, settings, Timing(settings.step_timeout_s))
 
     @api.post("/waitlist", status_code=201, response_model=WaitlistEntryPublic)

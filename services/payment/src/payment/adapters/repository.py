@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from contracts.base import Money, to_minor_units
 from payment.domain.payments import PaymentStatus
+from service_kit.ids import canonical_uuid
 
 COLUMNS = (
     "id::text, tenant_id, booking_id, payment_key, amount, currency, payment_method, provider, provider_ref, "
@@ -84,10 +85,11 @@ async def by_key(conn: AsyncConnection, payment_key: str, lock: bool = True) -> 
 async def of_saga(
     conn: AsyncConnection, booking_id: str, payment_id: str, payment_key: str
 ) -> PaymentRow | None:
-    """The payment a saga command names: by id when it has one (it must belong to the booking),
-    else by key. Locked."""
+    """The payment a saga command names: by id when it has one (it must belong to the booking;
+    an id that is not a UUID names none), else by key. Locked."""
     if payment_id:
-        p = await by_id(conn, payment_id)
+        canonical = canonical_uuid(payment_id)
+        p = await by_id(conn, canonical) if canonical else None
         return p if p is not None and p.booking_id == booking_id else None
     return await by_key(conn, payment_key)
 

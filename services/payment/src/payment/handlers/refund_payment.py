@@ -12,9 +12,9 @@ from payment.domain.payments import PaymentRuleBroken
 
 def handler(desk: PaymentDesk):
     async def refund_payment(ctx: HandlerContext, cmd: RefundPayment) -> None:
-        payment = await repository.by_id(ctx.conn, cmd.payment_id)
+        payment = await repository.of_saga(ctx.conn, cmd.booking_id, cmd.payment_id, "")
         reply: PaymentRefunded | PaymentRefundFailed
-        if payment is None or payment.booking_id != cmd.booking_id:
+        if payment is None:
             reply = PaymentRefundFailed(
                 booking_id=cmd.booking_id,
                 step=cmd.step,

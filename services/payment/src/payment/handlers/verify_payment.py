@@ -13,18 +13,13 @@ from messaging.runner import HandlerContext
 from payment.adapters import repository
 from payment.adapters.desk import PaymentDesk
 from payment.domain.payments import PaymentRuleBroken
-from service_kit.ids import canonical_uuid
 
 
 def handler(desk: PaymentDesk):
     async def verify_payment(ctx: HandlerContext, cmd: VerifyPayment) -> None:
-        payment = (
-            await repository.by_id(ctx.conn, cmd.payment_id)
-            if canonical_uuid(cmd.payment_id)
-            else None
-        )
+        payment = await repository.of_saga(ctx.conn, cmd.booking_id, cmd.payment_id, "")
         reason = None
-        if payment is None or payment.booking_id != cmd.booking_id:
+        if payment is None:
             reason = "payment_not_found"
         else:
             try:
