@@ -126,8 +126,8 @@ class KafkaBroker:
                     f"-Dlog4j2.configurationFile={LOG4J}",
                     "kafka.tools.StorageTool",
                     "format",
-                    "-t",
-                    cluster_id,
+                    # One argument: a random id may begin with "-", which is not an option.
+                    f"--cluster-id={cluster_id}",
                     "-c",
                     str(props),
                     "--ignore-formatted",
