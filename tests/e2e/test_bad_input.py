@@ -114,3 +114,28 @@ def test_a_bad_cursor_is_a_400_problem(client: PlatformClient) -> None:
             params={"cursor": "nope"},
         )
         assert_problem(response, 400, "/bad-cursor")
+
+
+def test_a_nul_character_anywhere_is_a_422_problem_not_a_database_error(
+    platform: Platform, client: PlatformClient, resource_id: str
+) -> None:
+    """Postgres cannot store U+0000: in a query, a path or a JSON body it is refused up front."""
+    before = written(platform)
+    body = booking_body(resource_id, date.today() + timedelta(days=30))
+    body["guest"]["name"] = "Ana\u0000"
+    assert_problem(client.book(body), 422, "/invalid-character")
+    listing = client.http.get(
+        f"{client.urls['booking']}/api/v1/bookings", params={"guest_id": "g\x00"}
+    )
+    assert_problem(listing, 422, "/invalid-character")
+    path = client.http.get(f"{client.urls['booking']}/api/v1/bookings/reference/BK%00")
+    assert_problem(path, 422, "/invalid-character")
+    made = client.http.post(
+        f"{client.urls['inventory']}/api/v1/resources",
+        json={"name": "Loft\u0000", "booking_mode": "nightly", "capacity": 1, "timezone": "UTC"},
+    )
+    assert_problem(made, 422, "/invalid-character")
+    assert written(platform) == before
+    # An escaped backslash before "u0000" is ordinary text, not a NUL.
+    body["guest"]["name"] = "Ana \\u0000"
+    assert client.book(body).status_code == 202

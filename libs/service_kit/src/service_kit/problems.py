@@ -7,12 +7,14 @@ knows about HTTP.
 from __future__ import annotations
 
 import logging
+from http import HTTPStatus
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from service_kit.ids import canonical_uuid
 
@@ -87,7 +89,79 @@ def _clean_errors(errors: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "title": "Problem",
+    "description": "An RFC 9457 problem details object; extension members vary by type.",
+    "type": "object",
+    "properties": {
+        "type": {"type": "string", "format": "uri"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "instance": {"type": "string"},
+    },
+    "required": ["type", "title", "status"],
+    "additionalProperties": True,
+}
+METHODS = ("get", "put", "post", "delete", "patch", "head", "options")
+
+
+def describe(doc: dict[str, Any]) -> dict[str, Any]:
+    """Tell the truth about errors in an OpenAPI document: every 4xx is
+    ``application/problem+json`` with the ``Problem`` schema, and each operation lists the
+    errors every route of its kind can answer (401 and 403 when it needs a token, 404 when its
+    path names something, 400 for a body that is not JSON, 422 for invalid input), besides the
+    ones the route declares itself (409, 412, 428...)."""
+    schemas = doc.setdefault("components", {}).setdefault("schemas", {})
+    schemas["Problem"] = PROBLEM_SCHEMA
+    for path, item in doc.get("paths", {}).items():
+        for method in METHODS:
+            op = item.get(method)
+            if op is None:
+                continue
+            responses = op.setdefault("responses", {})
+            implied = {"422"} if op.get("parameters") or op.get("requestBody") else set()
+            if op.get("security"):
+                implied |= {"401", "403"}
+            if "{" in path:
+                implied.add("404")
+            cursor = any(p.get("name") == "cursor" for p in op.get("parameters", ()))
+            if op.get("requestBody") or cursor:  # a body that is not JSON; a forged cursor
+                implied.add("400")
+            for code in implied:
+                responses.setdefault(code, {})
+            for code, response in responses.items():
+                if code[0] in "45":
+                    response["description"] = HTTPStatus(int(code)).phrase
+                    response["content"] = {
+                        PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}
+                    }
+    # FastAPI's own validation error shapes: the API answers problems instead.
+    for name in ("HTTPValidationError", "ValidationError"):
+        schemas.pop(name, None)
+    return doc
+
+
+def _allowed_methods(app: FastAPI, request: Request) -> str:
+    """Every method some route answers on this path (Starlette names only the first route's)."""
+    methods: set[str] = set()
+    for route in app.router.routes:
+        match, _ = route.matches(request.scope)
+        if match != Match.NONE:
+            methods |= getattr(route, "methods", None) or set()
+    return ", ".join(sorted(methods))
+
+
 def install(app: FastAPI) -> None:
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = describe(generate())
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
     @app.exception_handler(Problem)
     async def _problem(request: Request, exc: Problem) -> JSONResponse:
         return problem_response(exc, request)
@@ -117,12 +191,15 @@ def install(app: FastAPI) -> None:
             401: "Unauthorized",
             403: "Forbidden",
         }
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            headers["Allow"] = _allowed_methods(app, request)
         problem = Problem(
             exc.status_code,
             f"http-{exc.status_code}",
             titles.get(exc.status_code, "Error"),
             str(exc.detail) if exc.detail else None,
-            headers=dict(exc.headers or {}),
+            headers=headers,
         )
         return problem_response(problem, request)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 
@@ -12,6 +13,7 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from messaging import tracing
 from service_kit import problems
@@ -20,6 +22,59 @@ from service_kit.settings import ServiceSettings
 
 REQUESTS = Counter("http_requests_total", "HTTP requests", ["service", "method", "route", "status"])
 LATENCY = Histogram("http_request_seconds", "HTTP request latency", ["service", "method", "route"])
+
+
+# A JSON \u0000 escape, not an escaped backslash followed by "u0000".
+_JSON_NUL = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
+_NUL = problems.Problem(
+    422,
+    "invalid-character",
+    "Invalid character",
+    "Text may not contain the NUL character (U+0000).",
+)
+
+
+class RejectNul:
+    """No text reaches the database with U+0000 in it (Postgres cannot store it, and the query
+    would fail as a 500): a path, query or JSON body that carries one is a 422 problem before
+    any route runs. A body is read whole first (API bodies are small) and handed on as it was."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if b"%00" in scope.get("query_string", b"") or "\x00" in scope["path"]:
+            await self._refuse(scope, receive, send)
+            return
+        chunks: list[bytes] = []
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":  # the client went away
+                return
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        if _JSON_NUL.search(body):
+            await self._refuse(scope, receive, send)
+            return
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if replayed:
+                return await receive()
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        await self.app(scope, replay, send)
+
+    @staticmethod
+    async def _refuse(scope: Scope, receive: Receive, send: Send) -> None:
+        await problems.problem_response(_NUL, Request(scope))(scope, receive, send)
 
 
 async def _kafka_reachable(bootstrap: str, timeout: float = 1.0) -> bool:
@@ -59,6 +114,7 @@ def create_app(
         title=title, version="1.0.0", lifespan=lifespan, openapi_url="/api/v1/openapi.json"
     )
     problems.install(app)
+    app.add_middleware(RejectNul)
     if authenticate:
         app.state.token_verifier = TokenVerifier.from_settings(settings)
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request, Response
@@ -43,6 +42,7 @@ from booking.api.schemas import (
 from booking.domain.booking import IMMUTABLE, SETTLED, WAIT_ENDS, BookingStatus
 from booking.settings import BookingSettings
 from service_kit.auth import BearerToken, Caller, Principal, Staff
+from service_kit.fields import IsoDate
 from service_kit.problems import Problem
 from service_kit.runtime import Wiring
 
@@ -196,10 +196,10 @@ def router(wiring: Wiring, places: Places) -> APIRouter:
         venue_id: Annotated[str | None, Query(max_length=64)] = None,
         resource_id: Annotated[str | None, Query(max_length=64)] = None,
         start: Annotated[
-            date | None, Query(alias="from", description="bookings ending after this date")
+            IsoDate | None, Query(alias="from", description="bookings ending after this date")
         ] = None,
         end: Annotated[
-            date | None, Query(alias="to", description="bookings starting before this date")
+            IsoDate | None, Query(alias="to", description="bookings starting before this date")
         ] = None,
         limit: Annotated[int, Query(ge=1, le=500)] = 50,
         cursor: Annotated[str | None, Query(max_length=200)] = None,

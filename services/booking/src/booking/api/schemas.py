@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from contracts.base import Money
+from service_kit.fields import IsoDate
 
 MAX_NIGHTS = 365
 PHONE = r"^\+?[0-9][0-9 ().-]{4,30}$"
@@ -72,8 +73,8 @@ class BookingCreate(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     resource_id: str = Field(min_length=1, max_length=64)
-    check_in: date | None = None
-    check_out: date | None = None
+    check_in: IsoDate | None = None
+    check_out: IsoDate | None = None
     slot_id: str | None = Field(default=None, min_length=1, max_length=64)
     party: PartyIn
     guest: GuestIn
@@ -110,8 +111,8 @@ class ModifyIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    check_in: date | None = None
-    check_out: date | None = None
+    check_in: IsoDate | None = None
+    check_out: IsoDate | None = None
     slot_id: str | None = Field(default=None, min_length=1, max_length=64)
     party: PartyIn | None = None
 
@@ -267,8 +268,8 @@ class WaitlistJoin(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     resource_id: str = Field(min_length=1, max_length=64)
-    check_in: date | None = None
-    check_out: date | None = None
+    check_in: IsoDate | None = None
+    check_out: IsoDate | None = None
     slot_id: str | None = Field(default=None, min_length=1, max_length=64)
     party: PartyIn
     priority: int = Field(default=0, ge=0, le=100)

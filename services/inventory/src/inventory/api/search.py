@@ -197,7 +197,7 @@ def router(wiring: Wiring) -> APIRouter:
     async def month_calendar(
         resource_id: str,
         who: Caller,
-        month: str = Query(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", examples=["2027-03"]),
+        month: str = Query(pattern=r"^[12]\d{3}-(0[1-9]|1[0-2])$", examples=["2027-03"]),
     ) -> MonthCalendar:
         """For each day of the month (in the resource's timezone): the spots still free, how many
         slots can be booked (one night for a nightly resource), whether anything is bookable

@@ -200,7 +200,12 @@ def router(wiring: Wiring, desk: PaymentDesk) -> APIRouter:
                 raise _rule_problem(broken) from None
             return await public(conn, p)
 
-    @api.post("/payments/{payment_id}/refunds", status_code=201, response_model=RefundCreated)
+    @api.post(
+        "/payments/{payment_id}/refunds",
+        status_code=201,
+        response_model=RefundCreated,
+        responses={428: {}},
+    )
     async def refund(
         payment_id: str,
         body: RefundIn,
@@ -243,7 +248,12 @@ def router(wiring: Wiring, desk: PaymentDesk) -> APIRouter:
         [made_refund] = [r for r in shown.refunds if r.id == made.refund_id]
         return RefundCreated(refund=made_refund, payment=shown)
 
-    @api.post("/webhooks/simulated-card", include_in_schema=True, tags=["webhooks"])
+    @api.post(
+        "/webhooks/simulated-card",
+        include_in_schema=True,
+        tags=["webhooks"],
+        responses={400: {}, 503: {}},
+    )
     async def simulated_card_webhook(request: Request) -> dict[str, str]:
         """The simulated card provider's events, signed with ``PAYMENT_SIM_WEBHOOK_SECRET``
         (header ``Simulated-Signature``). Each event id counts once; a replay answers 200 and
