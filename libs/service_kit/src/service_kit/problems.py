@@ -107,7 +107,7 @@ METHODS = ("get", "put", "post", "delete", "patch", "head", "options")
 
 
 def describe(doc: dict[str, Any]) -> dict[str, Any]:
-    """Tell the truth about errors in an OpenAPI document: every 4xx is
+    """Tell the truth about errors in an OpenAPI document: every 4xx and 5xx response is
     ``application/problem+json`` with the ``Problem`` schema, and each operation lists the
     errors every route of its kind can answer (401 and 403 when it needs a token, 404 when its
     path names something, 400 for a body that is not JSON, 422 for invalid input), besides the

@@ -46,7 +46,8 @@ class RejectNul:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        if b"%00" in scope.get("query_string", b"") or "\x00" in scope["path"]:
+        query = scope.get("query_string", b"")
+        if b"%00" in query or b"\x00" in query or "\x00" in scope["path"]:
             await self._refuse(scope, receive, send)
             return
         chunks: list[bytes] = []
