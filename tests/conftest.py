@@ -31,6 +31,9 @@ def platform() -> Iterator[Platform]:
             "BOOKING_WAITLIST_OFFER_S": "12",
             "INVENTORY_CONSUMER_RETRY_ATTEMPTS": "3",
             "PAYMENT_EXPIRY_INTERVAL_S": "0.5",
+            # Webhook and email retries in seconds, not hours (about 15 s in all).
+            "NOTIFIER_RETRY_SCHEDULE_S": "1,1,1,2,2,2,3,3",
+            "NOTIFIER_DISPATCH_INTERVAL_S": "0.2",
         },
     )
     p = Platform(config)

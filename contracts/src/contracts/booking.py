@@ -21,7 +21,7 @@ from typing import ClassVar
 from pydantic import AwareDatetime
 
 from contracts.base import Event, Money
-from contracts.common import Party, StayPeriod, TimeWindow
+from contracts.common import Contact, Party, StayPeriod, TimeWindow
 
 
 class BookingEvent(Event):
@@ -50,6 +50,9 @@ class BookingCreated(BookingEvent):
     slot_id: str | None = None
     venue_id: str | None = None
     guest_id: str | None = None
+    contact: Contact | None = None  # whom the notifier writes to (personal data)
+    resource_name: str | None = None  # as inventory named it when the booking was made
+    timezone: str | None = None  # the resource's IANA timezone: where "a day" is counted
 
 
 class BookingUpdated(BookingEvent):
@@ -62,6 +65,7 @@ class BookingUpdated(BookingEvent):
     window: TimeWindow | None = None
     party: Party | None = None
     total: Money | None = None
+    contact: Contact | None = None  # present when the guest's details changed
 
 
 class BookingStatusChanged(BookingStatusEvent):
@@ -137,6 +141,8 @@ class WaitlistOffered(WaitlistEvent):
     expires_at: AwareDatetime
     guest_id: str
     contact_email: str | None = None
+    contact_name: str | None = None
+    locale: str | None = None  # the guest's BCP 47 language tag, when given
 
 
 class WaitlistOfferAccepted(WaitlistEvent):

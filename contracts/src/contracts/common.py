@@ -60,6 +60,24 @@ class TimeWindow(BaseModel):
         return self
 
 
+class Contact(BaseModel):
+    """Whom to tell about a booking: the guest's name, email and preferred language.
+
+    Personal data: it travels on ``booking.events`` for the notifier; an analytics consumer
+    should not keep it.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str = Field(min_length=1, max_length=200)
+    email: str = Field(min_length=3, max_length=254)
+    locale: str | None = Field(
+        default=None,
+        max_length=35,
+        description="BCP 47 language tag, e.g. 'pt-PT'; absent means the platform's default.",
+    )
+
+
 class SagaCommand(Command):
     """A command sent by the booking saga. ``step`` is echoed back in the reply."""
 

@@ -46,6 +46,7 @@ class PlatformConfig:
     kafka_port: int = 9092
     controller_port: int = 9093
     pg_port: int = 55432
+    smtp_port: int = 2525  # the mail sink's, unless NOTIFIER_SMTP_HOST names a real relay
     pg_fsync: bool = True
     external_kafka: str | None = None
     external_db: dict[str, str] = field(default_factory=dict)
@@ -68,13 +69,14 @@ class PlatformConfig:
     @classmethod
     def ephemeral(cls, workdir: Path, **overrides: object) -> PlatformConfig:
         """Free ports everywhere: for tests and benchmarks beside a running platform."""
-        ports = free_ports(len(SERVICES) + 3)
+        ports = free_ports(len(SERVICES) + 4)
         config = cls(
             workdir=workdir,
             http_ports=dict(zip(SERVICES, ports, strict=False)),
-            kafka_port=ports[-3],
-            controller_port=ports[-2],
-            pg_port=ports[-1],
+            kafka_port=ports[-4],
+            controller_port=ports[-3],
+            pg_port=ports[-2],
+            smtp_port=ports[-1],
             pg_fsync=False,
             external_kafka=os.environ.get("KAFKA_BOOTSTRAP_SERVERS") or None,
         )
@@ -89,6 +91,7 @@ class Platform:
         self.postgres: EmbeddedPostgres | None = None
         self.kafka: KafkaBroker | None = None
         self.procs: dict[tuple[str, str], Proc] = {}
+        self.mail_sink: Proc | None = None
         self.database_urls: dict[str, str] = {}
         self._state_written = False
         config.workdir.mkdir(parents=True, exist_ok=True)
@@ -103,6 +106,18 @@ class Platform:
             return self.config.external_kafka
         assert self.kafka is not None
         return self.kafka.bootstrap
+
+    @property
+    def external_smtp(self) -> bool:
+        return bool(
+            os.environ.get("NOTIFIER_SMTP_HOST")
+            or self.config.service_env.get("NOTIFIER_SMTP_HOST")
+        )
+
+    @property
+    def maildir(self) -> Path:
+        """Where the mail sink keeps what the notifier sent (a Maildir)."""
+        return self.config.workdir / "mail"
 
     def url(self, service: str) -> str:
         return f"http://127.0.0.1:{self.config.http_ports[service]}"
@@ -122,6 +137,14 @@ class Platform:
             "PAYMENT_SIM_WEBHOOK_SECRET": self.webhook_secret,
             "PYTHONUNBUFFERED": "1",
         }
+        if not self.external_smtp:
+            env |= {
+                "NOTIFIER_SMTP_HOST": "127.0.0.1",
+                "NOTIFIER_SMTP_PORT": str(self.config.smtp_port),
+                "NOTIFIER_SMTP_SECURITY": "none",
+            }
+        # A local platform may call webhooks on this machine (production refuses loopback).
+        env.setdefault("NOTIFIER_WEBHOOK_ALLOWED_NETWORKS", "127.0.0.0/8,::1/128")
         env.update(self.config.service_env)
         env.update(extra or {})
         return env
@@ -136,6 +159,8 @@ class Platform:
             wanted["postgres"] = cfg.pg_port
         if not cfg.external_kafka:
             wanted |= {"kafka": cfg.kafka_port, "kafka controller": cfg.controller_port}
+        if not self.external_smtp:
+            wanted["mail sink"] = cfg.smtp_port
         if len(set(wanted.values())) < len(wanted):
             raise RuntimeError(f"two servers were given the same port: {wanted}")
         busy = [f"{name} ({port})" for name, port in wanted.items() if port_open(port)]
@@ -165,6 +190,28 @@ class Platform:
         if not cfg.external_kafka:
             self.kafka = KafkaBroker(cfg.workdir / "kafka", cfg.kafka_port, cfg.controller_port)
             self.kafka.start()
+        if not self.external_smtp:
+            self.start_mail_sink()
+
+    def start_mail_sink(self) -> None:
+        """A real SMTP server on loopback keeping every message in ``maildir``."""
+        port = self.config.smtp_port
+        self.mail_sink = spawn(
+            "mail-sink",
+            [
+                sys.executable,
+                "-m",
+                "devstack.mailsink",
+                "--port",
+                str(port),
+                "--maildir",
+                str(self.maildir),
+            ],
+            log_path=self.config.workdir / "logs" / "mail-sink.log",
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            cwd=REPO_ROOT,
+        )
+        wait_for(lambda: port_open(port), 30, "the mail sink", proc=self.mail_sink)
 
     def create_database(self, name: str) -> str:
         """An extra database on the embedded server (tests use this)."""
@@ -239,6 +286,8 @@ class Platform:
             # The embedded server trusts loopback: this admin URL carries no secret.
             "postgres_admin_url": self.postgres.url("postgres") if self.postgres else None,
             "kafka_pid": self.kafka.pid if self.kafka else None,
+            "mail_sink_pid": self.mail_sink.pid if self.mail_sink else None,
+            "maildir": str(self.maildir) if self.mail_sink else None,
             "signing_key": str(self.config.workdir / KEY_FILE),
         }
         (self.config.workdir / "state.json").write_text(json.dumps(state, indent=2))
@@ -255,6 +304,9 @@ class Platform:
         for proc in reversed(list(self.procs.values())):
             proc.stop(timeout=15)
         self.procs.clear()
+        if self.mail_sink is not None:
+            self.mail_sink.stop(timeout=10)
+            self.mail_sink = None
         if self.kafka is not None:
             self.kafka.stop()
             self.kafka = None

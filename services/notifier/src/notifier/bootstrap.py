@@ -2,18 +2,48 @@
 
 from __future__ import annotations
 
-from contracts.booking import BookingEvent
+from collections.abc import Awaitable, Callable
+
+from contracts.booking import BookingEvent, WaitlistEvent
+from contracts.registry import REGISTRY
 from contracts.topics import BOOKING_EVENTS
-from messaging.runner import Subscription
+from messaging.runner import Handler, Subscription
 from notifier.adapters import tables
-from notifier.api.routes import router
-from notifier.handlers.booking_event import booking_event
+from notifier.adapters.http import webhook_client
+from notifier.adapters.smtp import SmtpMailer
+from notifier.api import routes, webhooks
+from notifier.dispatch import Dispatcher, job
+from notifier.handlers.booking_event import Notify
 from notifier.settings import NotifierSettings
-from service_kit.runtime import ServiceDefinition
+from service_kit.runtime import ServiceDefinition, Wiring
 
 
-def _is_booking_event(model: type) -> bool:
-    return issubclass(model, BookingEvent)
+def _settings(wiring: Wiring) -> NotifierSettings:
+    assert isinstance(wiring.settings, NotifierSettings)
+    return wiring.settings
+
+
+def _subscriptions(wiring: Wiring) -> list[Subscription]:
+    notify = Notify(_settings(wiring))
+    handlers: dict[type, Handler] = {}
+    for model in REGISTRY.values():
+        if issubclass(model, BookingEvent):
+            handlers[model] = notify.booking_event
+        elif issubclass(model, WaitlistEvent):
+            handlers[model] = notify.waitlist_event
+    # Event topics grow new types; an old notifier skips what it does not know.
+    return [Subscription(BOOKING_EVENTS, handlers, ignore_unknown=True)]
+
+
+def _background(wiring: Wiring) -> list[Callable[[], Awaitable[None]]]:
+    settings = _settings(wiring)
+    dispatcher = Dispatcher(
+        wiring.engine,
+        settings,
+        SmtpMailer(settings),
+        webhook_client(settings.allowed_networks, settings.webhook_timeout_s),
+    )
+    return [job(dispatcher, settings.dispatch_interval_s)]
 
 
 SERVICE = ServiceDefinition(
@@ -23,9 +53,8 @@ SERVICE = ServiceDefinition(
     metadata=tables.metadata,
     outbox_table=tables.outbox,
     inbox_table=tables.inbox,
-    routers=lambda wiring: [router(wiring)],
-    subscriptions=lambda wiring: [
-        # Event topics grow new types; an old notifier skips what it does not know.
-        Subscription(BOOKING_EVENTS, {}, ignore_unknown=True, catch_all=booking_event)
-    ],
+    authenticated_api=True,
+    routers=lambda wiring: [routes.router(wiring), webhooks.router(wiring)],
+    subscriptions=_subscriptions,
+    background=_background,
 )

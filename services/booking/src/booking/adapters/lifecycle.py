@@ -21,7 +21,7 @@ from contracts.booking import (
     BookingStatusChanged,
     BookingUpdated,
 )
-from contracts.common import Party, StayPeriod, TimeWindow
+from contracts.common import Contact, Party, StayPeriod, TimeWindow
 from contracts.topics import BOOKING_EVENTS
 from messaging.outbox import Outbox
 
@@ -49,6 +49,11 @@ def window_of(row: Row[Any]) -> TimeWindow | None:
     return TimeWindow(starts_at=row.starts_at, ends_at=row.ends_at, timezone=row.timezone or "UTC")
 
 
+def contact_of(row: Row[Any]) -> Contact:
+    guest = row.guest
+    return Contact(name=guest["name"], email=guest["email"], locale=guest.get("locale"))
+
+
 async def _emit(conn: AsyncConnection, outbox: Outbox, event: BookingEvent) -> None:
     await outbox.add(conn, topic=BOOKING_EVENTS, key=event.booking_id, message=event)
     await repository.log(conn, event.booking_id, "event", event.ce_type(), None)
@@ -69,6 +74,9 @@ async def created(conn: AsyncConnection, outbox: Outbox, row: Row[Any], actor: A
             slot_id=row.slot_id,
             venue_id=row.venue_id,
             guest_id=row.guest_id,
+            contact=contact_of(row),
+            resource_name=row.resource_name,
+            timezone=row.timezone,
         ),
     )
     await repository.audit(conn, row.id, row.tenant_id, "create", actor, None, row)
@@ -139,6 +147,7 @@ async def update(
             window=window_of(row),
             party=Party(**row.party),
             total=total_of(row),
+            contact=contact_of(row) if "guest" in changed else None,
         ),
     )
     await repository.audit(conn, row.id, row.tenant_id, action, actor, booking, row)

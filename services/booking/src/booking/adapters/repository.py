@@ -22,7 +22,7 @@ BOOKING_COLUMNS = (
     "reservation_id, unit_id, payment_id, payment_deadline, next_action, payment_verified_at, "
     "payment_verified_by, cancel_reason, cancelled_by, created_at, updated_at, "
     "awaiting_payment_at, confirmed_at, checked_in_at, completed_at, cancelled_at, refunded_at, "
-    "no_show_at, expired_at, rejected_at, modification"
+    "no_show_at, expired_at, rejected_at, modification, resource_name"
 )
 
 # What the audit log shows of a booking before and after a change.

@@ -33,6 +33,7 @@ bookings = Table(
     Column("starts_at", DateTime(timezone=True)),
     Column("ends_at", DateTime(timezone=True)),
     Column("timezone", Text),
+    Column("resource_name", Text),  # as inventory named it when the booking was made
     Column("hold_id", Text),
     Column("check_in", Date, nullable=False),
     Column("check_out", Date, nullable=False),

@@ -179,6 +179,8 @@ async def on_offer_reply(
             expires_at=expires,
             guest_id=entry.guest_id,
             contact_email=(entry.contact or {}).get("email"),
+            contact_name=(entry.contact or {}).get("name"),
+            locale=(entry.contact or {}).get("locale"),
         ),
     )
 

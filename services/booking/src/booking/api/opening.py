@@ -57,6 +57,7 @@ class Opening:
                 "resource_id": body.resource_id,
                 "slot_id": body.slot_id,
                 "timezone": place["timezone"],
+                "resource_name": place.get("name"),
                 **when,
                 "party": party,
                 "guest": body.guest.model_dump(mode="json", exclude={"id"}),

@@ -97,4 +97,5 @@ class Places:
                 "starts_at": _local(check_in, rules.get("check_in_time"), dtime(15), tz),
                 "ends_at": _local(check_out, rules.get("check_out_time"), dtime(11), tz),
             }
-        return {"timezone": tz, "venue_id": resource.get("venue_id")}, when
+        place = {"timezone": tz, "venue_id": resource.get("venue_id"), "name": resource.get("name")}
+        return place, when

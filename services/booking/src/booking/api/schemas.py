@@ -13,6 +13,8 @@ from service_kit.fields import IsoDate
 MAX_NIGHTS = 365
 PHONE = r"^\+?[0-9][0-9 ().-]{4,30}$"
 EMAIL = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+# A BCP 47 language tag as mail clients send them: 'en', 'pt-PT', 'zh-Hant-TW'.
+LOCALE = r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8}){0,3}$"
 NOTE = Field(default=None, max_length=2000)
 PAYMENT_METHOD = Field(
     min_length=3,
@@ -57,6 +59,12 @@ class GuestIn(BaseModel):
     name: str = Field(min_length=1, max_length=200)
     email: str = Field(max_length=254, pattern=EMAIL)
     phone: str = Field(min_length=6, max_length=32, pattern=PHONE)
+    locale: str | None = Field(
+        default=None,
+        max_length=35,
+        pattern=LOCALE,
+        description="The guest's language for emails (BCP 47, e.g. 'pt-PT').",
+    )
 
 
 class PartyIn(BaseModel):
@@ -102,6 +110,7 @@ class GuestPatch(BaseModel):
     name: str | None = Field(default=None, min_length=1, max_length=200)
     email: str | None = Field(default=None, max_length=254, pattern=EMAIL)
     phone: str | None = Field(default=None, min_length=6, max_length=32, pattern=PHONE)
+    locale: str | None = Field(default=None, max_length=35, pattern=LOCALE)
 
 
 class ModifyIn(BaseModel):

@@ -1,0 +1,77 @@
+"""Kafka helpers for the tests: read a key's records from the beginning, publish a record again
+exactly as it was (a duplicate delivery), wait until a consumer group has moved past it."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+
+from contracts.topics import TopicSpec
+
+
+async def records_of(
+    bootstrap: str, topic: TopicSpec, key: str, want: int, timeout: float = 30.0
+) -> list[Any]:
+    """The first ``want`` records with ``key`` on ``topic``, in partition order."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, enable_auto_commit=False, fetch_max_wait_ms=50
+    )
+    await consumer.start()
+    try:
+        tps = [TopicPartition(topic.name, p) for p in range(topic.partitions)]
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        found: list[Any] = []
+        deadline = time.monotonic() + timeout
+        while len(found) < want and time.monotonic() < deadline:
+            for records in (await consumer.getmany(timeout_ms=200)).values():
+                found += [r for r in records if r.key == key.encode()]
+        return found
+    finally:
+        await consumer.stop()
+
+
+async def republish(bootstrap: str, record: Any) -> int:
+    """Publish ``record`` again, byte for byte, to its partition; returns the new offset."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True)
+    await producer.start()
+    try:
+        meta = await producer.send_and_wait(
+            record.topic,
+            value=record.value,
+            key=record.key,
+            partition=record.partition,
+            headers=list(record.headers),
+        )
+        return int(meta.offset)
+    finally:
+        await producer.stop()
+
+
+async def wait_consumed(
+    bootstrap: str, group: str, topic: str, partition: int, offset: int, timeout: float = 30.0
+) -> bool:
+    """True once ``group`` has committed past ``offset`` on the partition."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        tp = TopicPartition(topic, partition)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            committed = await admin.list_consumer_group_offsets(group, partitions=[tp])
+            meta = committed.get(tp)
+            if meta is not None and meta.offset > offset:
+                return True
+            await _sleep(0.3)
+        return False
+    finally:
+        await admin.close()
+
+
+async def _sleep(seconds: float) -> None:
+    import asyncio
+
+    await asyncio.sleep(seconds)
