@@ -296,3 +296,51 @@ async def test_the_relay_carries_on_after_the_broker_fails_mid_batch(
         await task
     assert len(ids) == 20 and factory.made >= 2
     assert_per_key_order(records)
+
+
+async def test_a_redelivered_event_keeps_its_source_and_id(
+    platform: Platform, db_url: str, engine
+) -> None:
+    """A relay that published but lost its marks (a crash before the commit) publishes the rows
+    again: each redelivery is the same CloudEvent, ``source`` and ``id`` included, so consumers
+    recognise it."""
+    topic = await new_topic(platform, partitions=1)
+    for seq in range(5):
+        await write(engine, topic, "k", seq)
+    relay = OutboxRelay(
+        dsn=asyncpg_dsn(db_url),
+        producer_factory=lambda: reliable_producer(platform.bootstrap, "redelivery"),
+        config=RelayConfig(service="test", batch_size=10),
+    )
+    producer = reliable_producer(platform.bootstrap, "redelivery")
+    await producer.start()
+    conn = await asyncpg.connect(asyncpg_dsn(db_url))
+    try:
+        assert await relay.publish_batch(conn, producer) == 5
+        await conn.execute("UPDATE outbox SET sent_at = NULL")  # the marks never committed
+        assert await relay.publish_batch(conn, producer) == 5
+    finally:
+        await conn.close()
+        await producer.stop()
+
+    consumer = AIOKafkaConsumer(bootstrap_servers=platform.bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        tp = TopicPartition(topic.name, 0)
+        consumer.assign([tp])
+        await consumer.seek_to_beginning(tp)
+        records: list = []
+        deadline = time.monotonic() + 30
+        while len(records) < 10 and time.monotonic() < deadline:
+            for batch in (await consumer.getmany(timeout_ms=200)).values():
+                records += batch
+    finally:
+        await consumer.stop()
+    assert len(records) == 10
+    first, again = records[:5], records[5:]
+    for a, b in zip(first, again, strict=True):
+        assert a.offset != b.offset
+        assert (a.key, a.value, list(a.headers)) == (b.key, b.value, list(b.headers))
+        env = Envelope.from_record(a.key, a.value, list(a.headers))
+        assert env.source == "/tests" and env.id
+    assert len({dict(r.headers)["ce_id"] for r in records}) == 5
