@@ -3,7 +3,7 @@
 PY := .venv/bin/python
 BIN := .venv/bin
 
-.PHONY: bootstrap run demo token test test-fast lint fmt bench schemas openapi clean
+.PHONY: bootstrap run demo token test test-fast lint fmt bench schemas asyncapi contracts-baseline openapi clean
 
 bootstrap:
 	@bash scripts/bootstrap.sh
@@ -31,6 +31,7 @@ lint: bootstrap
 		services/notifier/src
 	$(BIN)/lint-imports
 	$(PY) -m devstack.openapi --check
+	$(PY) -m contracts.asyncapi --check
 
 fmt: bootstrap
 	$(BIN)/ruff check --fix .
@@ -39,8 +40,15 @@ fmt: bootstrap
 bench: bootstrap
 	$(PY) -m bench $(BENCH_ARGS)
 
-schemas: bootstrap
+schemas: bootstrap  # the JSON Schemas of every message and docs/asyncapi.yaml, from contracts/
 	$(PY) -m contracts.generate
+	$(PY) -m contracts.asyncapi
+
+asyncapi: bootstrap
+	$(PY) -m contracts.asyncapi
+
+contracts-baseline: bootstrap  # a release: the current contracts become what later ones must stay compatible with
+	$(PY) -m contracts.compat --freeze
 
 openapi: bootstrap  # write docs/api/<service>.openapi.json (lint fails when they are stale)
 	$(PY) -m devstack.openapi

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs everything the platform and its tests need on a fresh machine:
-#   uv (from PyPI), the Python workspace (.venv, locked), Java 17+ and Maven (Debian packages,
-#   only if missing), and the Kafka broker's jars (Maven Central, cached in .cache/).
+#   uv (from PyPI), the Python workspace (.venv, locked), Java 17+, Maven and npm (Debian
+#   packages, only if missing), the Kafka broker's jars (Maven Central, cached in .cache/) and
+#   the AsyncAPI specification's JSON Schemas (npm, cached in .cache/) that validate
+#   docs/asyncapi.yaml.
 # Postgres needs nothing here: the embedded server ships in a PyPI wheel.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -28,6 +30,7 @@ missing=()
 java_ok || missing+=(openjdk-17-jre-headless)
 command -v mvn >/dev/null 2>&1 || missing+=(maven)
 command -v useradd >/dev/null 2>&1 || missing+=(passwd)
+command -v npm >/dev/null 2>&1 || missing+=(npm)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "installing ${missing[*]} from Debian" >&2
@@ -41,3 +44,11 @@ fi
 
 "${UV[@]}" sync --all-packages --group dev --frozen --quiet
 .venv/bin/python -c 'from devstack.kafka import ensure_jars; ensure_jars()'
+
+# The AsyncAPI 3 JSON Schema, from the specification's own package (pinned).
+ASYNCAPI_SPECS_VERSION=6.11.1
+specs=".cache/asyncapi-specs-${ASYNCAPI_SPECS_VERSION}"
+if [ ! -f "$specs/node_modules/@asyncapi/specs/schemas/3.0.0-without-\$id.json" ]; then
+  npm install --prefix "$specs" --no-audit --no-fund --silent --no-save \
+    "@asyncapi/specs@${ASYNCAPI_SPECS_VERSION}" >/dev/null
+fi

@@ -120,4 +120,11 @@ class Reply(ContractMessage):
 
 
 class Event(ContractMessage):
-    """Past tense: something that happened (``booking.confirmed``), for anyone to consume."""
+    """Past tense: something that happened (``booking.confirmed``), for anyone to consume.
+
+    A tolerant reader: fields it does not know are ignored, so a consumer built on an older
+    release reads events that gained optional fields since (FULL compatibility,
+    ``contracts.compat``).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
