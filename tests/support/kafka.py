@@ -75,3 +75,26 @@ async def _sleep(seconds: float) -> None:
     import asyncio
 
     await asyncio.sleep(seconds)
+
+
+async def caught_up(bootstrap: str, group: str, topic: TopicSpec, timeout: float = 60.0) -> bool:
+    """True once ``group`` has committed the end offset of every partition of ``topic``."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await consumer.start()
+    await admin.start()
+    try:
+        tps = [TopicPartition(topic.name, p) for p in range(topic.partitions)]
+        ends = await consumer.end_offsets(tps)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            committed = await admin.list_consumer_group_offsets(group, partitions=tps)
+            if all(
+                committed.get(tp) is not None and committed[tp].offset >= ends[tp] for tp in tps
+            ):
+                return True
+            await _sleep(0.3)
+        return False
+    finally:
+        await admin.close()
+        await consumer.stop()
