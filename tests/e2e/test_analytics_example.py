@@ -109,6 +109,20 @@ def story(platform: Platform) -> Iterator[dict[str, str]]:
     yield {"resource": resource["id"], "gone": gone["id"]}
 
 
+def figures_after_catching_up(
+    platform: Platform, env: dict[str, str], resource_id: str
+) -> tuple[int, int, int, Decimal, Decimal, int]:
+    """Run a worker until its group has read the whole topic; the figures then."""
+    worker = start(platform, env)
+    try:
+        assert asyncio.run(
+            caught_up(platform.bootstrap, env["ANALYTICS_GROUP"], BOOKING_EVENTS, 120)
+        )
+        return figures(env, resource_id)
+    finally:
+        worker.stop()
+
+
 EXPECTED = (3, 2, 1, Decimal("440.00"), Decimal("220.00"), 2)  # 2 nights at 100 + 10 % tax
 
 
@@ -145,23 +159,9 @@ def test_the_example_consumer_counts_each_event_once_and_replays_to_the_same_fig
 
     # Replay from the beginning: every event is read again and recognised.
     cli(env, "replay", "--from-beginning")
-    worker = start(platform, env)
-    try:
-        assert asyncio.run(
-            caught_up(platform.bootstrap, env["ANALYTICS_GROUP"], BOOKING_EVENTS, 120)
-        )
-        assert figures(env, resource) == EXPECTED
-    finally:
-        worker.stop()
+    assert figures_after_catching_up(platform, env, resource) == EXPECTED
 
     # Rebuild: forget everything and compute it again from the topic.
     cli(env, "rebuild")
     assert figures(env, resource) == (0, 0, 0, Decimal(0), Decimal(0), 0)
-    worker = start(platform, env)
-    try:
-        assert asyncio.run(
-            caught_up(platform.bootstrap, env["ANALYTICS_GROUP"], BOOKING_EVENTS, 120)
-        )
-        assert figures(env, resource) == EXPECTED
-    finally:
-        worker.stop()
+    assert figures_after_catching_up(platform, env, resource) == EXPECTED

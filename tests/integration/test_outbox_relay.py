@@ -27,6 +27,7 @@ from messaging.outbox import Outbox
 from messaging.relay import OutboxRelay, RelayConfig
 from service_kit.db import asyncpg_dsn, make_engine
 from tests.support import scratch_db
+from tests.support.kafka import records_of
 from tests.support.scratch_db import INBOX, OUTBOX
 
 pytestmark = pytest.mark.integration
@@ -323,19 +324,7 @@ async def test_a_redelivered_event_keeps_its_source_and_id(
         await conn.close()
         await producer.stop()
 
-    consumer = AIOKafkaConsumer(bootstrap_servers=platform.bootstrap, enable_auto_commit=False)
-    await consumer.start()
-    try:
-        tp = TopicPartition(topic.name, 0)
-        consumer.assign([tp])
-        await consumer.seek_to_beginning(tp)
-        records: list = []
-        deadline = time.monotonic() + 30
-        while len(records) < 10 and time.monotonic() < deadline:
-            for batch in (await consumer.getmany(timeout_ms=200)).values():
-                records += batch
-    finally:
-        await consumer.stop()
+    records = await records_of(platform.bootstrap, topic, None, 10)
     assert len(records) == 10
     first, again = records[:5], records[5:]
     for a, b in zip(first, again, strict=True):

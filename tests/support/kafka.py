@@ -3,6 +3,7 @@ exactly as it was (a duplicate delivery), wait until a consumer group has moved 
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any
 
@@ -13,9 +14,10 @@ from contracts.topics import TopicSpec
 
 
 async def records_of(
-    bootstrap: str, topic: TopicSpec, key: str, want: int, timeout: float = 30.0
+    bootstrap: str, topic: TopicSpec, key: str | None, want: int, timeout: float = 30.0
 ) -> list[Any]:
-    """The first ``want`` records with ``key`` on ``topic``, in partition order."""
+    """The first ``want`` records with ``key`` (any key when None) on ``topic``, in partition
+    order."""
     consumer = AIOKafkaConsumer(
         bootstrap_servers=bootstrap, enable_auto_commit=False, fetch_max_wait_ms=50
     )
@@ -28,7 +30,7 @@ async def records_of(
         deadline = time.monotonic() + timeout
         while len(found) < want and time.monotonic() < deadline:
             for records in (await consumer.getmany(timeout_ms=200)).values():
-                found += [r for r in records if r.key == key.encode()]
+                found += [r for r in records if key is None or r.key == key.encode()]
         return found
     finally:
         await consumer.stop()
@@ -65,16 +67,10 @@ async def wait_consumed(
             meta = committed.get(tp)
             if meta is not None and meta.offset > offset:
                 return True
-            await _sleep(0.3)
+            await asyncio.sleep(0.3)
         return False
     finally:
         await admin.close()
-
-
-async def _sleep(seconds: float) -> None:
-    import asyncio
-
-    await asyncio.sleep(seconds)
 
 
 async def caught_up(bootstrap: str, group: str, topic: TopicSpec, timeout: float = 60.0) -> bool:
@@ -93,7 +89,7 @@ async def caught_up(bootstrap: str, group: str, topic: TopicSpec, timeout: float
                 committed.get(tp) is not None and committed[tp].offset >= ends[tp] for tp in tps
             ):
                 return True
-            await _sleep(0.3)
+            await asyncio.sleep(0.3)
         return False
     finally:
         await admin.close()

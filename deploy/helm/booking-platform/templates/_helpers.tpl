@@ -1,10 +1,10 @@
-{{/* The five services, their ports and the topics their workers consume (for the HPA rule). */}}
+{{/* The five services and their ports. */}}
 {{- define "bp.services" -}}
-booking: {port: 8000, consumes: [booking.saga.replies, payment.events, inventory.events]}
-inventory: {port: 8001, consumes: [inventory.commands]}
-pricing: {port: 8002, consumes: [pricing.commands]}
-payment: {port: 8003, consumes: [payment.commands]}
-notifier: {port: 8004, consumes: [booking.events]}
+booking: {port: 8000}
+inventory: {port: 8001}
+pricing: {port: 8002}
+payment: {port: 8003}
+notifier: {port: 8004}
 {{- end -}}
 
 {{- define "bp.fullname" -}}

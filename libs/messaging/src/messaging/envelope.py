@@ -12,8 +12,7 @@ the JSON value); anything else is binary mode.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, fields
 
 from pydantic import ValidationError
 
@@ -26,16 +25,9 @@ Headers = list[tuple[str, bytes]]
 
 
 @dataclass(frozen=True, slots=True)
-class Envelope:
-    id: str
-    source: str
-    type: str
-    time: datetime
-    data: bytes
-    subject: str | None = None
-    partitionkey: str | None = None
-    traceparent: str | None = None
-    content_type: str = ce.CONTENT_TYPE_JSON
+class Envelope(ce.KafkaCloudEvent):
+    """A CloudEvent (the attributes ``contracts.cloudevents`` defines) as the platform writes
+    and decodes it."""
 
     def headers(self) -> Headers:
         out: Headers = [
@@ -62,17 +54,7 @@ class Envelope:
             event = ce.parse(key, value, headers)
         except ce.InvalidCloudEvent as exc:
             raise InvalidEnvelope(str(exc)) from exc
-        return cls(
-            id=event.id,
-            source=event.source,
-            type=event.type,
-            time=event.time,
-            data=event.data,
-            subject=event.subject,
-            partitionkey=event.partitionkey,
-            traceparent=event.traceparent,
-            content_type=event.content_type,
-        )
+        return cls(**{f.name: getattr(event, f.name) for f in fields(event)})
 
     def decode(self) -> ContractMessage:
         """The typed message; ``UnknownMessageType`` or ``InvalidEnvelope`` when it cannot be."""

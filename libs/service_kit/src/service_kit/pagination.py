@@ -4,11 +4,16 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import Request, Response
+from fastapi import Query, Request, Response
 
 from service_kit.problems import Problem, uuid_or
+
+# The ``cursor`` query parameter of every list endpoint.
+Cursor = Annotated[
+    str | None, Query(description="the last id of the previous page (see Link: next)")
+]
 
 
 def cursor_id(value: str) -> str:

@@ -153,7 +153,7 @@ class Dispatcher:
         async with self.engine.connect() as conn:
             endpoint = (await conn.execute(text(ENDPOINT), {"id": row.endpoint_id})).first()
         if endpoint is None or endpoint.status != "active":
-            return Outcome(ok=False, error="endpoint disabled", gone=False, permanent=True)
+            return Outcome(ok=False, error="endpoint disabled", permanent=True)
         now = datetime.now(UTC)
         secrets = [endpoint.secret]
         if endpoint.previous_secret and (

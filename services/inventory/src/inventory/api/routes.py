@@ -15,7 +15,7 @@ from inventory.adapters.ledger import effective_reserved
 from inventory.domain.resources import UnknownTimezone, validate_timezone
 from inventory.domain.rules import AvailabilityRules, InvalidRules
 from service_kit.auth import Caller, Staff
-from service_kit.pagination import cursor_id, set_next_link
+from service_kit.pagination import Cursor, cursor_id, set_next_link
 from service_kit.problems import Problem, uuid_or
 from service_kit.runtime import Wiring
 
@@ -172,9 +172,7 @@ def router(wiring: Wiring) -> APIRouter:
         response: Response,
         who: Caller,
         limit: Annotated[int, Query(ge=1, le=500)] = 100,
-        cursor: Annotated[
-            str | None, Query(description="the last id of the previous page (see Link: next)")
-        ] = None,
+        cursor: Cursor = None,
     ) -> list[ResourcePublic]:
         async with engine.connect() as conn:
             rows = await conn.execute(

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from notifier.domain.webhooks import webhook_id
 from service_kit.auth import Staff
-from service_kit.pagination import cursor_id, set_next_link
+from service_kit.pagination import Cursor, cursor_id, set_next_link
 from service_kit.problems import Problem, uuid_or
 from service_kit.runtime import Wiring
 
@@ -129,9 +129,7 @@ def router(wiring: Wiring) -> APIRouter:
         channel: Channel | None = None,
         status: Status | None = None,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-        cursor: Annotated[
-            str | None, Query(description="the last id of the previous page (see Link: next)")
-        ] = None,
+        cursor: Cursor = None,
     ) -> list[NotificationPublic]:
         """Emails and webhook deliveries in the order they were queued."""
         async with engine.connect() as conn:

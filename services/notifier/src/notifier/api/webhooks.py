@@ -26,7 +26,7 @@ from notifier.domain.targets import TargetRefused, split_url
 from notifier.domain.webhooks import new_secret
 from notifier.settings import NotifierSettings
 from service_kit.auth import Staff
-from service_kit.pagination import cursor_id, set_next_link
+from service_kit.pagination import Cursor, cursor_id, set_next_link
 from service_kit.problems import Problem, uuid_or
 from service_kit.runtime import Wiring
 
@@ -167,9 +167,7 @@ def router(wiring: Wiring) -> APIRouter:
         response: Response,
         who: Staff,
         limit: Annotated[int, Query(ge=1, le=500)] = 100,
-        cursor: Annotated[
-            str | None, Query(description="the last id of the previous page (see Link: next)")
-        ] = None,
+        cursor: Cursor = None,
     ) -> list[EndpointPublic]:
         async with engine.connect() as conn:
             rows = await conn.execute(
@@ -247,9 +245,7 @@ def router(wiring: Wiring) -> APIRouter:
         response: Response,
         who: Staff,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-        cursor: Annotated[
-            str | None, Query(description="the last id of the previous page (see Link: next)")
-        ] = None,
+        cursor: Cursor = None,
     ) -> list[NotificationPublic]:
         """The endpoint's delivery log, oldest first; each delivery's attempts are at
         ``GET /notifications/{id}``."""

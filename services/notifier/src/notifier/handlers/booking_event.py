@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import uuid
 from dataclasses import dataclass
+from email.utils import parseaddr
 
 from contracts.base import Event
 from contracts.booking import BookingEvent, WaitlistEvent, WaitlistOffered
@@ -135,6 +136,4 @@ class Notify:
 
 
 def _address(sender: str) -> str | None:
-    from email.utils import parseaddr
-
     return parseaddr(sender)[1] or None
