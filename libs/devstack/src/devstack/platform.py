@@ -43,6 +43,10 @@ ROLES = ("web", "worker")
 class PlatformConfig:
     workdir: Path
     http_ports: dict[str, int] = field(default_factory=lambda: dict(SERVICES))
+    # Each worker's operations port (/healthz, /readyz, /metrics).
+    ops_ports: dict[str, int] = field(
+        default_factory=lambda: {s: p + 100 for s, p in SERVICES.items()}
+    )
     kafka_port: int = 9092
     controller_port: int = 9093
     pg_port: int = 55432
@@ -69,10 +73,11 @@ class PlatformConfig:
     @classmethod
     def ephemeral(cls, workdir: Path, **overrides: object) -> PlatformConfig:
         """Free ports everywhere: for tests and benchmarks beside a running platform."""
-        ports = free_ports(len(SERVICES) + 4)
+        ports = free_ports(2 * len(SERVICES) + 4)
         config = cls(
             workdir=workdir,
             http_ports=dict(zip(SERVICES, ports, strict=False)),
+            ops_ports=dict(zip(SERVICES, ports[len(SERVICES) :], strict=False)),
             kafka_port=ports[-4],
             controller_port=ports[-3],
             pg_port=ports[-2],
@@ -122,6 +127,10 @@ class Platform:
     def url(self, service: str) -> str:
         return f"http://127.0.0.1:{self.config.http_ports[service]}"
 
+    def ops_url(self, service: str) -> str:
+        """The worker's operations port: /healthz, /readyz, /metrics."""
+        return f"http://127.0.0.1:{self.config.ops_ports[service]}"
+
     def env_for(self, service: str, extra: Mapping[str, str] | None = None) -> dict[str, str]:
         prefix = service.upper()
         env = {
@@ -129,6 +138,7 @@ class Platform:
             "KAFKA_BOOTSTRAP_SERVERS": self.bootstrap,
             f"{prefix}_DATABASE_URL": self.database_urls[service],
             f"{prefix}_HTTP_PORT": str(self.config.http_ports[service]),
+            f"{prefix}_OPS_PORT": str(self.config.ops_ports[service]),
             f"{prefix}_LOG_JSON": "true" if self.config.log_json else "false",
             "BOOKING_INVENTORY_URL": self.url("inventory"),
             "AUTH_JWKS": self.keys.jwks(),
@@ -155,6 +165,7 @@ class Platform:
         """Refuse to start beside something else on our ports: we would talk to it instead."""
         cfg = self.config
         wanted = {f"{s} http": p for s, p in cfg.http_ports.items()}
+        wanted |= {f"{s} ops": p for s, p in cfg.ops_ports.items()}
         if len(cfg.external_db) < len(SERVICES):
             wanted["postgres"] = cfg.pg_port
         if not cfg.external_kafka:
@@ -261,12 +272,15 @@ class Platform:
     def wait_ready(self, timeout: float = 120.0) -> None:
         with httpx.Client(timeout=2.0) as client:
 
-            def ready(service: str) -> bool:
-                return client.get(f"{self.url(service)}/readyz").status_code == 200
+            def ready(url: str) -> bool:
+                return client.get(f"{url}/readyz").status_code == 200
 
             for (service, role), proc in self.procs.items():
-                if role == "web":
-                    wait_for(partial(ready, service), timeout, f"{service} to be ready", proc=proc)
+                if role in ("web", "worker"):
+                    url = self.url(service) if role == "web" else self.ops_url(service)
+                    wait_for(
+                        partial(ready, url), timeout, f"{service}-{role} to be ready", proc=proc
+                    )
 
     def start(self) -> None:
         started = time.monotonic()
@@ -280,6 +294,7 @@ class Platform:
     def write_state(self) -> None:
         state = {
             "urls": {s: self.url(s) for s in SERVICES},
+            "ops_urls": {s: self.ops_url(s) for s in SERVICES},
             "kafka": self.bootstrap,
             "pids": {f"{s}-{r}": p.pid for (s, r), p in self.procs.items()},
             "postgres_pid": self.postgres.pid if self.postgres else None,

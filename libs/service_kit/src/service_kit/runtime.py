@@ -7,8 +7,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
+from typing import Any
 
 from fastapi import APIRouter, FastAPI
 from sqlalchemy import MetaData, Table
@@ -22,6 +23,7 @@ from messaging.relay import OutboxRelay, RelayConfig
 from messaging.runner import ConsumerRunner, RetryPolicy, Subscription
 from service_kit import logs
 from service_kit.db import asyncpg_dsn, make_engine, redact
+from service_kit.ops import ops_server
 from service_kit.settings import ServiceSettings
 from service_kit.web import create_app
 
@@ -144,6 +146,8 @@ def run_worker(definition: ServiceDefinition) -> None:
         relay = definition.relay(wiring)
         runner.background.append(relay.run)
     runner.background.append(inbox_purge_job(wiring))
+    if ops := _ops_job(definition, wiring, "worker"):
+        runner.background.append(ops)
     app = runner.build_app()
     log.info(
         "worker %s: kafka=%s db=%s",
@@ -170,6 +174,17 @@ def inbox_purge_job(wiring: Wiring, every_s: float = 600.0) -> Callable[[], Awai
     return periodic("inbox-purge", every_s, tick)
 
 
+def _ops_job(
+    definition: ServiceDefinition, wiring: Wiring, role: str
+) -> Callable[[], Coroutine[Any, Any, None]] | None:
+    s = wiring.settings
+    if not s.ops_port:
+        return None
+    return ops_server(
+        definition.name, role, wiring.engine, s.kafka_bootstrap_servers, s.http_host, s.ops_port
+    )
+
+
 def run_relay(definition: ServiceDefinition) -> None:
     """A standalone relay process (Helm runs these as their own Deployment)."""
 
@@ -179,7 +194,14 @@ def run_relay(definition: ServiceDefinition) -> None:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, relay.stop)
-        await relay.run()
-        await wiring.engine.dispose()
+        ops = _ops_job(definition, wiring, "relay")
+        ops_task = asyncio.create_task(ops()) if ops else None
+        try:
+            await relay.run()
+        finally:
+            if ops_task:
+                ops_task.cancel()
+                await asyncio.gather(ops_task, return_exceptions=True)
+            await wiring.engine.dispose()
 
     asyncio.run(main())

@@ -29,6 +29,8 @@ class ServiceSettings(BaseSettings):
     http_host: str = "127.0.0.1"
     http_port: int = 0
     allow_public_bind: bool = False
+    # Worker and standalone relay: /healthz, /readyz and /metrics on this port (0: off).
+    ops_port: int = Field(default=0, ge=0, le=65535)
     log_level: str = "INFO"
     log_json: bool = True
     db_pool_size: int = Field(default=10, ge=1, le=200)

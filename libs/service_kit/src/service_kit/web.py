@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import re
 import time
@@ -11,13 +10,13 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from messaging import tracing
 from service_kit import problems
 from service_kit.auth import TokenVerifier
+from service_kit.health import dependency_checks
 from service_kit.settings import ServiceSettings
 
 REQUESTS = Counter("http_requests_total", "HTTP requests", ["service", "method", "route", "status"])
@@ -78,22 +77,6 @@ class RejectNul:
         await problems.problem_response(_NUL, Request(scope))(scope, receive, send)
 
 
-async def _kafka_reachable(bootstrap: str, timeout: float = 1.0) -> bool:
-    for hostport in bootstrap.split(","):
-        host, _, port = hostport.rpartition(":")
-        try:
-            _, writer = await asyncio.wait_for(
-                asyncio.open_connection(host.strip("[]"), int(port)), timeout
-            )
-            writer.close()
-            with contextlib.suppress(Exception):
-                await writer.wait_closed()
-            return True
-        except (OSError, TimeoutError, ValueError):
-            continue
-    return False
-
-
 def create_app(
     *,
     title: str,
@@ -141,16 +124,7 @@ def create_app(
     @app.get("/readyz", include_in_schema=False)
     async def readyz() -> Response:
         """Readiness: the database and Kafka answer."""
-        checks: dict[str, str] = {}
-        try:
-            async with engine.connect() as conn:
-                await asyncio.wait_for(conn.execute(text("SELECT 1")), 2.0)
-            checks["database"] = "ok"
-        except Exception as exc:
-            checks["database"] = f"unavailable: {type(exc).__name__}"
-        checks["kafka"] = (
-            "ok" if await _kafka_reachable(settings.kafka_bootstrap_servers) else "unavailable"
-        )
+        checks = await dependency_checks(engine, settings.kafka_bootstrap_servers)
         ready = all(v == "ok" for v in checks.values())
         if ready:
             return JSONResponse({"status": "ready", "checks": checks})
