@@ -25,6 +25,7 @@ COPY contracts/pyproject.toml contracts/
 COPY libs/messaging/pyproject.toml libs/messaging/
 COPY libs/service_kit/pyproject.toml libs/service_kit/
 COPY libs/devstack/pyproject.toml libs/devstack/
+COPY libs/bpctl/pyproject.toml libs/bpctl/
 COPY services/booking/pyproject.toml services/booking/
 COPY services/inventory/pyproject.toml services/inventory/
 COPY services/pricing/pyproject.toml services/pricing/

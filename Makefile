@@ -3,7 +3,7 @@
 PY := .venv/bin/python
 BIN := .venv/bin
 
-.PHONY: bootstrap run demo token test test-fast lint fmt bench schemas asyncapi contracts-baseline openapi clean
+.PHONY: bootstrap run demo token test test-fast lint fmt bench schemas asyncapi contracts-baseline openapi chart-data clean
 
 bootstrap:
 	@bash scripts/bootstrap.sh
@@ -32,6 +32,7 @@ lint: bootstrap
 	$(BIN)/lint-imports
 	$(PY) -m devstack.openapi --check
 	$(PY) -m contracts.asyncapi --check
+	$(PY) -m devstack.chartdata --check
 
 fmt: bootstrap
 	$(BIN)/ruff check --fix .
@@ -52,6 +53,9 @@ contracts-baseline: bootstrap  # a release: the current contracts become what la
 
 openapi: bootstrap  # write docs/api/<service>.openapi.json (lint fails when they are stale)
 	$(PY) -m devstack.openapi
+
+chart-data: bootstrap  # deploy/helm/booking-platform/files/platform.yaml: topics, consumers, API routes
+	$(PY) -m devstack.chartdata
 
 clean:
 	rm -rf .local .pytest_cache .mypy_cache .ruff_cache

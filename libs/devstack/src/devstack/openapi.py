@@ -18,22 +18,27 @@ from typing import Any
 
 from devstack.platform import SERVICES
 from devstack.tokens import DevKeys
+from service_kit.runtime import ServiceDefinition
 
 DOCS = Path(__file__).resolve().parents[4] / "docs" / "api"
 
 
-def document(service: str) -> dict[str, Any]:
-    """The OpenAPI document the service serves, built offline."""
-    if "AUTH_JWKS" not in os.environ:  # any key: the document does not depend on it
+def offline_definition(service: str) -> ServiceDefinition:
+    """The service's definition with settings that let it be built without connecting to
+    anything (the app and the consumers open no connection until they run)."""
+    if "AUTH_JWKS" not in os.environ:  # any key: nothing offline depends on it
         with tempfile.TemporaryDirectory() as scratch:
             os.environ["AUTH_JWKS"] = DevKeys.load_or_create(Path(scratch)).jwks()
-    # Never connected to: building the app opens no connection.
     os.environ.setdefault(
-        f"{service.upper()}_DATABASE_URL", "postgresql://openapi@127.0.0.1:9/unused"
+        f"{service.upper()}_DATABASE_URL", "postgresql://offline@127.0.0.1:9/unused"
     )
-    definition = importlib.import_module(f"{service}.bootstrap").SERVICE
-    app = definition.web_app()
-    doc: dict[str, Any] = app.openapi()
+    definition: ServiceDefinition = importlib.import_module(f"{service}.bootstrap").SERVICE
+    return definition
+
+
+def document(service: str) -> dict[str, Any]:
+    """The OpenAPI document the service serves, built offline."""
+    doc: dict[str, Any] = offline_definition(service).web_app().openapi()
     return doc
 
 

@@ -20,7 +20,11 @@ from typing import Any
 
 import jwt
 from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ec import EllipticCurvePrivateKey
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
+
+from service_kit.auth import key_id
 
 ISSUER = "booking-platform"
 AUDIENCE = "booking-platform-api"
@@ -68,18 +72,54 @@ class DevKeys:
         ttl_s: int = 8 * 3600,
         **extra: Any,
     ) -> str:
-        now = int(time.time())
-        claims = {
-            "iss": ISSUER,
-            "aud": AUDIENCE,
-            "sub": subject or f"dev-{uuid.uuid4().hex[:8]}",
-            "tenant": tenant,
-            "roles": list(roles),
-            "iat": now,
-            "exp": now + ttl_s,
+        return sign_token(
+            self.private_key,
+            kid=self.kid,
+            tenant=tenant,
+            roles=roles,
+            subject=subject,
+            ttl_s=ttl_s,
             **extra,
-        }
-        return jwt.encode(claims, self.private_key, algorithm="EdDSA", headers={"kid": self.kid})
+        )
+
+
+_ALGORITHM = {RSAPrivateKey: "RS256", Ed25519PrivateKey: "EdDSA"}
+
+
+def sign_token(
+    private_key: Any,
+    *,
+    tenant: str,
+    roles: Iterable[str] = ("staff",),
+    subject: str | None = None,
+    ttl_s: int = 8 * 3600,
+    kid: str | None = None,
+    issuer: str = ISSUER,
+    audience: str = AUDIENCE,
+    **extra: Any,
+) -> str:
+    """A bearer token signed with an RSA, P-256 or Ed25519 private key; the key id defaults to
+    the one services derive from the key's certificate (``AUTH_SIGNING_CERT``)."""
+    if isinstance(private_key, EllipticCurvePrivateKey):
+        algorithm = "ES256"
+    else:
+        found = [a for t, a in _ALGORITHM.items() if isinstance(private_key, t)]
+        if not found:
+            raise ValueError("the signing key must be RSA, EC (P-256) or Ed25519")
+        algorithm = found[0]
+    now = int(time.time())
+    claims = {
+        "iss": issuer,
+        "aud": audience,
+        "sub": subject or f"dev-{uuid.uuid4().hex[:8]}",
+        "tenant": tenant,
+        "roles": list(roles),
+        "iat": now,
+        "exp": now + ttl_s,
+        **extra,
+    }
+    headers = {"kid": kid or key_id(private_key.public_key())}
+    return jwt.encode(claims, private_key, algorithm=algorithm, headers=headers)
 
 
 def local_secret(workdir: Path, name: str) -> str:

@@ -1,8 +1,9 @@
 """Bearer JWT authentication: who is calling, for which tenant, in which role.
 
 Every API request carries ``Authorization: Bearer <JWT>``. The token is verified against the
-keys configured in ``AUTH_JWKS`` (a JSON Web Key Set, inline) or ``AUTH_JWKS_FILE`` (a path),
-with the issuer ``AUTH_ISSUER`` and the audience ``AUTH_AUDIENCE``. Claims used:
+keys configured in ``AUTH_JWKS`` (a JSON Web Key Set, inline), ``AUTH_JWKS_FILE`` (a path) or
+``AUTH_SIGNING_CERT`` (a PEM X.509 certificate of the signing key: what the Helm chart makes
+when no identity provider is configured; ``bpctl token`` signs with its private key), with the issuer ``AUTH_ISSUER`` and the audience ``AUTH_AUDIENCE``. Claims used:
 
 * ``sub`` - the caller (a guest's id, a staff member's login);
 * ``tenant`` - the tenant whose data the caller may see; everything else answers 404;
@@ -16,6 +17,7 @@ Failures answer 401 with ``WWW-Authenticate: Bearer`` and never echo the token.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
 from enum import StrEnum
@@ -23,6 +25,9 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import jwt
+from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
@@ -58,6 +63,36 @@ class AuthNotConfigured(ValueError):
 _ASYMMETRIC = {"RSA", "EC", "OKP"}
 
 
+def key_id(public_key: Any) -> str:
+    """A stable key id for a public key: its SubjectPublicKeyInfo digest, shortened."""
+    der = public_key.public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
+    return "k-" + hashlib.sha256(der).hexdigest()[:16]
+
+
+def jwks_of_public_key(public_key: Any) -> dict[str, Any]:
+    if isinstance(public_key, rsa.RSAPublicKey):
+        jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(public_key))
+        jwk["alg"] = "RS256"
+    elif isinstance(public_key, ec.EllipticCurvePublicKey):
+        jwk = json.loads(jwt.algorithms.ECAlgorithm.to_jwk(public_key))
+        jwk["alg"] = {"P-256": "ES256", "P-384": "ES384", "P-521": "ES512"}[jwk["crv"]]
+    elif isinstance(public_key, ed25519.Ed25519PublicKey):
+        jwk = json.loads(jwt.algorithms.OKPAlgorithm.to_jwk(public_key))
+        jwk["alg"] = "EdDSA"
+    else:
+        raise AuthNotConfigured("the signing key must be RSA, EC or Ed25519")
+    jwk.update({"kid": key_id(public_key), "use": "sig"})
+    return {"keys": [jwk]}
+
+
+def jwks_of_certificate(pem: str) -> dict[str, Any]:
+    try:
+        certificate = x509.load_pem_x509_certificate(pem.encode())
+    except ValueError:
+        raise AuthNotConfigured("AUTH_SIGNING_CERT is not a PEM certificate") from None
+    return jwks_of_public_key(certificate.public_key())
+
+
 class TokenVerifier:
     def __init__(
         self, jwks: dict[str, Any], *, issuer: str, audience: str, leeway_s: float = 30
@@ -81,8 +116,12 @@ class TokenVerifier:
             raw = settings.auth_jwks.get_secret_value()
         elif settings.auth_jwks_file:
             raw = Path(settings.auth_jwks_file).read_text()
+        elif getattr(settings, "auth_signing_cert", None):
+            raw = json.dumps(jwks_of_certificate(settings.auth_signing_cert))
         if not raw:
-            raise AuthNotConfigured("set AUTH_JWKS or AUTH_JWKS_FILE to the token signing keys")
+            raise AuthNotConfigured(
+                "set AUTH_JWKS, AUTH_JWKS_FILE or AUTH_SIGNING_CERT to the token signing keys"
+            )
         try:
             jwks = json.loads(raw)
         except ValueError:

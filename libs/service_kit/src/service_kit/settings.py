@@ -2,8 +2,8 @@
 
 ``KAFKA_BOOTSTRAP_SERVERS`` is shared by all services (no prefix). Each service has its own
 ``<SERVICE>_DATABASE_URL``. The bearer-token settings (``AUTH_JWKS``, ``AUTH_JWKS_FILE``,
-``AUTH_ISSUER``, ``AUTH_AUDIENCE``) are shared too. Values are validated when the process starts; a bad value stops it
-with a message that never contains a secret.
+``AUTH_SIGNING_CERT``, ``AUTH_ISSUER``, ``AUTH_AUDIENCE``) are shared too. Values are validated
+when the process starts; a bad value stops it with a message that never contains a secret.
 """
 
 from __future__ import annotations
@@ -45,6 +45,7 @@ class ServiceSettings(BaseSettings):
     # Bearer tokens (service_kit.auth); shared by all services, like the Kafka address.
     auth_jwks: SecretStr | None = Field(default=None, validation_alias="AUTH_JWKS")
     auth_jwks_file: str | None = Field(default=None, validation_alias="AUTH_JWKS_FILE")
+    auth_signing_cert: str | None = Field(default=None, validation_alias="AUTH_SIGNING_CERT")
     auth_issuer: str = Field(default="booking-platform", validation_alias="AUTH_ISSUER")
     auth_audience: str = Field(default="booking-platform-api", validation_alias="AUTH_AUDIENCE")
     auth_leeway_s: float = Field(default=30, ge=0, le=300, validation_alias="AUTH_LEEWAY_S")

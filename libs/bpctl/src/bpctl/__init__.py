@@ -1,0 +1,1 @@
+"""bpctl: the operator command line of the booking platform."""
