@@ -28,7 +28,7 @@ lint: bootstrap
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy contracts/src libs/messaging/src libs/service_kit/src libs/devstack/src \
 		services/booking/src services/inventory/src services/pricing/src services/payment/src \
-		services/notifier/src examples/analytics/src
+		services/notifier/src examples/analytics/src libs/bpctl/src
 	$(BIN)/lint-imports
 	$(PY) -m devstack.openapi --check
 	$(PY) -m contracts.asyncapi --check

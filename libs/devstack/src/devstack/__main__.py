@@ -7,6 +7,7 @@ import signal
 import sys
 import time
 from datetime import date, timedelta
+from pathlib import Path
 from typing import Any
 
 from devstack.client import PlatformClient, booking_body, discover_token, discover_urls
@@ -19,8 +20,12 @@ def _print(msg: str = "", file: Any = None) -> None:
     print(msg, flush=True, file=file)
 
 
-def run() -> int:
-    config = PlatformConfig.local()
+def run(workdir: Path | None = None, free_ports: bool = False) -> int:
+    config = PlatformConfig.local(workdir)
+    if free_ports:  # beside another platform (bpctl's tests): every port chosen free
+        config = PlatformConfig.ephemeral(
+            config.workdir, external_kafka=config.external_kafka, external_db=config.external_db
+        )
     platform = Platform(config)
     stopping = False
 
@@ -164,7 +169,9 @@ def token(args: argparse.Namespace) -> int:
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m devstack")
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("run", help="start the whole platform (make run)")
+    start = commands.add_parser("run", help="start the whole platform (make run)")
+    start.add_argument("--workdir", type=Path, default=None, help="default: .local/platform")
+    start.add_argument("--free-ports", action="store_true", help="any free loopback ports")
     commands.add_parser("demo", help="two bookings against a running platform (make demo)")
     mint = commands.add_parser("token", help="mint a development bearer token")
     mint.add_argument("--tenant", default=DEFAULT_TENANT)
@@ -177,7 +184,9 @@ def main() -> int:
     if args.command == "token":
         args.role = args.role or ["staff"]
         return token(args)
-    return run() if args.command == "run" else demo()
+    if args.command == "run":
+        return run(args.workdir, args.free_ports)
+    return demo()
 
 
 if __name__ == "__main__":

@@ -304,6 +304,13 @@ class Platform:
             "mail_sink_pid": self.mail_sink.pid if self.mail_sink else None,
             "maildir": str(self.maildir) if self.mail_sink else None,
             "signing_key": str(self.config.workdir / KEY_FILE),
+            # The process that owns this platform: stopping it stops everything.
+            "launcher_pid": os.getpid(),
+            # Only the embedded server's (it trusts loopback: no password in them); an external
+            # database's URL stays in the environment it came from.
+            "database_urls": {
+                s: url for s, url in self.database_urls.items() if s not in self.config.external_db
+            },
         }
         (self.config.workdir / "state.json").write_text(json.dumps(state, indent=2))
         self._state_written = True

@@ -1,0 +1,120 @@
+"""Start, stop and inspect the local platform (the one ``make run`` starts) from another
+terminal: ``bpctl start`` launches ``python -m devstack run`` in the background and waits until
+every process is ready; ``bpctl stop`` signals that launcher, which stops what it started."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from devstack.kafka import REPO_ROOT
+from devstack.platform import SERVICES
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    pid: int | None
+    alive: bool
+    ready: str  # "ready", "not ready: ...", "-"
+
+
+def alive(pid: int | None) -> bool:
+    if not pid:
+        return False
+    try:  # reap it if it is our own child that exited (else it lingers as a zombie)
+        if os.waitpid(pid, os.WNOHANG)[0] == pid:
+            return False
+    except ChildProcessError:
+        pass
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _probe(client: httpx.Client, url: str | None) -> str:
+    if not url:
+        return "-"
+    try:
+        response = client.get(f"{url}/readyz")
+    except httpx.HTTPError as exc:
+        return f"not ready: {type(exc).__name__}"
+    if response.status_code == 200:
+        return "ready"
+    checks = response.json().get("checks", {})
+    bad = ", ".join(f"{k} {v}" for k, v in checks.items() if v != "ok")
+    return f"not ready: {bad or response.status_code}"
+
+
+def status(state: dict) -> list[Check]:
+    pids = state.get("pids", {})
+    out = []
+    with httpx.Client(timeout=3.0) as client:
+        for service in SERVICES:
+            for role, url in (
+                ("web", state.get("urls", {}).get(service)),
+                ("worker", state.get("ops_urls", {}).get(service)),
+            ):
+                pid = pids.get(f"{service}-{role}")
+                ok = alive(pid)
+                out.append(Check(f"{service}-{role}", pid, ok, _probe(client, url) if ok else "-"))
+    for name in ("kafka", "postgres", "mail_sink"):
+        pid = state.get(f"{name}_pid")
+        if pid is not None:
+            out.append(Check(name.replace("_", " "), pid, alive(pid), "-"))
+    return out
+
+
+def launch(workdir: Path, free_ports: bool) -> subprocess.Popen[bytes]:
+    workdir.mkdir(parents=True, exist_ok=True)
+    log = open(workdir / "launcher.log", "ab")  # noqa: SIM115 - the child keeps it
+    argv = [sys.executable, "-m", "devstack", "run", "--workdir", str(workdir)]
+    if free_ports:
+        argv.append("--free-ports")
+    try:
+        return subprocess.Popen(
+            argv, stdout=log, stderr=subprocess.STDOUT, cwd=REPO_ROOT, start_new_session=True
+        )
+    finally:
+        log.close()
+
+
+def wait_started(workdir: Path, proc: subprocess.Popen[bytes], timeout_s: float) -> dict:
+    state_file = workdir / "state.json"
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            tail = (workdir / "launcher.log").read_text(errors="replace")[-2000:]
+            raise RuntimeError(f"the platform did not start (exit {proc.returncode}):\n{tail}")
+        if state_file.exists():
+            state: dict = json.loads(state_file.read_text())
+            if state.get("launcher_pid") == proc.pid:
+                return state
+        time.sleep(0.5)
+    raise TimeoutError(
+        f"the platform was not up within {timeout_s:.0f}s; see {workdir}/launcher.log"
+    )
+
+
+def stop(state: dict, timeout_s: float = 90.0) -> bool:
+    """Signal the launcher and wait until it has stopped everything."""
+    pid = state.get("launcher_pid")
+    if pid is None or not alive(pid):
+        return False
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline and alive(pid):
+        time.sleep(0.3)
+    return not alive(pid)

@@ -1,0 +1,145 @@
+"""What operators ask Kafka: consumer lag per group and partition, topics as they are, and
+a group's state. Shared by ``bpctl`` and the workers' lag gauge."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+
+
+@dataclass(frozen=True)
+class PartitionLag:
+    group: str
+    topic: str
+    partition: int
+    committed: int | None  # None: the group never committed here
+    end: int
+
+    @property
+    def lag(self) -> int:
+        return self.end - (self.committed or 0)
+
+
+@dataclass(frozen=True)
+class GroupState:
+    group: str
+    state: str  # Stable, Empty, Dead, PreparingRebalance, CompletingRebalance
+    members: int
+
+
+@dataclass(frozen=True)
+class TopicInfo:
+    name: str
+    partitions: int
+    replicas: int
+    in_sync: int  # the fewest in-sync replicas of any partition
+    offline: int  # partitions without a leader
+    messages: int  # end offsets minus start offsets, summed
+
+
+@asynccontextmanager
+async def admin(bootstrap: str) -> AsyncIterator[AIOKafkaAdminClient]:
+    client = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="booking-admin")
+    await client.start()
+    try:
+        yield client
+    finally:
+        await client.close()
+
+
+@asynccontextmanager
+async def offsets_reader(bootstrap: str) -> AsyncIterator[AIOKafkaConsumer]:
+    """A consumer in no group: reads offsets, commits nothing."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False
+    )
+    await consumer.start()
+    try:
+        yield consumer
+    finally:
+        await consumer.stop()
+
+
+async def groups(bootstrap: str) -> list[str]:
+    async with admin(bootstrap) as client:
+        return sorted(g for g, _ in await client.list_consumer_groups())
+
+
+async def group_states(bootstrap: str, names: list[str]) -> list[GroupState]:
+    async with admin(bootstrap) as client:
+        responses = await client.describe_consumer_groups(names)
+    out = []
+    for response in responses:
+        for g in response.to_object()["groups"]:
+            out.append(GroupState(g["group"], g["state"], len(g["members"])))
+    return out
+
+
+async def lag(bootstrap: str, names: list[str] | None = None) -> list[PartitionLag]:
+    """Per group, topic and partition it has committed on: committed offset, end, lag."""
+    async with admin(bootstrap) as client:
+        wanted = (
+            names
+            if names is not None
+            else sorted(g for g, _ in await client.list_consumer_groups())
+        )
+        committed: dict[str, dict[TopicPartition, Any]] = {}
+        for group in wanted:
+            committed[group] = await client.list_consumer_group_offsets(group)
+    partitions = {tp for offsets in committed.values() for tp in offsets}
+    if not partitions:
+        return []
+    async with offsets_reader(bootstrap) as reader:
+        ends = await reader.end_offsets(list(partitions))
+    rows = [
+        PartitionLag(
+            group,
+            tp.topic,
+            tp.partition,
+            meta.offset if meta.offset >= 0 else None,
+            ends[tp],
+        )
+        for group, offsets in committed.items()
+        for tp, meta in offsets.items()
+    ]
+    return sorted(rows, key=lambda r: (r.group, r.topic, r.partition))
+
+
+async def topics(bootstrap: str, names: list[str] | None = None) -> list[TopicInfo]:
+    async with admin(bootstrap) as client:
+        listed = names or sorted(t for t in await client.list_topics() if not t.startswith("_"))
+        described = await client.describe_topics(listed)
+    tps = [
+        TopicPartition(t["topic"], p["partition"])
+        for t in described
+        if t["error_code"] == 0
+        for p in t["partitions"]
+    ]
+    async with offsets_reader(bootstrap) as reader:
+        starts, ends = await asyncio.gather(reader.beginning_offsets(tps), reader.end_offsets(tps))
+    out = []
+    for t in described:
+        if t["error_code"] != 0:
+            continue
+        parts = t["partitions"]
+        out.append(
+            TopicInfo(
+                name=t["topic"],
+                partitions=len(parts),
+                replicas=max((len(p["replicas"]) for p in parts), default=0),
+                in_sync=min((len(p["isr"]) for p in parts), default=0),
+                offline=sum(1 for p in parts if p["leader"] < 0),
+                messages=sum(
+                    ends[TopicPartition(t["topic"], p["partition"])]
+                    - starts[TopicPartition(t["topic"], p["partition"])]
+                    for p in parts
+                ),
+            )
+        )
+    return sorted(out, key=lambda t: t.name)
