@@ -26,3 +26,37 @@ def test_every_worker_answers_health_readiness_and_metrics(
     # The embedded relay reports its outbox; every worker consumes something.
     assert f'outbox_pending_rows{{service="{service}"}}' in metrics.text
     assert "consumer_messages_total" in metrics.text
+
+
+def test_workers_report_lag_dead_letters_and_saga_durations(
+    platform: Platform, client: PlatformClient
+) -> None:
+    import re
+    import time
+    import uuid
+    from datetime import UTC, datetime, timedelta
+
+    from devstack.client import booking_body
+
+    resource = client.create_resource(f"metrics {uuid.uuid4().hex[:6]}", capacity=1)
+    client.create_rate_plan(resource["id"], "70.00", "EUR")
+    day = datetime.now(UTC).date() + timedelta(days=40)
+    booking = client.book(booking_body(resource["id"], day), key=str(uuid.uuid4())).json()
+    assert client.wait_terminal(booking["id"])["status"] == "confirmed"
+    text = httpx.get(f"{platform.ops_url('booking')}/metrics", timeout=5).text
+    done = re.search(
+        r'saga_duration_seconds_count\{outcome="succeeded",saga_type="([a-z_]+)"\} ([0-9.]+)', text
+    )
+    assert done and float(done.group(2)) >= 1, "no finished saga observed"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:  # the lag job reports every 15 s
+        text = httpx.get(f"{platform.ops_url('inventory')}/metrics", timeout=5).text
+        if (
+            'consumer_lag_messages{consumer="inventory-worker",partition="0",topic="inventory.commands"}'
+            in text
+        ):
+            break
+        time.sleep(1)
+    else:
+        raise AssertionError("no consumer lag reported")
+    assert 'dlq_depth_messages{topic="inventory.commands.dlq"}' in text

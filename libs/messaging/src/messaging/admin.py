@@ -18,12 +18,13 @@ class PartitionLag:
     group: str
     topic: str
     partition: int
-    committed: int | None  # None: the group never committed here
+    committed: int | None  # None: the group never committed here (it starts at the earliest)
+    start: int
     end: int
 
     @property
     def lag(self) -> int:
-        return self.end - (self.committed or 0)
+        return self.end - (self.committed if self.committed is not None else self.start)
 
 
 @dataclass(frozen=True)
@@ -81,8 +82,12 @@ async def group_states(bootstrap: str, names: list[str]) -> list[GroupState]:
     return out
 
 
-async def lag(bootstrap: str, names: list[str] | None = None) -> list[PartitionLag]:
-    """Per group, topic and partition it has committed on: committed offset, end, lag."""
+async def lag(
+    bootstrap: str, names: list[str] | None = None, topics: dict[str, list[str]] | None = None
+) -> list[PartitionLag]:
+    """Per group, every partition of each topic it consumes: committed offset, end and lag. A
+    group's topics are those it has committed on, and ``topics[group]`` when given (a partition
+    it never committed on still counts: its messages wait too)."""
     async with admin(bootstrap) as client:
         wanted = (
             names
@@ -92,22 +97,30 @@ async def lag(bootstrap: str, names: list[str] | None = None) -> list[PartitionL
         committed: dict[str, dict[TopicPartition, Any]] = {}
         for group in wanted:
             committed[group] = await client.list_consumer_group_offsets(group)
-    partitions = {tp for offsets in committed.values() for tp in offsets}
-    if not partitions:
+        consumed = {
+            g: sorted({tp.topic for tp in offsets} | set((topics or {}).get(g, [])))
+            for g, offsets in committed.items()
+        }
+        names_needed = sorted({t for ts in consumed.values() for t in ts})
+        described = await client.describe_topics(names_needed) if names_needed else []
+    partitions = {
+        t["topic"]: [p["partition"] for p in t["partitions"]]
+        for t in described
+        if t["error_code"] == 0
+    }
+    tps = [TopicPartition(t, p) for t, ps in partitions.items() for p in ps]
+    if not tps:
         return []
     async with offsets_reader(bootstrap) as reader:
-        ends = await reader.end_offsets(list(partitions))
-    rows = [
-        PartitionLag(
-            group,
-            tp.topic,
-            tp.partition,
-            meta.offset if meta.offset >= 0 else None,
-            ends[tp],
-        )
-        for group, offsets in committed.items()
-        for tp, meta in offsets.items()
-    ]
+        starts, ends = await asyncio.gather(reader.beginning_offsets(tps), reader.end_offsets(tps))
+    rows = []
+    for group, group_topics in consumed.items():
+        for topic in group_topics:
+            for partition in partitions.get(topic, []):
+                tp = TopicPartition(topic, partition)
+                meta = committed[group].get(tp)
+                offset = meta.offset if meta is not None and meta.offset >= 0 else None
+                rows.append(PartitionLag(group, topic, partition, offset, starts[tp], ends[tp]))
     return sorted(rows, key=lambda r: (r.group, r.topic, r.partition))
 
 

@@ -12,9 +12,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import APIRouter, FastAPI
+from prometheus_client import Gauge
 from sqlalchemy import MetaData, Table
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from messaging import admin
 from messaging.inbox import Inbox
 from messaging.jobs import periodic
 from messaging.kafka import reliable_producer
@@ -146,6 +148,7 @@ def run_worker(definition: ServiceDefinition) -> None:
         relay = definition.relay(wiring)
         runner.background.append(relay.run)
     runner.background.append(inbox_purge_job(wiring))
+    runner.background.append(lag_job(wiring, runner))
     if ops := _ops_job(definition, wiring, "worker"):
         runner.background.append(ops)
     app = runner.build_app()
@@ -172,6 +175,39 @@ def inbox_purge_job(wiring: Wiring, every_s: float = 600.0) -> Callable[[], Awai
         return removed > 0  # a full batch may mean more: go again at once
 
     return periodic("inbox-purge", every_s, tick)
+
+
+CONSUMER_LAG = Gauge(
+    "consumer_lag_messages",
+    "Messages a consumer group has yet to apply, per partition (every member reports its "
+    "group's: aggregate with max)",
+    ["consumer", "topic", "partition"],
+)
+DLQ_DEPTH = Gauge(
+    "dlq_depth_messages",
+    "Messages held in the dead-letter topic of a topic this service consumes",
+    ["topic"],
+)
+
+
+def lag_job(
+    wiring: Wiring, runner: ConsumerRunner, every_s: float = 15.0
+) -> Callable[[], Awaitable[None]]:
+    """The worker's group lag and its topics' dead-letter depth, from Kafka, for /metrics."""
+    bootstrap = wiring.settings.kafka_bootstrap_servers
+    consumed = sorted({s.topic.name for s in runner.subscriptions})
+    dlqs = sorted({s.topic.dlq.name for s in runner.subscriptions})
+
+    async def tick() -> bool:
+        for row in await admin.lag(
+            bootstrap, [runner.consumer_name], {runner.consumer_name: consumed}
+        ):
+            CONSUMER_LAG.labels(row.group, row.topic, str(row.partition)).set(row.lag)
+        for info in await admin.topics(bootstrap, dlqs):
+            DLQ_DEPTH.labels(info.name).set(info.messages)
+        return False
+
+    return periodic("consumer-lag", every_s, tick)
 
 
 def _ops_job(
