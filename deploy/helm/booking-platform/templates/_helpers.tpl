@@ -84,9 +84,6 @@ AUTH_AUDIENCE: {{ $root.Values.auth.audience | quote }}
 {{ $prefix }}_HTTP_HOST: "0.0.0.0"
 {{ $prefix }}_ALLOW_PUBLIC_BIND: "true"
 {{ $prefix }}_OPS_PORT: {{ $root.Values.ops.port | quote }}
-{{- with $root.Values.tracing.otlpEndpoint }}
-OTEL_EXPORTER_OTLP_ENDPOINT: {{ . | quote }}
-{{- end }}
 {{- if eq .service "booking" }}
 BOOKING_INVENTORY_URL: {{ printf "http://%s-inventory-web:8001" (include "bp.fullname" $root) | quote }}
 {{- end }}
