@@ -36,7 +36,9 @@ def _claims(**over: Any) -> dict[str, Any]:
         "tenant": "t1",
         "roles": ["guest"],
         "iat": now,
-        "exp": now + 60,
+        # An hour: the parametrized cases are built when the tests are collected, which may be
+        # minutes before they run in a full session.
+        "exp": now + 3600,
     }
     claims.update(over)
     return {k: v for k, v in claims.items() if v is not None}
