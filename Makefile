@@ -15,7 +15,7 @@ demo:
 	$(PY) -m devstack demo
 
 token:  # a development bearer token for `make run`; e.g. make token ARGS="--role guest --subject g-1"
-	$(PY) -m devstack token $(ARGS)
+	$(BIN)/bpctl token $(ARGS)
 
 test: bootstrap
 	$(PY) -m pytest

@@ -253,9 +253,7 @@ def seed(
     """Demo data through the APIs: resources with rate plans, and confirmed bookings."""
     from devstack.client import PlatformClient, booking_body
 
-    client = PlatformClient(
-        {s: target().url(s) for s in SERVICES}, token=_token(tenant, ("staff",))
-    )
+    client = PlatformClient(target().urls(), token=_token(tenant, ("staff",)))
     made: list[str] = []
     failed = 0
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
@@ -302,7 +300,7 @@ def token(
         list[str] | None, typer.Option(help="guest, staff or admin; repeatable.")
     ] = None,
     subject: str | None = None,
-    ttl_minutes: Annotated[int, typer.Option(min=1, max=7 * 24 * 60)] = 60,
+    ttl_minutes: Annotated[int, typer.Option(min=1, max=7 * 24 * 60)] = 480,
     signing_key: Annotated[
         Path | None,
         typer.Option(
@@ -429,12 +427,13 @@ def dlq_redrive(
 ) -> None:
     """Publish dead letters back to their topic, oldest first, each once (fix the cause first)."""
     bootstrap = target().kafka()
-    waiting = [d for d in asyncio.run(kafka_ops.dead_letters(bootstrap, topic)) if not d.redriven]
     if not yes:
-        console.print(f"{len(waiting)} dead letters would be redriven; add --yes to do it")
+        letters = asyncio.run(kafka_ops.dead_letters(bootstrap, topic))
+        waiting = sum(not d.redriven for d in letters)
+        console.print(f"{waiting} dead letters would be redriven; add --yes to do it")
         return
     with _progress() as progress:
-        task = progress.add_task("redriving", total=min(len(waiting), limit or len(waiting)))
+        task = progress.add_task("redriving", total=None)  # redrive tells the total
 
         def advance(done: int, total: int) -> None:
             progress.update(task, completed=done, total=total)

@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from devstack.client import discover_urls
 from devstack.kafka import REPO_ROOT
-from devstack.platform import SERVICES
 
 DEFAULT_DIR = REPO_ROOT / ".local" / "platform"
 
@@ -51,10 +51,5 @@ class Target:
             raise NotConfigured(f"no platform running here: set {service.upper()}_DATABASE_URL")
         return str(value)
 
-    def url(self, service: str) -> str:
-        value = os.environ.get(f"{service.upper()}_URL") or self.state.get("urls", {}).get(service)
-        return str(value or f"http://127.0.0.1:{SERVICES[service]}").rstrip("/")
-
-    def ops_url(self, service: str) -> str | None:
-        value = self.state.get("ops_urls", {}).get(service)
-        return str(value) if value else None
+    def urls(self) -> dict[str, str]:
+        return discover_urls(self.workdir)

@@ -140,6 +140,7 @@ async def redrive(
         if limit is not None:
             records = records[:limit]
         total = len(records)
+        progress(0, total)
         for sent, record in enumerate(records, start=1):
             headers = [(k, v) for k, v in (record.headers or ()) if not k.startswith("dlq_")]  # type: ignore[attr-defined]
             original = _headers(record).get("dlq_original_topic") or dlq.removesuffix(".dlq")

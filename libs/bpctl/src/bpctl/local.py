@@ -17,6 +17,7 @@ import httpx
 
 from devstack.kafka import REPO_ROOT
 from devstack.platform import SERVICES
+from devstack.procs import Proc, wait_for
 
 
 @dataclass(frozen=True)
@@ -77,35 +78,35 @@ def status(state: dict) -> list[Check]:
     return out
 
 
-def launch(workdir: Path, free_ports: bool) -> subprocess.Popen[bytes]:
+def launch(workdir: Path, free_ports: bool) -> Proc:
+    """``python -m devstack run`` in its own session: unlike the platform's own children it
+    outlives the bpctl that started it (``bpctl stop`` ends it)."""
     workdir.mkdir(parents=True, exist_ok=True)
-    log = open(workdir / "launcher.log", "ab")  # noqa: SIM115 - the child keeps it
+    log_path = workdir / "launcher.log"
+    log = open(log_path, "ab")  # noqa: SIM115 - the child keeps it
     argv = [sys.executable, "-m", "devstack", "run", "--workdir", str(workdir)]
     if free_ports:
         argv.append("--free-ports")
     try:
-        return subprocess.Popen(
+        popen = subprocess.Popen(
             argv, stdout=log, stderr=subprocess.STDOUT, cwd=REPO_ROOT, start_new_session=True
         )
     finally:
         log.close()
+    return Proc("the platform", popen, log_path)
 
 
-def wait_started(workdir: Path, proc: subprocess.Popen[bytes], timeout_s: float) -> dict:
+def wait_started(workdir: Path, launcher: Proc, timeout_s: float) -> dict:
+    """The state the launcher writes once every process is ready."""
     state_file = workdir / "state.json"
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            tail = (workdir / "launcher.log").read_text(errors="replace")[-2000:]
-            raise RuntimeError(f"the platform did not start (exit {proc.returncode}):\n{tail}")
-        if state_file.exists():
-            state: dict = json.loads(state_file.read_text())
-            if state.get("launcher_pid") == proc.pid:
-                return state
-        time.sleep(0.5)
-    raise TimeoutError(
-        f"the platform was not up within {timeout_s:.0f}s; see {workdir}/launcher.log"
-    )
+
+    def started() -> dict | None:
+        if not state_file.exists():
+            return None
+        state: dict = json.loads(state_file.read_text())
+        return state if state.get("launcher_pid") == launcher.pid else None
+
+    return wait_for(started, timeout_s, "the platform to start", interval=0.5, proc=launcher)
 
 
 def stop(state: dict, timeout_s: float = 90.0) -> bool:

@@ -1,4 +1,5 @@
-"""``python -m devstack run`` (make run) and ``python -m devstack demo`` (make demo)."""
+"""``python -m devstack run`` (make run) and ``python -m devstack demo`` (make demo); tokens
+are minted by ``bpctl token`` (make token)."""
 
 from __future__ import annotations
 
@@ -11,9 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from devstack.client import PlatformClient, booking_body, discover_token, discover_urls
-from devstack.kafka import REPO_ROOT
 from devstack.platform import SERVICES, Platform, PlatformConfig
-from devstack.tokens import DEFAULT_TENANT, KEY_FILE, DevKeys
 
 
 def _print(msg: str = "", file: Any = None) -> None:
@@ -151,21 +150,6 @@ def demo() -> int:
     return 0 if ok else 1
 
 
-def token(args: argparse.Namespace) -> int:
-    """Print a development bearer token for the platform of `make run`."""
-    workdir = REPO_ROOT / ".local" / "platform"
-    if not (workdir / KEY_FILE).exists():
-        _print("no signing key: start the platform once with `make run`", file=sys.stderr)
-        return 2
-    keys = DevKeys.load_or_create(workdir)
-    print(
-        keys.mint(
-            tenant=args.tenant, roles=args.role, subject=args.subject, ttl_s=args.ttl_minutes * 60
-        )
-    )
-    return 0
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m devstack")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -173,17 +157,7 @@ def main() -> int:
     start.add_argument("--workdir", type=Path, default=None, help="default: .local/platform")
     start.add_argument("--free-ports", action="store_true", help="any free loopback ports")
     commands.add_parser("demo", help="two bookings against a running platform (make demo)")
-    mint = commands.add_parser("token", help="mint a development bearer token")
-    mint.add_argument("--tenant", default=DEFAULT_TENANT)
-    mint.add_argument(
-        "--role", action="append", choices=["guest", "staff", "admin"], help="repeatable"
-    )
-    mint.add_argument("--subject", default=None, help="the sub claim (a guest or staff id)")
-    mint.add_argument("--ttl-minutes", type=int, default=480)
     args = parser.parse_args()
-    if args.command == "token":
-        args.role = args.role or ["staff"]
-        return token(args)
     if args.command == "run":
         return run(args.workdir, args.free_ports)
     return demo()

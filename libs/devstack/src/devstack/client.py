@@ -7,6 +7,7 @@ import os
 import time
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -28,10 +29,10 @@ def discover_token(tenant: str = DEFAULT_TENANT, roles: tuple[str, ...] = ("staf
     return DevKeys.load_or_create(workdir).mint(tenant=tenant, roles=roles)
 
 
-def discover_urls() -> dict[str, str]:
+def discover_urls(workdir: Path | None = None) -> dict[str, str]:
     """URLs of a running platform: ``<SERVICE>_URL`` variables, else the state file of
-    ``make run``, else the documented default ports."""
-    state_file = REPO_ROOT / ".local" / "platform" / "state.json"
+    ``make run`` (or of the platform in ``workdir``), else the documented default ports."""
+    state_file = (workdir or REPO_ROOT / ".local" / "platform") / "state.json"
     urls = {s: f"http://127.0.0.1:{p}" for s, p in SERVICES.items()}
     if state_file.exists():
         urls.update(json.loads(state_file.read_text())["urls"])

@@ -100,7 +100,7 @@ def spawn(
 
 
 def wait_for(
-    predicate: Callable[[], T],
+    predicate: Callable[[], T | None],
     timeout: float,
     what: str,
     interval: float = 0.2,
