@@ -15,10 +15,19 @@ import pytest
 
 from devstack.client import PlatformClient
 from devstack.platform import SERVICES, Platform, PlatformConfig
+from tests.support.otlp import Collector, start_collector
 
 
 @pytest.fixture(scope="session")
-def platform() -> Iterator[Platform]:
+def collector() -> Iterator[Collector]:
+    """Where every service of the session's platform sends its spans (OTLP over HTTP)."""
+    c = start_collector()
+    yield c
+    c.close()
+
+
+@pytest.fixture(scope="session")
+def platform(collector: Collector) -> Iterator[Platform]:
     # Not under /tmp/pytest-of-root (0700): the embedded Postgres runs as an unprivileged user.
     workdir = Path(tempfile.mkdtemp(prefix="booking-tests-", dir="/var/tmp"))
     workdir.chmod(0o755)
@@ -34,6 +43,9 @@ def platform() -> Iterator[Platform]:
             # Webhook and email retries in seconds, not hours (about 15 s in all).
             "NOTIFIER_RETRY_SCHEDULE_S": "1,1,1,2,2,2,3,3",
             "NOTIFIER_DISPATCH_INTERVAL_S": "0.2",
+            # Spans leave each process within a fifth of a second.
+            "OTEL_EXPORTER_OTLP_ENDPOINT": collector.endpoint,
+            "OTEL_BSP_SCHEDULE_DELAY": "200",
         },
     )
     p = Platform(config)

@@ -24,11 +24,13 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import asyncpg
 from aiokafka import AIOKafkaProducer
 from prometheus_client import Counter, Gauge, Histogram
 
+from messaging import tracing
 from messaging.envelope import Envelope
 from messaging.tables import OUTBOX_CHANNEL
 
@@ -159,31 +161,62 @@ class OutboxRelay:
             publishable = await self._publishable(conn, rows)
             if not publishable:
                 return 0
-            futures = []
-            for row in publishable:
-                envelope = Envelope(
-                    id=row["message_id"],
-                    source=row["source"],
-                    type=row["ce_type"],
-                    time=row["created_at"],
-                    data=row["payload"].encode(),
-                    subject=row["subject"],
-                    partitionkey=row["key"],
-                    traceparent=row["traceparent"],
+            # One PRODUCER span per row, under the row's traceparent. The record carries the
+            # row's traceparent unchanged (a re-published row must be byte-identical), so the
+            # consumer's span is this one's sibling, both children of the writer's.
+            spans = [
+                tracing.start(
+                    f"send {row['topic']}",
+                    row["traceparent"],
+                    kind=tracing.SpanKind.PRODUCER,
+                    attributes={
+                        "messaging.system": "kafka",
+                        "messaging.operation.type": "send",
+                        "messaging.destination.name": row["topic"],
+                        "messaging.message.id": row["message_id"],
+                        "messaging.kafka.message.key": row["key"],
+                    },
                 )
-                futures.append(
-                    await producer.send(
-                        row["topic"],
-                        value=envelope.data,
-                        key=row["key"].encode(),
-                        headers=envelope.headers(),
-                    )
-                )
-            await asyncio.gather(*futures)
+                for row in publishable
+            ]
+            try:
+                await asyncio.gather(*await self._send_all(producer, publishable))
+            except Exception as exc:
+                for span in spans:
+                    tracing.fail(span, exc)
+                raise
+            finally:
+                for span in spans:
+                    span.end()
             await conn.execute(_MARK_SENT, [r["id"] for r in publishable])
         RELAY_PUBLISHED.labels(self.config.service).inc(len(publishable))
         RELAY_BATCH_SECONDS.labels(self.config.service).observe(time.perf_counter() - started)
         return len(publishable)
+
+    @staticmethod
+    async def _send_all(producer: AIOKafkaProducer, rows: list[asyncpg.Record]) -> list[Any]:
+        """Hand every row to the producer (in order); the futures of their acknowledgements."""
+        futures = []
+        for row in rows:
+            envelope = Envelope(
+                id=row["message_id"],
+                source=row["source"],
+                type=row["ce_type"],
+                time=row["created_at"],
+                data=row["payload"].encode(),
+                subject=row["subject"],
+                partitionkey=row["key"],
+                traceparent=row["traceparent"],
+            )
+            futures.append(
+                await producer.send(
+                    row["topic"],
+                    value=envelope.data,
+                    key=row["key"].encode(),
+                    headers=envelope.headers(),
+                )
+            )
+        return futures
 
     @staticmethod
     async def _publishable(conn: asyncpg.Connection, rows: list[asyncpg.Record]) -> list:

@@ -32,9 +32,10 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
+from contracts import cloudevents as ce
 from contracts.base import ContractMessage
 from contracts.topics import TopicSpec
-from messaging import tracing
+from messaging import logcontext, tracing
 from messaging.envelope import Envelope, Headers
 from messaging.errors import PermanentError, UnknownMessageType, is_transient
 from messaging.inbox import Inbox
@@ -191,31 +192,60 @@ class ConsumerRunner:
         app.agent(topic, name=f"{self.consumer_name}.{sub.topic.name}")(agent)
 
     async def process(self, sub: Subscription, record: Any) -> None:
-        """Apply one record or dead-letter it. Never raises (faust would ack and drop)."""
+        """Apply one record or dead-letter it. Never raises (faust would ack and drop).
+
+        The work is one CONSUMER span under the record's ``ce_traceparent`` and one log scope
+        carrying the message id (and, once decoded, its type and booking)."""
         topic = sub.topic.name
         started = time.perf_counter()
         headers: Headers = list(record.headers or ())
+        message_id = _header(headers, ce.H_ID)
+        with (
+            logcontext.scope(message_id=message_id, topic=topic),
+            tracing.span(
+                _header(headers, ce.H_TRACEPARENT),
+                f"process {topic}",
+                kind=tracing.SpanKind.CONSUMER,
+                attributes={
+                    "messaging.system": "kafka",
+                    "messaging.operation.type": "process",
+                    "messaging.destination.name": topic,
+                    "messaging.destination.partition.id": str(record.partition),
+                    "messaging.kafka.offset": record.offset,
+                    "messaging.consumer.group.name": self.consumer_name,
+                    "messaging.message.id": message_id or "",
+                },
+            ) as span,
+        ):
+            outcome = await self._process(sub, record, headers, span)
+            span.set_attribute("booking_platform.outcome", outcome)
+            CONSUMED.labels(self.consumer_name, topic, outcome).inc()
+            HANDLE_SECONDS.labels(self.consumer_name, topic).observe(time.perf_counter() - started)
+
+    async def _process(
+        self, sub: Subscription, record: Any, headers: Headers, span: tracing.Span
+    ) -> str:
         try:
             envelope = Envelope.from_record(record.key, record.value, headers)
+            logcontext.add(ce_type=envelope.type)
             try:
                 message = envelope.decode()
             except UnknownMessageType:
                 if sub.ignore_unknown:
-                    CONSUMED.labels(self.consumer_name, topic, "ignored").inc()
-                    return
+                    return "ignored"
                 raise
+            logcontext.add(booking_id=getattr(message, "booking_id", None))
             handler = sub.handler_for(message)
             if handler is None:
                 if sub.ignore_unknown:
-                    CONSUMED.labels(self.consumer_name, topic, "ignored").inc()
-                    return
+                    return "ignored"
                 raise PermanentError(f"{self.consumer_name} has no handler for {envelope.type}")
             applied = await self._apply_with_retries(handler, envelope, message)
-            CONSUMED.labels(self.consumer_name, topic, "applied" if applied else "duplicate").inc()
+            return "applied" if applied else "duplicate"
         except Exception as exc:
+            tracing.fail(span, exc)
             await self.dead_letter(sub.topic, record, headers, exc)
-        finally:
-            HANDLE_SECONDS.labels(self.consumer_name, topic).observe(time.perf_counter() - started)
+            return "dead_lettered"
 
     async def _apply_with_retries(
         self, handler: Handler, envelope: Envelope, message: ContractMessage
@@ -236,12 +266,12 @@ class ConsumerRunner:
         return applied
 
     async def apply(self, handler: Handler, envelope: Envelope, message: ContractMessage) -> bool:
-        """One transaction: inbox claim + the handler's effect and outgoing messages."""
-        with tracing.span(envelope.traceparent):
-            async with self.engine.begin() as conn:
-                if not await self.inbox.claim(conn, self.consumer_name, envelope):
-                    return False
-                await handler(HandlerContext(conn, self.outbox, envelope), message)
+        """One transaction: inbox claim + the handler's effect and outgoing messages (which
+        carry the traceparent of the span it runs in)."""
+        async with self.engine.begin() as conn:
+            if not await self.inbox.claim(conn, self.consumer_name, envelope):
+                return False
+            await handler(HandlerContext(conn, self.outbox, envelope), message)
         return True
 
     async def dead_letter(

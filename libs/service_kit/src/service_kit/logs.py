@@ -8,7 +8,7 @@ import logging
 import sys
 from datetime import UTC, datetime
 
-from messaging import tracing
+from messaging import logcontext, tracing
 
 _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", (), None)).keys()) | {"message", "asctime"}
 
@@ -29,6 +29,7 @@ class JsonFormatter(logging.Formatter):
         trace_id = tracing.trace_id_of(tracing.current())
         if trace_id:
             doc["trace_id"] = trace_id
+        doc.update(logcontext.fields())
         for key, value in vars(record).items():
             if key not in _STANDARD and not key.startswith("_"):
                 doc[key] = value

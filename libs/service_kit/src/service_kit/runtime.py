@@ -23,7 +23,7 @@ from messaging.kafka import reliable_producer
 from messaging.outbox import Outbox
 from messaging.relay import OutboxRelay, RelayConfig
 from messaging.runner import ConsumerRunner, RetryPolicy, Subscription
-from service_kit import logs
+from service_kit import logs, telemetry
 from service_kit.db import asyncpg_dsn, make_engine, redact
 from service_kit.ops import ops_server
 from service_kit.settings import ServiceSettings
@@ -63,9 +63,11 @@ class ServiceDefinition:
     # signing keys configured.
     authenticated_api: bool = False
 
-    def wire(self, settings: ServiceSettings | None = None) -> Wiring:
+    def wire(self, settings: ServiceSettings | None = None, process: str = "web") -> Wiring:
+        """``process``: the role (web, worker, relay) this process plays, for its spans."""
         settings = settings or self.settings_factory()
         logs.configure(self.name, settings.log_level, settings.log_json)
+        telemetry.configure(self.name, process)
         engine = make_engine(
             settings.database_url.get_secret_value(), pool_size=settings.db_pool_size
         )
@@ -142,7 +144,7 @@ def run_worker(definition: ServiceDefinition) -> None:
     """faust worker for the service's subscriptions; embeds a relay unless told not to."""
     import faust
 
-    wiring = definition.wire()
+    wiring = definition.wire(process="worker")
     runner = definition.consumer_runner(wiring)
     if wiring.settings.relay_embedded:
         relay = definition.relay(wiring)
@@ -225,7 +227,7 @@ def run_relay(definition: ServiceDefinition) -> None:
     """A standalone relay process (Helm runs these as their own Deployment)."""
 
     async def main() -> None:
-        wiring = definition.wire()
+        wiring = definition.wire(process="relay")
         relay = definition.relay(wiring)
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):

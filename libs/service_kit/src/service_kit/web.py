@@ -13,7 +13,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from messaging import tracing
+from messaging import logcontext, tracing
 from service_kit import problems
 from service_kit.auth import TokenVerifier
 from service_kit.health import dependency_checks
@@ -107,13 +107,27 @@ def create_app(
         request: Request, call_next: Callable[[Request], Awaitable[Response]]
     ) -> Response:
         started = time.perf_counter()
-        with tracing.span(request.headers.get("traceparent")) as traceparent:
+        method = request.method
+        with (
+            logcontext.scope(),
+            tracing.span(
+                request.headers.get("traceparent"),
+                method,
+                kind=tracing.SpanKind.SERVER,
+                attributes={"http.request.method": method, "url.path": request.url.path},
+            ) as span,
+        ):
             response = await call_next(request)
-        route = request.scope.get("route")
-        path = getattr(route, "path", "unmatched")
-        REQUESTS.labels(service, request.method, path, response.status_code).inc()
-        LATENCY.labels(service, request.method, path).observe(time.perf_counter() - started)
-        response.headers["traceparent"] = traceparent
+            route = request.scope.get("route")
+            path = getattr(route, "path", "unmatched")
+            span.update_name(f"{method} {path}")
+            span.set_attribute("http.route", path)
+            span.set_attribute("http.response.status_code", response.status_code)
+            if response.status_code >= 500:
+                span.set_status(tracing.Status(tracing.StatusCode.ERROR))
+            response.headers["traceparent"] = tracing.current() or ""
+        REQUESTS.labels(service, method, path, response.status_code).inc()
+        LATENCY.labels(service, method, path).observe(time.perf_counter() - started)
         return response
 
     @app.get("/healthz", include_in_schema=False)

@@ -3,6 +3,7 @@ status, ``booking.*`` events and the saga log all commit together (or not at all
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -31,7 +32,10 @@ from contracts.topics import (
     PRICING_COMMANDS,
     TopicSpec,
 )
+from messaging import logcontext
 from messaging.outbox import Outbox
+
+log = logging.getLogger(__name__)
 
 COMMAND_TOPICS: dict[Participant, TopicSpec] = {
     Participant.INVENTORY: INVENTORY_COMMANDS,
@@ -68,14 +72,11 @@ async def begin(
     saga_id = await repository.insert_saga(
         conn, booking_id, decision.state, timing.deadline(decision, now)
     )
+    saga_type = decision.state.definition.name
+    logcontext.add(booking_id=booking_id, saga_id=saga_id, saga_type=saga_type)
+    log.info("saga %s started", saga_type)
     await repository.log(
-        conn,
-        booking_id,
-        "note",
-        None,
-        None,
-        f"{decision.state.definition.name} started",
-        decision.state.seq,
+        conn, booking_id, "note", None, None, f"{saga_type} started", decision.state.seq
     )
     await _send(conn, outbox, booking_id, decision)
     if decision.finished:  # nothing to do (every step skipped)
@@ -101,6 +102,7 @@ async def apply(
     timing: Timing,
 ) -> None:
     booking_id, state = saga.booking_id, decision.state
+    logcontext.add(booking_id=booking_id, saga_id=saga.id, saga_type=state.definition.name)
     if decision.ignored:
         await repository.log(
             conn, booking_id, "note", None, state.current_label or None, decision.note, state.seq
@@ -137,8 +139,11 @@ async def apply(
         else:
             await _awaiting_payment(conn, outbox, booking_id, state.data)
     if decision.finished:
+        log.info("saga %s ended %s", state.definition.name, state.status.value)
         await _finish(conn, outbox, booking_id, state)
         await _observe_duration(conn, saga.id, state)
+    elif state.status is SagaStatus.PARKED and saga.state.status is not SagaStatus.PARKED:
+        log.warning("saga %s parked: %s", state.definition.name, decision.note or "")
 
 
 # Observed in the transaction that ends the saga: a transaction retried after a transient

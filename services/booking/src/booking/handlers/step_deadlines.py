@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from booking.adapters import orchestrator, repository
 from booking.adapters.orchestrator import Timing
 from booking.domain.saga import on_timeout
-from messaging import tracing
+from messaging import logcontext, tracing
 from messaging.jobs import periodic
 from messaging.outbox import Outbox
 
@@ -33,7 +33,7 @@ async def sweep_once(
             if saga is None:
                 continue
             handled += 1
-            with tracing.span(None):
+            with logcontext.scope(), tracing.span(None, "saga step deadline"):
                 decision = on_timeout(saga.state, max_attempts)
                 await orchestrator.apply(conn, outbox, saga, decision, timing)
         return handled
