@@ -3,7 +3,7 @@
 PY := .venv/bin/python
 BIN := .venv/bin
 
-.PHONY: bootstrap run demo token test test-fast lint fmt bench schemas asyncapi contracts-baseline openapi chart-data clean
+.PHONY: bootstrap run demo token test test-fast lint fmt bench schemas asyncapi contracts-baseline openapi chart-data dashboard clean
 
 bootstrap:
 	@bash scripts/bootstrap.sh
@@ -33,6 +33,7 @@ lint: bootstrap
 	$(PY) -m devstack.openapi --check
 	$(PY) -m contracts.asyncapi --check
 	$(PY) -m devstack.chartdata --check
+	$(PY) -m devstack.dashboard --check
 
 fmt: bootstrap
 	$(BIN)/ruff check --fix .
@@ -56,6 +57,9 @@ openapi: bootstrap  # write docs/api/<service>.openapi.json (lint fails when the
 
 chart-data: bootstrap  # deploy/helm/booking-platform/files/platform.yaml: topics, consumers, API routes
 	$(PY) -m devstack.chartdata
+
+dashboard: bootstrap  # deploy/helm/booking-platform/files/grafana-dashboard.json, from devstack/dashboard.py
+	$(PY) -m devstack.dashboard
 
 clean:
 	rm -rf .local .pytest_cache .mypy_cache .ruff_cache

@@ -374,3 +374,71 @@ def test_secrets_come_from_secrets_and_existing_ones_are_used(
         "AUTH_JWKS": "jwt",
         "PAYMENT_SIM_WEBHOOK_SECRET": "pay",
     }
+
+
+def test_tracing_and_dashboard_are_off_until_asked_for(manifests: list[dict[str, Any]]) -> None:
+    for config in of_kind(manifests, "ConfigMap"):
+        assert not any(k.startswith("OTEL_") for k in config["data"]), config["metadata"]["name"]
+    assert not [c for c in of_kind(manifests, "ConfigMap") if "grafana" in c["metadata"]["name"]]
+    for policy in of_kind(manifests, "NetworkPolicy"):
+        ports = {p["port"] for rule in policy["spec"]["egress"] for p in rule.get("ports", [])}
+        assert 4318 not in ports
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "port"),
+    [
+        ("http://otel-collector.monitoring:4318", 4318),
+        ("https://otlp.example.com", 443),
+        ("http://collector", 80),
+    ],
+)
+def test_tracing_reaches_every_process_and_its_collector(
+    endpoint: str, port: int, tmp_path: Path
+) -> None:
+    values = tmp_path / "tracing.yaml"
+    values.write_text(
+        yaml.safe_dump(
+            {
+                "tracing": {"otlpEndpoint": endpoint, "sampleRatio": 0.1},
+                "networkPolicy": {"tracingTo": [{"ipBlock": {"cidr": "10.9.0.0/16"}}]},
+            }
+        )
+    )
+    docs = render(values)
+    deployments = of_kind(docs, "Deployment")
+    assert deployments
+    for deployment in deployments:
+        env = config_of(docs, deployment)
+        assert env["OTEL_EXPORTER_OTLP_ENDPOINT"] == endpoint
+        assert env["OTEL_TRACES_SAMPLER"] == "parentbased_traceidratio"
+        assert env["OTEL_TRACES_SAMPLER_ARG"] == "0.1"
+    for policy in of_kind(docs, "NetworkPolicy"):
+        to_collector = [
+            rule
+            for rule in policy["spec"]["egress"]
+            if rule.get("ports") == [{"port": port, "protocol": "TCP"}]
+        ]
+        assert to_collector and to_collector[0]["to"] == [{"ipBlock": {"cidr": "10.9.0.0/16"}}]
+    helm("template", "bp", str(CHART), "--set", "tracing.otlpEndpoint=collector:4318", ok=False)
+
+
+def test_the_dashboard_ships_for_grafanas_sidecar_and_scrapes_keep_the_service_label() -> None:
+    from devstack import dashboard
+
+    docs = render(
+        sets=(
+            "metrics.grafanaDashboard.enabled=true",
+            "metrics.grafanaDashboard.annotations.grafana_folder=Booking",
+            "metrics.serviceMonitor.enabled=true",
+        )
+    )
+    [config] = [
+        c for c in of_kind(docs, "ConfigMap") if c["metadata"]["name"].endswith("grafana-dashboard")
+    ]
+    assert config["metadata"]["labels"]["grafana_dashboard"] == "1"
+    assert config["metadata"]["annotations"] == {"grafana_folder": "Booking"}
+    assert json.loads(config["data"]["booking-platform.json"]) == dashboard.dashboard()
+    # The metrics' own "service" label must survive the scrape (the dashboard groups by it).
+    [monitor] = of_kind(docs, "ServiceMonitor")
+    assert all(e["honorLabels"] is True for e in monitor["spec"]["endpoints"])

@@ -64,6 +64,15 @@ seccompProfile: {type: RuntimeDefault}
 {{ keys $ports | sortAlpha | toJson }}
 {{- end -}}
 
+{{/* The port of the OTLP endpoint (for NetworkPolicy egress): the URL's, or the scheme's. */}}
+{{- define "bp.otlpPort" -}}
+{{- with .Values.tracing.otlpEndpoint -}}
+{{- $url := urlParse . -}}
+{{- $hostPort := splitList ":" $url.host -}}
+{{- if gt (len $hostPort) 1 }}{{ last $hostPort }}{{ else }}{{ ternary "443" "80" (eq $url.scheme "https") }}{{ end -}}
+{{- end -}}
+{{- end -}}
+
 {{/* The database URLs the chart makes when no existingSecret is given (stringData lines). */}}
 {{- define "bp.databaseUrls" -}}
 {{- $root := . -}}
@@ -84,6 +93,11 @@ AUTH_AUDIENCE: {{ $root.Values.auth.audience | quote }}
 {{ $prefix }}_HTTP_HOST: "0.0.0.0"
 {{ $prefix }}_ALLOW_PUBLIC_BIND: "true"
 {{ $prefix }}_OPS_PORT: {{ $root.Values.ops.port | quote }}
+{{- with $root.Values.tracing.otlpEndpoint }}
+OTEL_EXPORTER_OTLP_ENDPOINT: {{ . | quote }}
+OTEL_TRACES_SAMPLER: "parentbased_traceidratio"
+OTEL_TRACES_SAMPLER_ARG: {{ $root.Values.tracing.sampleRatio | quote }}
+{{- end }}
 {{- if eq .service "booking" }}
 BOOKING_INVENTORY_URL: {{ printf "http://%s-inventory-web:8001" (include "bp.fullname" $root) | quote }}
 {{- end }}

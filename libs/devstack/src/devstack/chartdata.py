@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 
 from contracts.topics import ALL_TOPICS
+from devstack.generated import write_or_check
 from devstack.kafka import REPO_ROOT
 from devstack.openapi import document, offline_definition
 from devstack.platform import SERVICES
@@ -77,17 +78,7 @@ def render() -> str:
 
 
 def main(argv: list[str]) -> int:
-    text = render()
-    if "--check" in argv:
-        if not TARGET.exists() or TARGET.read_text() != text:
-            print(
-                f"{TARGET.relative_to(REPO_ROOT)} is stale; run `make chart-data`", file=sys.stderr
-            )
-            return 1
-        return 0
-    TARGET.parent.mkdir(parents=True, exist_ok=True)
-    TARGET.write_text(text)
-    return 0
+    return write_or_check(TARGET, render(), argv, "chart-data")
 
 
 if __name__ == "__main__":
