@@ -82,3 +82,21 @@ def test_log_fields_live_as_long_as_their_scope() -> None:
             }
         assert dict(logcontext.fields()) == {"message_id": "m1", "booking_id": "b1"}
     assert dict(logcontext.fields()) == {}
+
+
+def test_without_an_exporter_spans_are_bare_but_ids_still_fresh() -> None:
+    tracing.configure("unit", "test")  # no processor: nothing is recorded
+    parent = tracing.new_traceparent()
+    with tracing.span(parent, "quiet") as span:
+        inside = tracing.current()
+        assert not span.is_recording()
+    assert inside is not None
+    assert tracing.trace_id_of(inside) == tracing.trace_id_of(parent)
+    assert inside.split("-")[2] != parent.split("-")[2]
+    assert tracing.parse(inside) is not None
+    with tracing.span(None) as root:
+        assert tracing.trace_id_of(tracing.traceparent_of(root)) != tracing.trace_id_of(parent)
+        assert tracing.traceparent_of(root).endswith("-01")
+    unsampled = parent[:-2] + "00"
+    with tracing.span(unsampled):
+        assert (tracing.current() or "").endswith("-00")
