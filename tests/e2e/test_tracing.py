@@ -62,6 +62,13 @@ def test_one_trace_spans_the_request_the_relays_and_every_consumer(
     assert (server.service, server.process) == ("booking", "web")
     assert server.parent_span_id == caller_span
     assert server.attributes["http.response.status_code"] in (201, 202)
+    # The request asked inventory about the resource: a CLIENT span, inventory's SERVER under it.
+    [call] = [s for s in spans if s.kind == "CLIENT"]
+    assert call.parent_span_id == server.span_id
+    assert call.name == "GET /api/v1/resources/{resource_id}"
+    [answer] = [s for s in spans if s.service == "inventory" and s.kind == "SERVER"]
+    assert answer.parent_span_id == call.span_id and answer.process == "web"
+    assert answer.name == "GET /api/v1/resources/{resource_id}"
     # No span hangs off a parent that is not in the trace.
     for s in spans:
         assert s.parent_span_id == caller_span or s.parent_span_id in by_id, s

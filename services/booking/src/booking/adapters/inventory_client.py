@@ -17,6 +17,8 @@ from urllib.parse import quote
 
 import httpx
 
+from messaging import tracing
+
 
 class InventoryUnavailable(Exception):
     pass
@@ -37,12 +39,21 @@ class InventoryClient:
         self._ttl = cache_ttl_s
         self._size = cache_size
 
-    async def _get(self, path: str, token: str | None) -> dict[str, Any] | None:
+    async def _get(self, path: str, token: str | None, route: str) -> dict[str, Any] | None:
+        """``route``: the path template, naming the CLIENT span (the path holds ids)."""
         headers = {"Authorization": f"Bearer {token}"} if token else {}
-        try:
-            response = await self._client.get(path, headers=headers)
-        except httpx.HTTPError as exc:
-            raise InventoryUnavailable(str(exc)) from exc
+        with tracing.span(
+            tracing.current(),
+            f"GET {route}",
+            kind=tracing.SpanKind.CLIENT,
+            attributes={"http.request.method": "GET", "url.template": route},
+        ) as span:
+            headers["traceparent"] = tracing.traceparent_of(span)
+            try:
+                response = await self._client.get(path, headers=headers)
+            except httpx.HTTPError as exc:
+                raise InventoryUnavailable(str(exc)) from exc
+            span.set_attribute("http.response.status_code", response.status_code)
         if response.status_code == 200:
             doc: dict[str, Any] = response.json()
             return doc
@@ -61,9 +72,13 @@ class InventoryClient:
             return seen[1]
         # The id is one path segment, whatever it contains.
         segment = quote(resource_id, safe="")
-        doc = await self._get(f"/api/v1/resources/{segment}", token)
+        doc = await self._get(
+            f"/api/v1/resources/{segment}", token, "/api/v1/resources/{resource_id}"
+        )
         if doc is None:
-            group = await self._get(f"/api/v1/resource-groups/{segment}", token)
+            group = await self._get(
+                f"/api/v1/resource-groups/{segment}", token, "/api/v1/resource-groups/{group_id}"
+            )
             doc = {**group, "is_group": True} if group is not None else None
         if doc is not None:
             if len(self._known) >= self._size:
@@ -72,7 +87,9 @@ class InventoryClient:
         return doc
 
     async def slot(self, slot_id: str, token: str | None) -> dict[str, Any] | None:
-        return await self._get(f"/api/v1/slots/{quote(slot_id, safe='')}", token)
+        return await self._get(
+            f"/api/v1/slots/{quote(slot_id, safe='')}", token, "/api/v1/slots/{slot_id}"
+        )
 
     async def close(self) -> None:
         await self._client.aclose()
