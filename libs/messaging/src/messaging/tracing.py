@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import random
 import re
-import secrets
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -50,7 +49,8 @@ _recording = False
 def configure(service: str, process: str, processor: SpanProcessor | None = None) -> None:
     """Name this process's spans (``service.name``; the role in ``service.instance.role``) and
     send them to ``processor``. ``OTEL_RESOURCE_ATTRIBUTES`` and ``OTEL_TRACES_SAMPLER`` (the
-    default is ``parentbased_always_on``) apply as OpenTelemetry documents them."""
+    default is ``parentbased_always_on``) apply as OpenTelemetry documents them. What is still
+    buffered is exported when the interpreter exits (the SDK's own exit hook)."""
     global _provider, _tracer, _recording
     _provider.shutdown()
     resource = Resource.create(
@@ -67,11 +67,6 @@ def configure(service: str, process: str, processor: SpanProcessor | None = None
     _recording = processor is not None
 
 
-def shutdown() -> None:
-    """Export what is still buffered (call once, on the way out)."""
-    _provider.shutdown()
-
-
 def parse(value: str | None) -> tuple[str, str, str] | None:
     """(trace id, parent span id, flags), or None for a missing or malformed header."""
     if not value:
@@ -86,16 +81,13 @@ def parse(value: str | None) -> tuple[str, str, str] | None:
 
 
 def new_traceparent() -> str:
-    return f"00-{secrets.token_hex(16)}-{secrets.token_hex(8)}-01"
+    """The traceparent of a new, sampled trace's first span."""
+    return child_of(None)
 
 
 def child_of(parent: str | None) -> str:
     """A traceparent for a new span under ``parent`` (a new trace when parent is invalid)."""
-    parsed = parse(parent)
-    if parsed is None:
-        return new_traceparent()
-    trace_id, _, flags = parsed
-    return f"00-{trace_id}-{secrets.token_hex(8)}-{flags}"
+    return _format(_child_context(parent))
 
 
 def current() -> str | None:
@@ -117,7 +109,10 @@ def trace_id_of(traceparent: str | None) -> str | None:
 
 
 def traceparent_of(span: Span) -> str:
-    ctx = span.get_span_context()
+    return _format(span.get_span_context())
+
+
+def _format(ctx: trace.SpanContext) -> str:
     return f"00-{ctx.trace_id:032x}-{ctx.span_id:016x}-{int(ctx.trace_flags):02x}"
 
 
