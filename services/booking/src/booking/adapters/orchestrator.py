@@ -139,7 +139,6 @@ async def apply(
         else:
             await _awaiting_payment(conn, outbox, booking_id, state.data)
     if decision.finished:
-        log.info("saga %s ended %s", state.definition.name, state.status.value)
         await _finish(conn, outbox, booking_id, state)
         await _observe_duration(conn, saga.id, state)
     elif state.status is SagaStatus.PARKED and saga.state.status is not SagaStatus.PARKED:
@@ -229,6 +228,7 @@ def _priced_fields(d: SagaData) -> dict[str, Any]:
 
 async def _finish(conn: AsyncConnection, outbox: Outbox, booking_id: str, state: SagaState) -> None:
     """The saga's outcome, on the booking."""
+    log.info("saga %s ended %s", state.definition.name, state.status.value)
     booking = await repository.load(conn, booking_id, lock=True)
     assert booking is not None
     handler = _OUTCOMES.get(state.definition.name)
