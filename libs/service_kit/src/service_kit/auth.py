@@ -3,7 +3,8 @@
 Every API request carries ``Authorization: Bearer <JWT>``. The token is verified against the
 keys configured in ``AUTH_JWKS`` (a JSON Web Key Set, inline), ``AUTH_JWKS_FILE`` (a path) or
 ``AUTH_SIGNING_CERT`` (a PEM X.509 certificate of the signing key: what the Helm chart makes
-when no identity provider is configured; ``bpctl token`` signs with its private key), with the issuer ``AUTH_ISSUER`` and the audience ``AUTH_AUDIENCE``. Claims used:
+when no identity provider is configured; ``bpctl token`` signs with its private key), with the
+issuer ``AUTH_ISSUER`` and the audience ``AUTH_AUDIENCE``. Claims used:
 
 * ``sub`` - the caller (a guest's id, a staff member's login);
 * ``tenant`` - the tenant whose data the caller may see; everything else answers 404;

@@ -10,7 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 from prometheus_client import Histogram
-from sqlalchemy import Row, text
+from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from booking.adapters import lifecycle, repository
@@ -114,7 +114,7 @@ async def apply(
         and not state.terminal
         and (state.status is not SagaStatus.PARKED)
     )
-    await repository.save_saga(
+    age_s = await repository.save_saga(
         conn,
         saga.id,
         state,
@@ -140,7 +140,7 @@ async def apply(
             await _awaiting_payment(conn, outbox, booking_id, state.data)
     if decision.finished:
         await _finish(conn, outbox, booking_id, state)
-        await _observe_duration(conn, saga.id, state)
+        SAGA_SECONDS.labels(state.definition.name, state.status.value).observe(age_s)
     elif state.status is SagaStatus.PARKED and saga.state.status is not SagaStatus.PARKED:
         log.warning("saga %s parked: %s", state.definition.name, decision.note or "")
 
@@ -153,15 +153,6 @@ SAGA_SECONDS = Histogram(
     ["saga_type", "outcome"],
     buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600, 86400),
 )
-
-
-async def _observe_duration(conn: AsyncConnection, saga_id: str, state: SagaState) -> None:
-    started = await conn.scalar(
-        text("SELECT extract(epoch FROM clock_timestamp() - created_at) FROM sagas WHERE id = :i"),
-        {"i": saga_id},
-    )
-    if started is not None:
-        SAGA_SECONDS.labels(state.definition.name, state.status.value).observe(float(started))
 
 
 async def _awaiting_payment(

@@ -250,14 +250,16 @@ async def save_saga(
     deadline: datetime | None,
     *,
     keep_deadline: bool = False,
-) -> None:
+) -> float:
     """Store the saga's state; ``keep_deadline`` leaves the step's deadline as it was (nothing
-    new was sent, e.g. an abort noted while a step is in flight)."""
+    new was sent, e.g. an abort noted while a step is in flight). Returns the saga's age in
+    seconds (for its duration when this state ends it)."""
     set_deadline = "" if keep_deadline else "deadline = :d, "
-    await conn.execute(
+    age = await conn.scalar(
         text(
             f"UPDATE sagas SET status = :s, current_step = :c, {set_deadline}"
-            "state = CAST(:state AS jsonb), updated_at = now() WHERE id = :i"
+            "state = CAST(:state AS jsonb), updated_at = now() WHERE id = :i "
+            "RETURNING extract(epoch FROM clock_timestamp() - created_at)"
         ),
         {
             "i": saga_id,
@@ -267,6 +269,7 @@ async def save_saga(
             "state": json.dumps(state_to_json(state)),
         },
     )
+    return float(age or 0.0)
 
 
 async def due_sagas(conn: AsyncConnection, limit: int) -> list[tuple[str, str]]:
