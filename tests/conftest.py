@@ -35,10 +35,11 @@ def platform(collector: Collector) -> Iterator[Platform]:
         workdir,
         service_env={
             "BOOKING_STEP_TIMEOUT_S": "15",
+            # A step with no reply fails after 45 s (three step timeouts), lagging or not.
+            "BOOKING_STEP_DEADLINE_S": "45",
             # Unpaid bank transfers expire fast enough to test expiry and late payments.
             "BOOKING_PAYMENT_DEADLINE_S": "8",
             "BOOKING_WAITLIST_OFFER_S": "12",
-            "INVENTORY_CONSUMER_RETRY_ATTEMPTS": "3",
             "PAYMENT_EXPIRY_INTERVAL_S": "0.5",
             # Webhook and email retries in seconds, not hours (about 15 s in all).
             "NOTIFIER_RETRY_SCHEDULE_S": "1,1,1,2,2,2,3,3",

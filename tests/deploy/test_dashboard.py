@@ -22,7 +22,10 @@ METRIC_MODULES = [
     "service_kit.web",
     "messaging.relay",
     "messaging.runner",
+    "messaging.jobs",
     "booking.adapters.orchestrator",
+    "booking.api.admission",
+    "booking.handlers.saga_gauges",
     "notifier.dispatch",
 ]
 # What Prometheus adds when it scrapes, beside the metric's own labels.

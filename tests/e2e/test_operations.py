@@ -1,5 +1,6 @@
 """The operations port of every worker: liveness that asks nothing, readiness that asks Postgres
-and Kafka, and the Prometheus metrics of the consumers, the relay and the jobs."""
+and Kafka (and says when a partition is stalled), and the Prometheus metrics of the consumers,
+the relay and the jobs."""
 
 from __future__ import annotations
 
@@ -20,7 +21,8 @@ def test_every_worker_answers_health_readiness_and_metrics(
     assert health.json() == {"status": "ok", "service": service, "role": "worker"}
     ready = httpx.get(f"{base}/readyz", timeout=5)
     assert ready.status_code == 200, ready.text
-    assert ready.json()["checks"] == {"database": "ok", "kafka": "ok"}
+    # "consumer": no partition of this worker is stalled on transient failures.
+    assert ready.json()["checks"] == {"database": "ok", "kafka": "ok", "consumer": "ok"}
     metrics = httpx.get(f"{base}/metrics", timeout=5)
     assert metrics.headers["content-type"].startswith("text/plain")
     # The embedded relay reports its outbox; every worker consumes something.

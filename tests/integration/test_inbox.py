@@ -15,7 +15,15 @@ from devstack.platform import Platform
 from messaging.envelope import Envelope
 from messaging.inbox import Inbox
 from messaging.outbox import Outbox
-from messaging.runner import ConsumerRunner, HandlerContext, RetryPolicy, Subscription
+from messaging.runner import (
+    STALLED,
+    TRANSIENT_FAILURES,
+    ConsumerRunner,
+    HandlerContext,
+    PoisonMessage,
+    RetryPolicy,
+    Subscription,
+)
 from service_kit.db import make_engine
 from tests.support import scratch_db
 from tests.support.scratch_db import INBOX, OUTBOX
@@ -32,6 +40,27 @@ def a_runner(engine, platform: Platform, name: str) -> ConsumerRunner:  # type: 
         inbox=Inbox(INBOX),
         subscriptions=[],
     )
+
+
+def a_record(env: Envelope, offset: int = 7, partition: int = 0) -> SimpleNamespace:
+    return SimpleNamespace(
+        key=b"b-1",
+        value=env.data,
+        headers=env.headers(),
+        topic="inventory.commands",
+        partition=partition,
+        offset=offset,
+    )
+
+
+def capture_dead_letters(runner: ConsumerRunner) -> list[tuple[str, BaseException]]:
+    dead: list[tuple[str, BaseException]] = []
+
+    async def capture(topic, record, headers, exc):  # type: ignore[no-untyped-def]
+        dead.append((topic.name, exc))
+
+    runner.dead_letter = capture  # type: ignore[method-assign]
+    return dead
 
 
 def an_envelope(message_id: str = "m-1") -> Envelope:
@@ -94,7 +123,8 @@ async def test_a_failed_effect_leaves_no_inbox_record_so_the_redelivery_applies(
 
     runner = a_runner(engine, platform, "inbox-test-2")
     env = an_envelope("flaky-1")
-    applied = await runner._apply_with_retries(flaky, env, env.decode())
+    message = env.decode()
+    applied = await runner.until_done(a_record(env), lambda: runner.apply(flaky, env, message))
     async with engine.connect() as conn:
         rows = (
             await conn.execute(text("SELECT count(*) FROM applied WHERE booking_id = 'flaky'"))
@@ -126,40 +156,103 @@ async def test_purge_forgets_only_rows_older_than_the_retention(db_url: str) -> 
     assert removed == 2 and kept == ["p-2", "p-3"]
 
 
-async def test_a_message_that_keeps_failing_transiently_is_dead_lettered_after_its_budget(
+async def test_a_transient_failure_is_retried_in_place_for_as_long_as_it_lasts_never_dead_lettered(
+    db_url: str, platform: Platform
+) -> None:
+    """Far past any budget the old runner had (8 tries, 6 s): the partition waits, readiness
+    reports the stall while it lasts, and the message is applied once when the cause is gone."""
+    engine = make_engine(db_url)
+    attempts = 0
+    stalls: list[str | None] = []
+    runner = a_runner(engine, platform, "inbox-test-3")
+
+    async def down_for_a_while(ctx: HandlerContext, message: ReleaseCapacity) -> None:
+        nonlocal attempts
+        attempts += 1
+        stalls.append(runner.stall())
+        if attempts <= 40:
+            raise ConnectionError("database unreachable")
+        await ctx.conn.execute(text("INSERT INTO applied (booking_id) VALUES ('waited')"))
+
+    runner.retry = RetryPolicy(initial_s=0.01, max_s=0.05, stall_report_s=0.2, handoff_after_s=0)
+    dead = capture_dead_letters(runner)
+    failures = TRANSIENT_FAILURES.labels("inbox-test-3", "inventory.commands")
+    before = failures._value.get()
+    env = an_envelope("down-for-a-while-1")
+    await runner.process(
+        Subscription(INVENTORY_COMMANDS, {ReleaseCapacity: down_for_a_while}), a_record(env)
+    )
+    async with engine.connect() as conn:
+        rows = (
+            await conn.execute(text("SELECT count(*) FROM applied WHERE booking_id = 'waited'"))
+        ).scalar()
+    await engine.dispose()
+    assert attempts == 41 and rows == 1 and dead == []
+    assert failures._value.get() - before == 40
+    assert stalls[0] is None and any(s and "inventory.commands[0]" in s for s in stalls)
+    assert runner.stall() is None
+    assert STALLED.labels("inbox-test-3", "inventory.commands")._value.get() == 0
+
+
+async def test_a_permanent_failure_is_dead_lettered_at_once_and_leaves_no_inbox_record(
     db_url: str, platform: Platform
 ) -> None:
     engine = make_engine(db_url)
     attempts = 0
 
-    async def always_down(ctx: HandlerContext, message: ReleaseCapacity) -> None:
+    async def broken(ctx: HandlerContext, message: ReleaseCapacity) -> None:
         nonlocal attempts
         attempts += 1
-        raise ConnectionError("payment provider unreachable")
+        raise ValueError("this message can never be applied")
 
-    runner = a_runner(engine, platform, "inbox-test-3")
-    runner.retry = RetryPolicy(attempts=4, max_elapsed_s=30, initial_s=0.01, max_s=0.05)
-    dead: list[tuple[str, BaseException]] = []
-
-    async def capture(topic, record, headers, exc):  # type: ignore[no-untyped-def]
-        dead.append((topic.name, exc))
-
-    runner.dead_letter = capture  # type: ignore[method-assign]
-    env = an_envelope("always-down-1")
-    record = SimpleNamespace(
-        key=b"b-1",
-        value=env.data,
-        headers=env.headers(),
-        topic="inventory.commands",
-        partition=0,
-        offset=7,
-    )
-    await runner.process(Subscription(INVENTORY_COMMANDS, {ReleaseCapacity: always_down}), record)
+    runner = a_runner(engine, platform, "inbox-test-4")
+    dead = capture_dead_letters(runner)
+    env = an_envelope("broken-1")
+    await runner.process(Subscription(INVENTORY_COMMANDS, {ReleaseCapacity: broken}), a_record(env))
     async with engine.connect() as conn:
         claimed = (
-            await conn.execute(text("SELECT count(*) FROM inbox WHERE consumer = 'inbox-test-3'"))
+            await conn.execute(text("SELECT count(*) FROM inbox WHERE consumer = 'inbox-test-4'"))
         ).scalar()
     await engine.dispose()
-    assert attempts == 4
-    assert [(name, type(exc)) for name, exc in dead] == [("inventory.commands", ConnectionError)]
+    assert attempts == 1
+    assert [(name, type(exc)) for name, exc in dead] == [("inventory.commands", ValueError)]
     assert claimed == 0, "a dead-lettered message leaves no inbox record: a redrive applies it"
+
+
+async def test_a_record_that_kills_every_process_is_dead_lettered_after_max_crashes(
+    db_url: str, platform: Platform
+) -> None:
+    """Each ConsumerRunner here is a new process: the crash count lives in the database, so
+    the fourth process to get the record dead-letters it instead of dying too. A
+    BaseException is never turned into an outcome (it escapes, and the record is not acked)."""
+    engine = make_engine(db_url)
+    calls = 0
+
+    async def kills_the_process(ctx: HandlerContext, message: ReleaseCapacity) -> None:
+        nonlocal calls
+        calls += 1
+        raise SystemExit(137)
+
+    env = an_envelope("kills-1")
+    sub = Subscription(INVENTORY_COMMANDS, {ReleaseCapacity: kills_the_process})
+    for _ in range(3):
+        crashing = a_runner(engine, platform, "inbox-test-5")
+        with pytest.raises(SystemExit):
+            await crashing.process(sub, a_record(env, offset=42))
+    survivor = a_runner(engine, platform, "inbox-test-5")
+    dead = capture_dead_letters(survivor)
+    await survivor.process(sub, a_record(env, offset=42))
+
+    # The next record of the partition is applied normally (and counted afresh).
+    async def fine(ctx: HandlerContext, message: ReleaseCapacity) -> None:
+        pass
+
+    fresh = a_runner(engine, platform, "inbox-test-5")
+    ok = capture_dead_letters(fresh)
+    await fresh.process(
+        Subscription(INVENTORY_COMMANDS, {ReleaseCapacity: fine}),
+        a_record(an_envelope("after-kills-1"), offset=43),
+    )
+    await engine.dispose()
+    assert calls == 3
+    assert [type(exc) for _, exc in dead] == [PoisonMessage] and ok == []

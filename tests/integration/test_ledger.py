@@ -118,7 +118,8 @@ async def test_the_expiry_job_in_two_processes_releases_each_claim_once(
             "tests.support.expiry_proc",
             db_url,
             later,
-            "1",  # one claim per transaction: the two processes interleave for the whole run
+            "20",  # claims due per round, each expired in its own transaction: the two
+            # processes take them in their own random orders and interleave for the whole run
             start_at,
             cwd=REPO_ROOT,
             stdout=asyncio.subprocess.PIPE,

@@ -252,7 +252,8 @@ async def test_sent_rows_are_purged_after_the_retention_and_unsent_rows_never(
 
 
 class _BrokerFailsOnce:
-    """The relay's first producer loses the broker mid-batch; later ones work."""
+    """The relay's first producer loses the broker mid-batch (its third send and every one
+    after fail); later producers work."""
 
     def __init__(self, bootstrap: str) -> None:
         self.bootstrap = bootstrap
@@ -268,7 +269,7 @@ class _BrokerFailsOnce:
             async def send(*args, **kwargs):  # type: ignore[no-untyped-def]
                 nonlocal calls
                 calls += 1
-                if calls == 3:
+                if calls >= 3:
                     raise KafkaConnectionError("broker went away")
                 return await real_send(*args, **kwargs)
 
@@ -333,3 +334,69 @@ async def test_a_redelivered_event_keeps_its_source_and_id(
         env = Envelope.from_record(a.key, a.value, list(a.headers))
         assert env.source == "/tests" and env.id
     assert len({dict(r.headers)["ce_id"] for r in records}) == 5
+
+
+async def test_a_row_kafka_refuses_is_set_aside_holding_back_only_its_own_key(
+    platform: Platform, db_url: str, engine
+) -> None:
+    """A row for a topic the cluster lacks, and one larger than the producer may send: each
+    holds back the later rows of its key, is retried with backoff, set aside after the relay's
+    attempts with its error (visible in the gauge), and sent once an operator retries it.
+    Every other key flows meanwhile."""
+    topic = await new_topic(platform, partitions=3)
+    missing = TopicSpec(f"test.outbox.missing.{uuid.uuid4().hex[:8]}", 1, "key", "absent")
+    for seq in range(3):
+        await write(engine, topic, "fine-a", seq)
+    await write(engine, missing, "blocked", 0)
+    await write(engine, topic, "blocked", 1)  # waits behind the refused row of its key
+    outbox = Outbox(OUTBOX, "/tests")
+    async with engine.begin() as conn:
+        await outbox.add(conn, topic=topic, key="huge", message=Ping(key="x" * 2_000_000, seq=0))
+    for seq in range(3):
+        await write(engine, topic, "fine-b", seq)
+    relay = OutboxRelay(
+        dsn=asyncpg_dsn(db_url),
+        producer_factory=lambda: reliable_producer(platform.bootstrap, "refused"),
+        config=RelayConfig(service="refused-test", batch_size=50, max_attempts=2),
+    )
+    producer = reliable_producer(platform.bootstrap, "refused")
+    await producer.start()
+    conn = await asyncpg.connect(asyncpg_dsn(db_url))
+    try:
+        assert await relay.publish_batch(conn, producer) == 6  # fine-a and fine-b
+        held = await conn.fetch(
+            "SELECT key, attempts, last_error, held_until > now() AS held FROM outbox "
+            "WHERE sent_at IS NULL ORDER BY id"
+        )
+        assert [(r["key"], r["attempts"], r["held"]) for r in held] == [
+            ("blocked", 1, True),
+            ("blocked", 0, None),
+            ("huge", 1, True),
+        ]
+        assert "UnknownTopicOrPartition" in held[0]["last_error"]
+        assert "MessageSizeTooLarge" in held[2]["last_error"]
+        for seq in range(3, 5):
+            await write(engine, topic, "fine-a", seq)
+        assert await relay.publish_batch(conn, producer) == 2  # held keys wait, others flow
+        # The hold ends; the second refusal sets both rows aside for good.
+        await conn.execute("UPDATE outbox SET held_until = now() WHERE attempts = 1")
+        assert await relay.publish_batch(conn, producer) == 0
+        aside = await conn.fetch("SELECT key FROM outbox WHERE held_until = 'infinity' ORDER BY id")
+        assert [r["key"] for r in aside] == ["blocked", "huge"]
+        await relay._purge_and_measure(conn)
+        from messaging.relay import OUTBOX_SET_ASIDE
+
+        assert OUTBOX_SET_ASIDE.labels("refused-test")._value.get() == 2
+        # The operator creates the topic and retries the key: it goes, in order.
+        await ensure_topics(platform.bootstrap, (missing,))
+        await conn.execute(
+            "UPDATE outbox SET held_until = NULL, attempts = 0 WHERE key = 'blocked'"
+        )
+        assert await relay.publish_batch(conn, producer) == 2
+    finally:
+        await conn.close()
+        await producer.stop()
+    records, _ = await consume_all(platform, topic, 9)
+    assert sorted((p.key, p.seq) for _, _, p in records) == sorted(
+        [("fine-a", s) for s in range(5)] + [("fine-b", s) for s in range(3)] + [("blocked", 1)]
+    )

@@ -1,5 +1,5 @@
-"""Runs the inventory claim-expiry sweep over a database until nothing is due, as its own
-process, so a test can run two at once.
+"""Runs the inventory claim-expiry job's rounds over a database until nothing is due, as its
+own process, so a test can run two at once.
 
     python -m tests.support.expiry_proc <database url> <now, ISO 8601> <batch size> <start at>
 
@@ -15,6 +15,7 @@ from datetime import datetime
 
 from inventory.adapters import tables
 from inventory.adapters.ledger import Ledger
+from inventory.handlers import claim_expiry
 from messaging.outbox import Outbox
 from service_kit.db import make_engine
 
@@ -25,13 +26,13 @@ async def main(url: str, now: datetime, batch: int, start_at: float) -> None:
         pass
     await asyncio.sleep(max(0.0, start_at - time.time()))
     ledger = Ledger(Outbox(tables.outbox, "/booking-platform/inventory"))
+    items = claim_expiry.sweep(ledger, now)
     total = 0
     while True:
-        async with engine.begin() as conn:
-            expired = await ledger.expire_due(conn, now, batch)
-        total += expired
-        if expired == 0:
-            break
+        async with engine.connect() as conn:
+            if not await Ledger.due_for_expiry(conn, now, 1):
+                break
+        total += await claim_expiry.expire_once(engine, items, batch, now)
     await engine.dispose()
     print(f"expired {total}", flush=True)
 

@@ -7,12 +7,13 @@ import asyncio
 from sqlalchemy import MetaData, text
 
 from devstack.platform import Platform
-from messaging.tables import inbox_table, outbox_table
+from messaging.tables import deliveries_table, inbox_table, outbox_table
 from service_kit.db import make_engine
 
 metadata = MetaData()
 OUTBOX = outbox_table(metadata)
 INBOX = inbox_table(metadata)
+DELIVERIES = deliveries_table(metadata)
 
 
 def create(platform: Platform, name: str, *extra_ddl: str) -> str:

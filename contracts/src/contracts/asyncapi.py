@@ -175,10 +175,10 @@ def document() -> dict[str, Any]:
                 "Every Kafka topic of the booking platform and the messages on it. Messages are "
                 "CloudEvents 1.0 in Kafka binary content mode: attributes in ce_* headers, JSON "
                 "data in the value, the aggregate id as the key (one booking's messages stay in "
-                "order in one partition). Events evolve with FULL compatibility (new fields are "
-                "optional; readers ignore fields they do not know), commands and replies with "
-                "BACKWARD; a breaking change is a new type version (x-compatibility on each "
-                "message). Delivery is at least once: deduplicate by ce_source + ce_id."
+                "order in one partition). Every message evolves with FULL compatibility (new "
+                "fields are optional; readers ignore fields they do not know, so old and new "
+                "builds share a topic during an upgrade); a breaking change is a new type "
+                "version (x-compatibility on each message). Delivery is at least once: deduplicate by ce_source + ce_id."
             ),
         },
         "defaultContentType": ce.CONTENT_TYPE_JSON,

@@ -66,7 +66,7 @@ DecimalStr = Annotated[
 class Money(BaseModel):
     """An exact amount in one currency (ISO 4217), quantized to the currency's minor units."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="ignore")
 
     amount: DecimalStr
     currency: str = Field(pattern=r"^[A-Z]{3}$")
@@ -92,9 +92,15 @@ class Money(BaseModel):
 
 
 class ContractMessage(BaseModel):
-    """A command, reply or event. Frozen: a message is a fact, never edited after creation."""
+    """A command, reply or event. Frozen: a message is a fact, never edited after creation.
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    Every message is a tolerant reader: fields it does not know are ignored. Deployments roll
+    one at a time, so a consumer built on an older release meets messages from a newer
+    producer (a new optional field) and must apply them, not dead-letter them; every topic is
+    checked FULL (``contracts.compat``): what is added is optional, what exists stays.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
 
     type: ClassVar[str]
     version: ClassVar[int] = 1
@@ -122,9 +128,5 @@ class Reply(ContractMessage):
 class Event(ContractMessage):
     """Past tense: something that happened (``booking.confirmed``), for anyone to consume.
 
-    A tolerant reader: fields it does not know are ignored, so a consumer built on an older
-    release reads events that gained optional fields since (FULL compatibility,
-    ``contracts.compat``).
+    A tolerant reader, like every message (FULL compatibility, ``contracts.compat``).
     """
-
-    model_config = ConfigDict(frozen=True, extra="ignore")

@@ -2,11 +2,13 @@
 
 * Commands go to their participant's command topic, replies to ``booking.saga.replies``,
   events to their service's public event topic.
-* ``FULL`` compatibility (events, read by consumers the platform does not deploy): a consumer
-  built on older contracts reads newer messages (new fields are optional and ignored by
-  tolerant readers) and a newer consumer reads older ones. ``BACKWARD`` (commands and replies,
-  read only by the platform's own services): a newer consumer reads older messages; consumers
-  are upgraded before producers send what is new.
+* ``FULL`` compatibility, every topic: a consumer built on older contracts reads newer messages
+  (new fields are optional and ignored by tolerant readers) and a newer consumer reads older
+  ones. Events are read by consumers the platform does not deploy; commands and replies by its
+  own services, whose Deployments roll one at a time, so old and new builds of a consumer
+  share a topic during every upgrade (docs/OPERATIONS.md, "Upgrading"). ``BACKWARD`` (a newer
+  consumer reads older messages) remains for a topic whose consumers are always upgraded
+  before its producers; none is, today.
 """
 
 from __future__ import annotations
@@ -57,7 +59,9 @@ def topic_of(model: type[ContractMessage]) -> TopicSpec:
 
 
 def compatibility(model: type[ContractMessage]) -> Compatibility:
-    return Compatibility.FULL if issubclass(model, Event) else Compatibility.BACKWARD
+    """FULL for every message (see the module docstring)."""
+    del model
+    return Compatibility.FULL
 
 
 def messages_on(topic: TopicSpec) -> list[type[ContractMessage]]:

@@ -12,7 +12,7 @@ from contracts.base import Command
 class Party(BaseModel):
     """Who is coming. Infants usually travel free but still count for some resources."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="ignore")
 
     adults: int = Field(ge=1, le=100)
     children: int = Field(default=0, ge=0, le=100)
@@ -26,7 +26,7 @@ class Party(BaseModel):
 class StayPeriod(BaseModel):
     """Nights from ``check_in`` (inclusive) to ``check_out`` (exclusive)."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="ignore")
 
     check_in: date
     check_out: date
@@ -45,7 +45,7 @@ class StayPeriod(BaseModel):
 class TimeWindow(BaseModel):
     """A timeslot booking's time: aware start and end, and the resource's IANA timezone."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="ignore")
 
     starts_at: datetime
     ends_at: datetime
@@ -67,7 +67,7 @@ class Contact(BaseModel):
     should not keep it.
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="ignore")
 
     name: str = Field(min_length=1, max_length=200)
     email: str = Field(min_length=3, max_length=254)

@@ -42,7 +42,7 @@ class QuoteLine(BaseModel):
     """One line of a quote. ``amount`` is signed (a discount is negative); a ``tax_included``
     line shows tax contained in the prices and is not added to the total."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="ignore")
 
     kind: str = Field(description="charge | discount | fee | tax | tax_included")
     description: str
@@ -54,7 +54,7 @@ class QuoteLine(BaseModel):
 class RefundTier(BaseModel):
     """Cancelling at least ``hours_before`` the start refunds ``refund_percent``."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="ignore")
 
     hours_before: int = Field(ge=0)
     refund_percent: DecimalStr

@@ -82,3 +82,8 @@ PRIMARY_TOPICS: tuple[TopicSpec, ...] = (
     BOOKING_EVENTS,
 )
 ALL_TOPICS: tuple[TopicSpec, ...] = PRIMARY_TOPICS + tuple(t.dlq for t in PRIMARY_TOPICS)
+
+
+def max_retention_ms(topics: tuple[TopicSpec, ...] = ALL_TOPICS) -> int:
+    """The longest any declared topic keeps a message (what deduplication must outlive)."""
+    return max(int(t.configs.get("retention.ms", str(WEEK_MS))) for t in topics)

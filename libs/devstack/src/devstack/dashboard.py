@@ -209,6 +209,94 @@ ROWS = [
         ],
     ),
     Row(
+        "Stuck work",
+        [
+            Panel(
+                "Parked sagas",
+                [
+                    (
+                        "sum by (saga_type) (max without (instance, pod) (sagas_parked))",
+                        "{{saga_type}}",
+                    )
+                ],
+                description="Sagas waiting for an operator (bpctl saga parked, bpctl saga retry). "
+                "Runbook: a stuck or parked saga.",
+                thresholds=[(1, "orange")],
+            ),
+            Panel(
+                "Overdue sagas",
+                [
+                    ("max by (job) (sagas_overdue)", "{{job}} overdue"),
+                    ("max by (job) (sagas_oldest_overdue_seconds)", "{{job}} oldest overdue (s)"),
+                ],
+                description="Running sagas past their step deadline by more than two step "
+                "timeouts: no booking worker is running their timers.",
+                thresholds=[(1, "red")],
+            ),
+            Panel(
+                "Sagas in flight",
+                [("max by (job) (sagas_in_flight)", "{{job}} in flight")],
+                description="What admission control counts: past BOOKING_MAX_IN_FLIGHT_SAGAS, "
+                "POST /bookings answers 503.",
+            ),
+            Panel(
+                "Sweep items failed, parked",
+                [
+                    (f"sum by (job) (rate(sweep_item_failures_total[{_RATE}]))", "{{job}} failed"),
+                    (
+                        f"sum by (job) (increase(sweep_items_parked_total[{_RATE}]))",
+                        "{{job}} parked",
+                    ),
+                ],
+                unit="ops",
+            ),
+            Panel(
+                "Stalled partitions",
+                [
+                    (
+                        f"sum by (consumer, topic) (consumer_stalled_partitions{{{_WORKER}}})",
+                        "{{consumer}} {{topic}}",
+                    )
+                ],
+                description="Partitions whose current message fails transiently and is retried "
+                "in place (a database or broker outage). Runbook: a stalled consumer.",
+                thresholds=[(1, "orange")],
+            ),
+            Panel(
+                "Transient failures",
+                [
+                    (
+                        "sum by (consumer, topic) "
+                        f"(rate(consumer_transient_failures_total{{{_WORKER}}}[{_RATE}]))",
+                        "{{consumer}} {{topic}}",
+                    )
+                ],
+                unit="ops",
+            ),
+            Panel(
+                "Outbox rows set aside",
+                [(f"max by (service) (outbox_set_aside_rows{{{_SVC}}})", "{{service}}")],
+                description="Rows Kafka kept refusing; each holds back its key. Runbook: "
+                "outbox rows set aside.",
+                thresholds=[(1, "red")],
+            ),
+            Panel(
+                "Outbox rows refused, purged",
+                [
+                    (
+                        f"sum by (service) (rate(outbox_relay_refused_total{{{_SVC}}}[{_RATE}]))",
+                        "{{service}} refused",
+                    ),
+                    (
+                        f"sum by (service) (rate(outbox_relay_purged_total{{{_SVC}}}[{_RATE}]))",
+                        "{{service}} purged",
+                    ),
+                ],
+                unit="ops",
+            ),
+        ],
+    ),
+    Row(
         "Dead letters",
         [
             Panel(

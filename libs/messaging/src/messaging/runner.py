@@ -1,16 +1,34 @@
 """The consumer runner: faust-streaming agents that apply each message once, retry what is
-transient and dead-letter what can never succeed.
+transient for as long as it lasts and dead-letter only what can never succeed.
 
-faust acknowledges a message when an agent raises, which would silently drop it. So agents here
-never raise: every record goes through :meth:`ConsumerRunner.process`, which either commits the
-handler's effect (with the inbox claim, in one transaction) or publishes the record to
-``<topic>.dlq`` and only then lets faust move the partition on.
+faust acknowledges a message when an agent raises (its stream's ``finally`` acks), which would
+silently drop it. So agents here iterate a ``noack`` stream and ack a record only after
+:meth:`ConsumerRunner.process` returned: the handler's effect committed (with the inbox claim,
+in one transaction) or the record was published to ``<topic>.dlq``. Anything that escapes as a
+``BaseException`` leaves the record unacked: a cancelled agent (shutdown) re-raises, anything
+else ends the process, and the record is delivered again.
+
+The policy (docs/ARCHITECTURE.md, "Failure model"):
+
+* **Transient** (``messaging.errors.is_transient``: the database or broker unavailable,
+  connection errors, serialization failures, deadlocks, timeouts) retries in place without a
+  budget, with capped exponential backoff and jitter, holding the partition. Readiness reports
+  the stall and ``consumer_stalled_partitions`` counts it. A record stalled past
+  ``handoff_after_s`` makes the process give up its partitions (it stops, and a healthy
+  replica takes them over; the restarted process waits for its database before it rejoins).
+* **Permanent** (an invalid record, an unknown command, ``PermanentError``, any other
+  exception): published unchanged to ``<topic>.dlq`` and the partition moves on.
+* **Poison**: a record that processes kept dying on (``messaging.deliveries``) goes to the DLQ
+  after ``max_crashes`` of them instead of crash-looping the worker.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import random
+import signal
 import tempfile
 import time
 import traceback
@@ -18,29 +36,25 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import faust
 from faust.transport.drivers import aiokafka as faust_aiokafka
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
-from tenacity import (
-    AsyncRetrying,
-    retry_if_exception,
-    stop_after_attempt,
-    stop_after_delay,
-    wait_exponential_jitter,
-)
 
 from contracts import cloudevents as ce
 from contracts.base import ContractMessage
 from contracts.topics import TopicSpec
-from messaging import logcontext, tracing
+from messaging import failpoints, logcontext, tracing
+from messaging.deliveries import Deliveries
 from messaging.envelope import Envelope, Headers
 from messaging.errors import PermanentError, UnknownMessageType, is_transient
 from messaging.inbox import Inbox
 from messaging.kafka import FETCH_MAX_WAIT_MS
 from messaging.outbox import Outbox
+
+T = TypeVar("T")
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +65,20 @@ HANDLE_SECONDS = Histogram(
     "consumer_handle_seconds", "Time to apply one message", ["consumer", "topic"]
 )
 DEAD_LETTERED = Counter("dlq_messages_total", "Messages sent to a DLQ", ["consumer", "topic"])
+TRANSIENT_FAILURES = Counter(
+    "consumer_transient_failures_total",
+    "Attempts to apply a message that failed transiently (retried in place)",
+    ["consumer", "topic"],
+)
+STALLED = Gauge(
+    "consumer_stalled_partitions",
+    "Partitions whose current message is failing transiently and being retried",
+    ["consumer", "topic"],
+)
+
+
+class PoisonMessage(PermanentError):
+    """Processes kept dying while applying this record."""
 
 
 @dataclass(frozen=True)
@@ -89,10 +117,21 @@ class Subscription:
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    attempts: int = 8
-    max_elapsed_s: float = 60.0
+    """How the runner waits out transient failures (there is no limit on their number)."""
+
     initial_s: float = 0.05
     max_s: float = 5.0
+    # A record whose application was begun by this many processes that then died is poison.
+    max_crashes: int = 3
+    # Stalled this long on one record: give up the partitions (0: never).
+    handoff_after_s: float = 60.0
+    # Stalled this long: readiness says so.
+    stall_report_s: float = 5.0
+
+    def delay(self, attempt: int) -> float:
+        """Capped exponential backoff with full jitter on top of the base: never a herd."""
+        base = min(self.max_s, self.initial_s * (2 ** min(attempt - 1, 30)))
+        return base / 2 + random.uniform(0, base / 2)
 
 
 class _LowLatencyConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
@@ -146,7 +185,25 @@ class ConsumerRunner:
     session_timeout_s: float = 10.0
     fetch_max_wait_ms: int = FETCH_MAX_WAIT_MS
     background: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    deliveries: Deliveries | None = None
     _app: faust.App | None = None
+    # (topic, partition) -> when its current record began failing (monotonic seconds).
+    _stalled: dict[tuple[str, int], float] = field(default_factory=dict)
+    _handing_off: bool = False
+
+    def __post_init__(self) -> None:
+        if self.deliveries is None:
+            self.deliveries = Deliveries(self.engine, self.consumer_name)
+
+    def stall(self) -> str | None:
+        """What readiness reports: the longest stall past ``stall_report_s``, if any."""
+        if not self._stalled:
+            return None
+        (topic, partition), since = min(self._stalled.items(), key=lambda kv: kv[1])
+        age = time.monotonic() - since
+        if age < self.retry.stall_report_s:
+            return None
+        return f"stalled {age:.0f}s on {topic}[{partition}]"
 
     def build_app(self) -> faust.App:
         app = PlatformFaustApp(
@@ -185,8 +242,18 @@ class ConsumerRunner:
         )
 
         async def agent(stream: Any) -> None:
-            async for event in stream.events():
-                await self.process(sub, event.message)
+            manual = stream.noack()
+            async for event in manual.events():
+                try:
+                    await self.process(sub, event.message)
+                except asyncio.CancelledError:
+                    raise  # stopping: the record stays unacked and is delivered again
+                except BaseException as exc:
+                    # Never acked: the next process gets the record (and counts the crash).
+                    log.critical("consumer %s ends: %r", self.consumer_name, exc)
+                    os._exit(70)
+                failpoints.hit(failpoints.CONSUMER_AFTER_COMMIT)
+                await manual.ack(event)
 
         agent.__name__ = agent.__qualname__ = f"{sub.topic.name.replace('.', '_')}_agent"
         app.agent(topic, name=f"{self.consumer_name}.{sub.topic.name}")(agent)
@@ -226,44 +293,95 @@ class ConsumerRunner:
         self, sub: Subscription, record: Any, headers: Headers, span: tracing.Span
     ) -> str:
         try:
-            envelope = Envelope.from_record(record.key, record.value, headers)
-            logcontext.add(ce_type=envelope.type)
-            try:
-                message = envelope.decode()
-            except UnknownMessageType:
-                if sub.ignore_unknown:
-                    return "ignored"
-                raise
-            logcontext.add(booking_id=getattr(message, "booking_id", None))
-            handler = sub.handler_for(message)
-            if handler is None:
-                if sub.ignore_unknown:
-                    return "ignored"
-                raise PermanentError(f"{self.consumer_name} has no handler for {envelope.type}")
-            applied = await self._apply_with_retries(handler, envelope, message)
-            return "applied" if applied else "duplicate"
+            outcome = await self._decode_and_apply(sub, record, headers)
         except Exception as exc:
             tracing.fail(span, exc)
             await self.dead_letter(sub.topic, record, headers, exc)
-            return "dead_lettered"
+            outcome = "dead_lettered"
+        assert self.deliveries is not None
+        self.deliveries.settled(record.topic, record.partition)
+        return outcome
 
-    async def _apply_with_retries(
-        self, handler: Handler, envelope: Envelope, message: ContractMessage
-    ) -> bool:
-        applied = False
-        retrying = AsyncRetrying(
-            stop=stop_after_attempt(self.retry.attempts)
-            | stop_after_delay(self.retry.max_elapsed_s),
-            wait=wait_exponential_jitter(
-                multiplier=self.retry.initial_s, max=self.retry.max_s, jitter=self.retry.initial_s
-            ),
-            retry=retry_if_exception(is_transient),
-            reraise=True,
-        )
-        async for attempt in retrying:
-            with attempt:
-                applied = await self.apply(handler, envelope, message)
-        return applied
+    async def _decode_and_apply(self, sub: Subscription, record: Any, headers: Headers) -> str:
+        envelope = Envelope.from_record(record.key, record.value, headers)
+        logcontext.add(ce_type=envelope.type)
+        try:
+            message = envelope.decode()
+        except UnknownMessageType:
+            if sub.ignore_unknown:
+                return "ignored"
+            raise
+        logcontext.add(booking_id=getattr(message, "booking_id", None))
+        handler = sub.handler_for(message)
+        if handler is None:
+            if sub.ignore_unknown:
+                return "ignored"
+            raise PermanentError(f"{self.consumer_name} has no handler for {envelope.type}")
+        deliveries = self.deliveries
+        assert deliveries is not None
+        if deliveries.needs_note(record.topic, record.partition):
+            starts = await self.until_done(
+                record, lambda: deliveries.begin(record.topic, record.partition, record.offset)
+            )
+            if starts > self.retry.max_crashes:
+                raise PoisonMessage(
+                    f"{starts - 1} processes died applying this record ({envelope.type})"
+                )
+        applied = await self.until_done(record, lambda: self.apply(handler, envelope, message))
+        return "applied" if applied else "duplicate"
+
+    async def until_done(self, record: Any, attempt: Callable[[], Awaitable[T]]) -> T:
+        """Run ``attempt`` until it succeeds or fails permanently, waiting out transient
+        failures in place (the partition waits; readiness and a gauge say so)."""
+        key = (record.topic, record.partition)
+        failures = 0
+        try:
+            while True:
+                try:
+                    return await attempt()
+                except Exception as exc:
+                    if not is_transient(exc):
+                        raise
+                    failures += 1
+                    await self._wait_out(key, failures, exc)
+        finally:
+            if key in self._stalled:
+                del self._stalled[key]
+                STALLED.labels(self.consumer_name, record.topic).dec()
+
+    async def _wait_out(self, key: tuple[str, int], failures: int, exc: Exception) -> None:
+        topic, partition = key
+        TRANSIENT_FAILURES.labels(self.consumer_name, topic).inc()
+        now = time.monotonic()
+        if key not in self._stalled:
+            self._stalled[key] = now
+            STALLED.labels(self.consumer_name, topic).inc()
+        stalled_s = now - self._stalled[key]
+        if failures == 1 or failures % 10 == 0:
+            log.warning(
+                "%s[%s]: transient failure #%d (%s), stalled %.0fs; retrying",
+                topic,
+                partition,
+                failures,
+                type(exc).__name__,
+                stalled_s,
+            )
+        if self.retry.handoff_after_s and stalled_s > self.retry.handoff_after_s:
+            self._hand_off(f"{topic}[{partition}] stalled {stalled_s:.0f}s")
+        await asyncio.sleep(self.retry.delay(failures))
+
+    def _hand_off(self, why: str) -> None:
+        """Give up this worker's partitions so a healthy replica takes them: stop the process
+        gracefully (faust leaves the group, acked offsets are committed, the stalled record is
+        not acked), or hard if that hangs. The supervisor starts it again; it waits for its
+        database before it rejoins (``wait_for_database``)."""
+        if self._handing_off:
+            return
+        self._handing_off = True
+        log.error("consumer %s gives up its partitions: %s", self.consumer_name, why)
+        loop = asyncio.get_running_loop()
+        loop.call_later(max(15.0, self.session_timeout_s), os._exit, 75)
+        os.kill(os.getpid(), signal.SIGTERM)
 
     async def apply(self, handler: Handler, envelope: Envelope, message: ContractMessage) -> bool:
         """One transaction: inbox claim + the handler's effect and outgoing messages (which
@@ -271,6 +389,7 @@ class ConsumerRunner:
         async with self.engine.begin() as conn:
             if not await self.inbox.claim(conn, self.consumer_name, envelope):
                 return False
+            failpoints.hit(failpoints.HANDLER_CRASH, envelope.id)
             await handler(HandlerContext(conn, self.outbox, envelope), message)
         return True
 

@@ -1,9 +1,72 @@
-"""Database engines. One Postgres database per service; URLs come from settings."""
+"""Database engines. One Postgres database per service; URLs come from settings.
+
+Every connection carries timeouts (``DbTimeouts``): a statement, a lock wait and a transaction
+left idle are ended by the server, a call the server never answers by the client, and TCP
+keepalives on both ends find a peer that vanished (a partition, a frozen process) in seconds
+rather than the kernel's quarter of an hour. So a frozen or cut-off worker cannot hold row
+locks, or the rows its transaction claimed, for longer than those bounds.
+"""
 
 from __future__ import annotations
 
+import logging
+import socket
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class DbTimeouts:
+    """Seconds; 0 turns one off. Defaults are the settings' (``<SERVICE>_DB_*``)."""
+
+    statement_s: float = 30.0
+    lock_s: float = 10.0
+    idle_in_transaction_s: float = 30.0
+    command_s: float = 40.0  # client side, past the server's statement timeout
+    keepalive_idle_s: int = 10
+    keepalive_interval_s: int = 5
+    keepalive_count: int = 3
+
+    def server_settings(self, application_name: str = "booking-platform") -> dict[str, str]:
+        """Session settings every connection starts with."""
+        return {
+            "application_name": application_name,
+            "statement_timeout": str(int(self.statement_s * 1000)),
+            "lock_timeout": str(int(self.lock_s * 1000)),
+            "idle_in_transaction_session_timeout": str(int(self.idle_in_transaction_s * 1000)),
+            "tcp_keepalives_idle": str(self.keepalive_idle_s),
+            "tcp_keepalives_interval": str(self.keepalive_interval_s),
+            "tcp_keepalives_count": str(self.keepalive_count),
+        }
+
+    def asyncpg_kwargs(self) -> dict[str, Any]:
+        """For ``asyncpg.connect``: the session settings and the client's command timeout."""
+        return {
+            "server_settings": self.server_settings(),
+            "command_timeout": self.command_s or None,
+            "timeout": 10,
+        }
+
+    def keep_alive(self, asyncpg_connection: Any) -> None:
+        """Client-side keepalives on an asyncpg connection's socket (asyncpg sets none)."""
+        try:
+            sock = asyncpg_connection._transport.get_extra_info("socket")
+            if sock is None or sock.family not in (socket.AF_INET, socket.AF_INET6):
+                return  # a Unix socket: no network to lose
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, self.keepalive_idle_s)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL, self.keepalive_interval_s)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT, self.keepalive_count)
+            timeout_ms = self.keepalive_idle_s + self.keepalive_interval_s * self.keepalive_count
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT, timeout_ms * 1000)
+        except (AttributeError, OSError) as exc:  # not fatal: the server's keepalives remain
+            log.debug("no client keepalives on this connection: %s", exc)
 
 
 def sqlalchemy_url(url: str) -> str:
@@ -24,12 +87,21 @@ def redact(url: str) -> str:
         return "<unparseable database url>"
 
 
-def make_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
-    return create_async_engine(
+def make_engine(
+    url: str, *, pool_size: int = 10, timeouts: DbTimeouts | None = None
+) -> AsyncEngine:
+    timeouts = timeouts or DbTimeouts()
+    engine = create_async_engine(
         sqlalchemy_url(url),
         pool_size=pool_size,
         max_overflow=pool_size,
         pool_timeout=10,
         pool_recycle=1800,
-        connect_args={"server_settings": {"application_name": "booking-platform"}},
+        connect_args=timeouts.asyncpg_kwargs(),
     )
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _keep_alive(dbapi_connection: Any, _: Any) -> None:
+        timeouts.keep_alive(dbapi_connection.driver_connection)
+
+    return engine

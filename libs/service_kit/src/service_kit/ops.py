@@ -20,12 +20,23 @@ from service_kit.health import dependency_checks
 log = logging.getLogger(__name__)
 
 
-def ops_app(service: str, role: str, engine: AsyncEngine, bootstrap: str) -> web.Application:
+def ops_app(
+    service: str,
+    role: str,
+    engine: AsyncEngine,
+    bootstrap: str,
+    stall: Callable[[], str | None] | None = None,
+) -> web.Application:
+    """``stall``: the consumer's report of a partition stuck on transient failures (readiness
+    says so, though both dependencies may answer the probe)."""
+
     async def healthz(_: web.Request) -> web.Response:
         return web.json_response({"status": "ok", "service": service, "role": role})
 
     async def readyz(_: web.Request) -> web.Response:
         checks = await dependency_checks(engine, bootstrap)
+        if stall is not None:
+            checks["consumer"] = stall() or "ok"
         ready = all(v == "ok" for v in checks.values())
         body = {"status": "ready" if ready else "not-ready", "checks": checks}
         return web.Response(
@@ -47,12 +58,18 @@ def ops_app(service: str, role: str, engine: AsyncEngine, bootstrap: str) -> web
 
 
 def ops_server(
-    service: str, role: str, engine: AsyncEngine, bootstrap: str, host: str, port: int
+    service: str,
+    role: str,
+    engine: AsyncEngine,
+    bootstrap: str,
+    host: str,
+    port: int,
+    stall: Callable[[], str | None] | None = None,
 ) -> Callable[[], Coroutine[Any, Any, None]]:
     """A long-running job serving the operations port until cancelled."""
 
     async def serve() -> None:
-        runner = web.AppRunner(ops_app(service, role, engine, bootstrap), access_log=None)
+        runner = web.AppRunner(ops_app(service, role, engine, bootstrap, stall), access_log=None)
         await runner.setup()
         site = web.TCPSite(runner, host, port)
         try:

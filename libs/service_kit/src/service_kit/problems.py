@@ -16,6 +16,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
+from messaging.errors import is_transient
 from service_kit.ids import canonical_uuid
 
 log = logging.getLogger(__name__)
@@ -67,6 +68,15 @@ def uuid_or(value: str, problem: Problem) -> str:
     return canonical
 
 
+UNAVAILABLE = Problem(
+    503,
+    "service-unavailable",
+    "Service unavailable",
+    "A dependency of this service is unavailable; nothing was changed. Try again later.",
+    headers={"Retry-After": "5"},
+)
+
+
 def problem_response(problem: Problem, request: Request | None = None) -> JSONResponse:
     return JSONResponse(
         problem.body(request.url.path if request else None),
@@ -110,8 +120,9 @@ def describe(doc: dict[str, Any]) -> dict[str, Any]:
     """Tell the truth about errors in an OpenAPI document: every 4xx and 5xx response is
     ``application/problem+json`` with the ``Problem`` schema, and each operation lists the
     errors every route of its kind can answer (401 and 403 when it needs a token, 404 when its
-    path names something, 400 for a body that is not JSON, 422 for invalid input), besides the
-    ones the route declares itself (409, 412, 428...)."""
+    path names something, 400 for a body that is not JSON, 422 for invalid input, 503 with
+    ``Retry-After`` while its database is unavailable), besides the ones the route declares
+    itself (409, 412, 428...)."""
     schemas = doc.setdefault("components", {}).setdefault("schemas", {})
     schemas["Problem"] = PROBLEM_SCHEMA
     for path, item in doc.get("paths", {}).items():
@@ -120,7 +131,9 @@ def describe(doc: dict[str, Any]) -> dict[str, Any]:
             if op is None:
                 continue
             responses = op.setdefault("responses", {})
-            implied = {"422"} if op.get("parameters") or op.get("requestBody") else set()
+            implied = {"503"}
+            if op.get("parameters") or op.get("requestBody"):
+                implied.add("422")
             if op.get("security"):
                 implied |= {"401", "403"}
             if "{" in path:
@@ -205,6 +218,16 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        if is_transient(exc):
+            # The database (or Kafka) is away or busy: nothing was written (the transaction
+            # rolled back); the client may try again, with the same Idempotency-Key.
+            log.warning(
+                "%s on %s: answering 503 (%s)",
+                "dependency unavailable",
+                request.url.path,
+                type(exc).__name__,
+            )
+            return problem_response(UNAVAILABLE, request)
         # Never leak internals (or secrets inside them) to the client; the log has the details.
         log.exception("unhandled error on %s", request.url.path)
         return problem_response(

@@ -11,9 +11,10 @@ from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
+import asyncpg
 from fastapi import APIRouter, FastAPI
 from prometheus_client import Gauge
-from sqlalchemy import MetaData, Table
+from sqlalchemy import MetaData, Table, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from messaging import admin
@@ -69,7 +70,9 @@ class ServiceDefinition:
         logs.configure(self.name, settings.log_level, settings.log_json)
         telemetry.configure(self.name, process)
         engine = make_engine(
-            settings.database_url.get_secret_value(), pool_size=settings.db_pool_size
+            settings.database_url.get_secret_value(),
+            pool_size=settings.db_pool_size,
+            timeouts=settings.db_timeouts,
         )
         return Wiring(
             settings=settings,
@@ -93,8 +96,17 @@ class ServiceDefinition:
 
     def relay(self, wiring: Wiring) -> OutboxRelay:
         s = wiring.settings
+        timeouts = s.db_timeouts
+
+        async def connect() -> asyncpg.Connection:
+            conn = await asyncpg.connect(
+                asyncpg_dsn(s.database_url.get_secret_value()), **timeouts.asyncpg_kwargs()
+            )
+            timeouts.keep_alive(conn)
+            return conn
+
         return OutboxRelay(
-            dsn=asyncpg_dsn(s.database_url.get_secret_value()),
+            connect=connect,
             producer_factory=lambda: reliable_producer(
                 s.kafka_bootstrap_servers, f"{self.name}-relay"
             ),
@@ -115,7 +127,9 @@ class ServiceDefinition:
             outbox=wiring.outbox,
             inbox=wiring.inbox,
             subscriptions=self.subscriptions(wiring),
-            retry=RetryPolicy(attempts=s.consumer_retry_attempts),
+            retry=RetryPolicy(
+                max_crashes=s.consumer_max_crashes, handoff_after_s=s.consumer_handoff_after_s
+            ),
             session_timeout_s=s.consumer_session_timeout_s,
             fetch_max_wait_ms=s.consumer_fetch_max_wait_ms,
             background=list(self.background(wiring)),
@@ -151,8 +165,9 @@ def run_worker(definition: ServiceDefinition) -> None:
         runner.background.append(relay.run)
     runner.background.append(inbox_purge_job(wiring))
     runner.background.append(lag_job(wiring, runner))
-    if ops := _ops_job(definition, wiring, "worker"):
+    if ops := _ops_job(definition, wiring, "worker", runner.stall):
         runner.background.append(ops)
+    asyncio.run(wait_for_database(wiring.engine))
     app = runner.build_app()
     log.info(
         "worker %s: kafka=%s db=%s",
@@ -212,14 +227,42 @@ def lag_job(
     return periodic("consumer-lag", every_s, tick)
 
 
+async def wait_for_database(engine: AsyncEngine, every_s: float = 2.0) -> None:
+    """Block until the database answers: a worker joins its consumer group only when it can
+    apply what it is given (after a hand-off, or started during an outage, it waits here
+    instead of taking partitions it would stall on)."""
+    waited = 0.0
+    while True:
+        try:
+            async with engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+            break
+        except Exception as exc:
+            if waited == 0 or waited % 30 < every_s:
+                log.warning("waiting for the database (%s)", type(exc).__name__)
+            await asyncio.sleep(every_s)
+            waited += every_s
+    # The pool's connections belong to this loop; the worker's loop opens its own.
+    await engine.dispose()
+
+
 def _ops_job(
-    definition: ServiceDefinition, wiring: Wiring, role: str
+    definition: ServiceDefinition,
+    wiring: Wiring,
+    role: str,
+    stall: Callable[[], str | None] | None = None,
 ) -> Callable[[], Coroutine[Any, Any, None]] | None:
     s = wiring.settings
     if not s.ops_port:
         return None
     return ops_server(
-        definition.name, role, wiring.engine, s.kafka_bootstrap_servers, s.http_host, s.ops_port
+        definition.name,
+        role,
+        wiring.engine,
+        s.kafka_bootstrap_servers,
+        s.http_host,
+        s.ops_port,
+        stall=stall,
     )
 
 

@@ -13,6 +13,9 @@ from typing import ClassVar
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from contracts.topics import max_retention_ms
+from service_kit.db import DbTimeouts
+
 _LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
 
@@ -34,12 +37,23 @@ class ServiceSettings(BaseSettings):
     log_level: str = "INFO"
     log_json: bool = True
     db_pool_size: int = Field(default=10, ge=1, le=200)
+    # Every database connection's bounds (service_kit.db.DbTimeouts), in seconds; 0 is off.
+    db_statement_timeout_s: float = Field(default=30.0, ge=0, le=3600)
+    db_lock_timeout_s: float = Field(default=10.0, ge=0, le=3600)
+    db_idle_in_transaction_timeout_s: float = Field(default=30.0, ge=0, le=3600)
+    db_command_timeout_s: float = Field(default=40.0, ge=0, le=3600)
+    db_keepalive_idle_s: int = Field(default=10, ge=1, le=7200)
     relay_embedded: bool = True
     relay_batch_size: int = Field(default=500, ge=1, le=10_000)
     relay_poll_interval_s: float = Field(default=1.0, gt=0, le=60)
     outbox_retention_s: float = Field(default=24 * 3600, ge=0)
-    inbox_retention_s: float = Field(default=8 * 24 * 3600, ge=3600)
-    consumer_retry_attempts: int = Field(default=8, ge=1, le=100)
+    # Longer than any topic keeps a message, so a replay from the beginning applies nothing
+    # twice (checked at start against contracts.topics).
+    inbox_retention_s: float = Field(default=35 * 24 * 3600, ge=3600)
+    # A record that this many worker processes died applying goes to the DLQ.
+    consumer_max_crashes: int = Field(default=3, ge=1, le=100)
+    # A record failing transiently this long: the worker gives up its partitions (0: never).
+    consumer_handoff_after_s: float = Field(default=60.0, ge=0, le=3600)
     consumer_session_timeout_s: float = Field(default=10.0, ge=3, le=300)
     consumer_fetch_max_wait_ms: int = Field(default=100, ge=1, le=5000)
     # Bearer tokens (service_kit.auth); shared by all services, like the Kafka address.
@@ -75,11 +89,27 @@ class ServiceSettings(BaseSettings):
         return ",".join(hosts)
 
     def model_post_init(self, __context: object) -> None:
+        longest_s = max_retention_ms() / 1000
+        if self.inbox_retention_s <= longest_s:
+            raise ValueError(
+                f"inbox_retention_s must outlive every topic's retention ({longest_s:.0f} s): "
+                "a replay from the beginning would otherwise apply old messages again"
+            )
         if self.http_host not in _LOOPBACK and not self.allow_public_bind:
             raise ValueError(
                 f"refusing to bind {self.http_host}: set ALLOW_PUBLIC_BIND=true to listen beyond "
                 "loopback (in a container, behind a Service)"
             )
+
+    @property
+    def db_timeouts(self) -> DbTimeouts:
+        return DbTimeouts(
+            statement_s=self.db_statement_timeout_s,
+            lock_s=self.db_lock_timeout_s,
+            idle_in_transaction_s=self.db_idle_in_transaction_timeout_s,
+            command_s=self.db_command_timeout_s,
+            keepalive_idle_s=self.db_keepalive_idle_s,
+        )
 
     @property
     def port(self) -> int:

@@ -8,10 +8,15 @@ from fastapi import APIRouter
 
 from booking.adapters import idempotency, tables
 from booking.adapters.inventory_client import InventoryClient
-from booking.adapters.orchestrator import Timing
 from booking.api import actions, modify, routes, waitlist
 from booking.api.places import Places
-from booking.handlers import payment_events, saga_reply, step_deadlines, waitlist_offers
+from booking.handlers import (
+    payment_events,
+    saga_gauges,
+    saga_reply,
+    step_deadlines,
+    waitlist_offers,
+)
 from booking.settings import BookingSettings
 from contracts.base import Reply
 from contracts.inventory import CapacityReleasedEvent
@@ -32,7 +37,7 @@ def _settings(wiring: Wiring) -> BookingSettings:
 
 def _subscriptions(wiring: Wiring) -> list[Subscription]:
     settings = _settings(wiring)
-    timing = Timing(settings.step_timeout_s)
+    timing = settings.timing
     on_reply = saga_reply.handler(timing, settings.waitlist_offer_s)
     return [
         Subscription(BOOKING_SAGA_REPLIES, dict.fromkeys(REPLY_TYPES, on_reply)),
@@ -82,13 +87,15 @@ def _background(wiring: Wiring) -> list[Callable[[], Awaitable[None]]]:
         step_deadlines.job(
             wiring.engine,
             wiring.outbox,
-            timing=Timing(settings.step_timeout_s),
+            timing=settings.timing,
             max_attempts=settings.step_max_attempts,
             interval_s=settings.deadline_scan_interval_s,
+            bootstrap=settings.kafka_bootstrap_servers,
         ),
         waitlist_offers.expiry_job(
             wiring.engine, wiring.outbox, interval_s=settings.deadline_scan_interval_s
         ),
+        saga_gauges.job(wiring.engine, settings.step_timeout_s),
     ]
 
 

@@ -5,6 +5,7 @@ from typing import ClassVar
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
+from booking.adapters.orchestrator import Timing
 from service_kit.settings import ServiceSettings
 
 
@@ -14,8 +15,15 @@ class BookingSettings(ServiceSettings):
     default_port: ClassVar[int] = 8000
 
     inventory_url: str = "http://127.0.0.1:8001"
+    # A step with no reply is looked at after step_timeout_s (and again, while its command
+    # waits unconsumed); resent (up to step_max_attempts sends) only when its participant
+    # consumed it; failed at step_deadline_s, lag or not.
     step_timeout_s: float = Field(default=30.0, gt=0, le=3600)
     step_max_attempts: int = Field(default=3, ge=1, le=20)
+    step_deadline_s: float = Field(default=600.0, gt=0, le=7 * 24 * 3600)
+    # Admission control: POST /bookings answers 503 while this many sagas are in flight
+    # (running or compensating, not waiting for the guest); 0 turns it off.
+    max_in_flight_sagas: int = Field(default=2000, ge=0)
     deadline_scan_interval_s: float = Field(default=1.0, gt=0, le=60)
     idempotency_ttl_s: float = Field(default=24 * 3600, ge=60)
     max_prefer_wait_s: float = Field(default=30.0, ge=0, le=120)
@@ -27,5 +35,9 @@ class BookingSettings(ServiceSettings):
     @property
     def claim_hold_s(self) -> int:
         """How long a saga's new claim is held unless confirmed: past the payment deadline and
-        the saga's own retries."""
-        return int(self.payment_deadline_s + self.step_timeout_s * (self.step_max_attempts + 1))
+        the step deadline of the steps around it."""
+        return int(self.payment_deadline_s + self.step_deadline_s + self.step_timeout_s)
+
+    @property
+    def timing(self) -> Timing:
+        return Timing(self.step_timeout_s, self.step_deadline_s)

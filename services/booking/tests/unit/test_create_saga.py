@@ -195,6 +195,25 @@ def test_resends_the_current_command_when_its_deadline_passes() -> None:
     assert decision.state.attempts == 2
 
 
+def test_a_command_its_participant_has_not_consumed_is_not_sent_again() -> None:
+    """A lagging participant gets no second copy to chew on: the step waits, attempts kept."""
+    state = start(CREATE_BOOKING, a_saga()).state
+    for _ in range(10):
+        decision = on_timeout(state, max_attempts=3, consumed=False)
+        assert decision.command is None and decision.wait_longer and not decision.ignored
+        state = decision.state
+    assert state.attempts == 1 and state.status is SagaStatus.RUNNING
+
+
+def test_a_step_fails_on_its_deadline_whether_or_not_its_command_was_consumed() -> None:
+    state = start(CREATE_BOOKING, a_saga()).state
+    lagging = on_timeout(state, max_attempts=3, consumed=False, overdue=True)
+    assert lagging.state.failure_reason == "step_timed_out"
+    assert isinstance(lagging.command[1], ReleaseCapacity)  # type: ignore[index]
+    answered_nothing = on_timeout(state, max_attempts=3, consumed=True, overdue=True)
+    assert answered_nothing.state.failure_reason == "step_timed_out"
+
+
 def test_a_reservation_that_timed_out_is_released_in_case_it_happened_late() -> None:
     state = start(CREATE_BOOKING, a_saga()).state
     state = on_timeout(state, 3).state

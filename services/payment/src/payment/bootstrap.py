@@ -39,7 +39,9 @@ def _desk(wiring: Wiring) -> PaymentDesk:
     if desk is None:
         settings = wiring.settings
         assert isinstance(settings, PaymentSettings)
-        provider_engine = make_engine(settings.database_url.get_secret_value(), pool_size=4)
+        provider_engine = make_engine(
+            settings.database_url.get_secret_value(), pool_size=4, timeouts=settings.db_timeouts
+        )
         desk = PaymentDesk(
             Providers(provider_engine), wiring.outbox, timedelta(seconds=settings.action_deadline_s)
         )

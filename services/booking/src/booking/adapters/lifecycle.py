@@ -4,7 +4,6 @@ through ``move`` and so is recorded once and emitted exactly once."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Row
@@ -27,11 +26,13 @@ from messaging.outbox import Outbox
 
 
 def _common(row: Row[Any]) -> dict[str, Any]:
+    """What every ``booking.*`` event carries; ``row`` is as just stored, so ``updated_at``
+    is the database's time of this change (one clock for stamps, deadlines and events)."""
     return {
         "booking_id": row.id,
         "booking_version": row.version,
         "status": row.status,
-        "occurred_at": datetime.now(UTC),
+        "occurred_at": row.updated_at,
         "tenant_id": row.tenant_id,
         "reference": row.reference,
     }
@@ -100,7 +101,7 @@ async def move(
     transition(current, wanted, reinstate=reinstate)
     changes: dict[str, Any] = {**(fields or {}), "status": wanted.value}
     if wanted in STAMPS:
-        changes[STAMPS[wanted]] = datetime.now(UTC)
+        changes[STAMPS[wanted]] = repository.DB_NOW
     row = await repository.update_booking(conn, booking.id, changes)
     await repository.record_transition(
         conn, row.id, current.value, wanted.value, actor.subject, reason, row.version

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -34,6 +34,7 @@ from contracts.topics import (
 )
 from messaging import logcontext
 from messaging.outbox import Outbox
+from service_kit.clock import db_now
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +47,12 @@ COMMAND_TOPICS: dict[Participant, TopicSpec] = {
 
 @dataclass(frozen=True)
 class Timing:
+    """``step_timeout_s``: when the timer first looks at a step with no reply (and looks again
+    while its command waits unconsumed); each resend waits twice as long as the one before.
+    ``step_deadline_s``: a step with no reply by then fails, whatever the reason."""
+
     step_timeout_s: float
+    step_deadline_s: float = 600.0
 
     def deadline(self, decision: Decision, now: datetime) -> datetime | None:
         """When the saga's timer looks again: a step's reply is due within the step timeout;
@@ -56,8 +62,14 @@ class Timing:
         if state.waiting and state.data.pay_by is not None:
             return state.data.pay_by + timedelta(seconds=self.step_timeout_s)
         if decision.command is not None:
+            backoff = self.step_timeout_s * 2 ** min(state.attempts - 1, 10)
+            return now + timedelta(seconds=min(backoff, self.step_deadline_s))
+        if decision.wait_longer:
             return now + timedelta(seconds=self.step_timeout_s)
         return None
+
+    def overdue(self, step_age_s: float) -> bool:
+        return step_age_s >= self.step_deadline_s
 
 
 async def begin(
@@ -68,9 +80,10 @@ async def begin(
     timing: Timing,
 ) -> str:
     """Store a new saga and send its first command."""
-    now = datetime.now(UTC)
+    now = await db_now(conn)
+    command_id = await _queue(conn, outbox, booking_id, decision)
     saga_id = await repository.insert_saga(
-        conn, booking_id, decision.state, timing.deadline(decision, now)
+        conn, booking_id, decision.state, timing.deadline(decision, now), command_id
     )
     saga_type = decision.state.definition.name
     logcontext.add(booking_id=booking_id, saga_id=saga_id, saga_type=saga_type)
@@ -78,20 +91,31 @@ async def begin(
     await repository.log(
         conn, booking_id, "note", None, None, f"{saga_type} started", decision.state.seq
     )
-    await _send(conn, outbox, booking_id, decision)
+    await _log_command(conn, booking_id, decision)
     if decision.finished:  # nothing to do (every step skipped)
         await _finish(conn, outbox, booking_id, decision.state)
     return saga_id
 
 
-async def _send(conn: AsyncConnection, outbox: Outbox, booking_id: str, decision: Decision) -> None:
+async def _queue(
+    conn: AsyncConnection, outbox: Outbox, booking_id: str, decision: Decision
+) -> str | None:
+    """Queue the decision's command, if any; its message id (the saga row keeps it, so the
+    timer can ask whether the participant has consumed it)."""
     if decision.command is None:
-        return
+        return None
     participant, command = decision.command
-    await outbox.add(conn, topic=COMMAND_TOPICS[participant], key=booking_id, message=command)
-    await repository.log(
-        conn, booking_id, "command", command.ce_type(), command.step, None, decision.state.seq
+    return await outbox.add(
+        conn, topic=COMMAND_TOPICS[participant], key=booking_id, message=command
     )
+
+
+async def _log_command(conn: AsyncConnection, booking_id: str, decision: Decision) -> None:
+    if decision.command is not None:
+        command = decision.command[1]
+        await repository.log(
+            conn, booking_id, "command", command.ce_type(), command.step, None, decision.state.seq
+        )
 
 
 async def apply(
@@ -110,22 +134,26 @@ async def apply(
         return
     in_flight = (
         decision.command is None
+        and not decision.wait_longer
         and not state.waiting
         and not state.terminal
         and (state.status is not SagaStatus.PARKED)
     )
+    command_id = await _queue(conn, outbox, booking_id, decision)
     age_s = await repository.save_saga(
         conn,
         saga.id,
         state,
-        timing.deadline(decision, datetime.now(UTC)),
+        timing.deadline(decision, await db_now(conn)),
         keep_deadline=in_flight,
+        command_id=command_id,
+        new_step=command_id is not None and state.attempts == 1,
     )
     if decision.note:
         await repository.log(
             conn, booking_id, "note", None, state.current_label or None, decision.note, state.seq
         )
-    await _send(conn, outbox, booking_id, decision)
+    await _log_command(conn, booking_id, decision)
     if decision.began_waiting:
         if state.definition is MODIFY_BOOKING:
             booking = await repository.load(conn, booking_id, lock=True)

@@ -69,6 +69,8 @@ class LockedSaga:
     id: str
     booking_id: str
     state: SagaState
+    command_id: str | None = None  # the current step's last command
+    step_age_s: float = 0.0  # since the current step (or compensation) began
 
 
 async def insert_booking(conn: AsyncConnection, row: dict[str, Any]) -> Row[Any]:
@@ -111,17 +113,32 @@ async def load(
 _JSON = ("party", "guest", "price", "policy", "modification")
 
 
+class _DbNow:
+    """A field value meaning "the database's ``now()``" (status stamps: one clock)."""
+
+
+DB_NOW = _DbNow()
+
+
 async def update_booking(
     conn: AsyncConnection, booking_id: str, fields: dict[str, Any], *, bump: bool = True
 ) -> Row[Any]:
     """Set ``fields`` (and ``version + 1`` unless ``bump`` is False); returns the stored row."""
-    sets = [f"{k} = CAST(:{k} AS jsonb)" if k in _JSON else f"{k} = :{k}" for k in fields]
+    sets = [
+        f"{k} = now()"
+        if v is DB_NOW
+        else f"{k} = CAST(:{k} AS jsonb)"
+        if k in _JSON
+        else f"{k} = :{k}"
+        for k, v in fields.items()
+    ]
     if bump:
         sets.append("version = version + 1")
     sets.append("updated_at = now()")
     params = {
         k: json.dumps(v, default=str) if k in _JSON and v is not None else v
         for k, v in fields.items()
+        if v is not DB_NOW
     }
     return (
         await conn.execute(
@@ -195,13 +212,18 @@ async def audit(
 
 
 async def insert_saga(
-    conn: AsyncConnection, booking_id: str, state: SagaState, deadline: datetime | None
+    conn: AsyncConnection,
+    booking_id: str,
+    state: SagaState,
+    deadline: datetime | None,
+    command_id: str | None = None,
 ) -> str:
     saga_id = str(uuid.uuid4())
     await conn.execute(
         text(
             "INSERT INTO sagas (id, booking_id, seq, saga_type, status, current_step, deadline, "
-            "state) VALUES (:id, :b, :seq, :type, :s, :c, :d, CAST(:state AS jsonb))"
+            "command_id, step_started_at, state) VALUES (:id, :b, :seq, :type, :s, :c, :d, "
+            ":cmd, now(), CAST(:state AS jsonb))"
         ),
         {
             "id": saga_id,
@@ -211,6 +233,7 @@ async def insert_saga(
             "s": state.status.value,
             "c": state.current,
             "d": deadline,
+            "cmd": command_id,
             "state": json.dumps(state_to_json(state)),
         },
     )
@@ -250,15 +273,20 @@ async def save_saga(
     deadline: datetime | None,
     *,
     keep_deadline: bool = False,
+    command_id: str | None = None,
+    new_step: bool = False,
 ) -> float:
     """Store the saga's state; ``keep_deadline`` leaves the step's deadline as it was (nothing
-    new was sent, e.g. an abort noted while a step is in flight). Returns the saga's age in
-    seconds (for its duration when this state ends it)."""
+    new was sent, e.g. an abort noted while a step is in flight). ``command_id``: the command
+    just sent; ``new_step``: it began a step (or compensation), whose age starts now. Returns
+    the saga's age in seconds (for its duration when this state ends it)."""
     set_deadline = "" if keep_deadline else "deadline = :d, "
+    set_command = "command_id = :cmd, " if command_id is not None else ""
+    set_started = "step_started_at = now(), " if new_step else ""
     age = await conn.scalar(
         text(
-            f"UPDATE sagas SET status = :s, current_step = :c, {set_deadline}"
-            "state = CAST(:state AS jsonb), updated_at = now() WHERE id = :i "
+            f"UPDATE sagas SET status = :s, current_step = :c, {set_deadline}{set_command}"
+            f"{set_started}state = CAST(:state AS jsonb), updated_at = now() WHERE id = :i "
             "RETURNING extract(epoch FROM clock_timestamp() - created_at)"
         ),
         {
@@ -266,6 +294,7 @@ async def save_saga(
             "s": state.status.value,
             "c": state.current,
             "d": deadline,
+            "cmd": command_id,
             "state": json.dumps(state_to_json(state)),
         },
     )
@@ -323,13 +352,34 @@ async def lock_due(conn: AsyncConnection, saga_id: str, booking_id: str) -> Lock
     row = (
         await conn.execute(
             text(
-                "SELECT id::text, state FROM sagas WHERE id = :i AND deadline < now() "
-                "AND status IN ('running', 'compensating') FOR UPDATE"
+                "SELECT id::text, state, command_id::text, extract(epoch FROM now() - "
+                "COALESCE(step_started_at, updated_at)) AS step_age FROM sagas WHERE id = :i "
+                "AND deadline < now() AND status IN ('running', 'compensating') FOR UPDATE"
             ),
             {"i": saga_id},
         )
     ).first()
-    return LockedSaga(row.id, booking_id, load_state(row.state)) if row else None
+    if row is None:
+        return None
+    return LockedSaga(
+        row.id, booking_id, load_state(row.state), row.command_id, float(row.step_age)
+    )
+
+
+async def park_unreadable(conn: AsyncConnection, saga_id: str, booking_id: str, why: str) -> None:
+    """Park a saga this build cannot advance (its type or data does not load, its timer
+    raises): its row changes without being read as a ``SagaState``, so an operator sees it
+    parked (``parked_from`` what it was) and can retry it from a build that can."""
+    await conn.execute(
+        text(
+            "UPDATE sagas SET status = 'parked', deadline = NULL, updated_at = now(), "
+            "state = state || jsonb_build_object('status', 'parked', 'parked_from', "
+            "state->>'status', 'failure_detail', CAST(:why AS text)) "
+            "WHERE id = CAST(:i AS uuid) AND status IN ('running', 'compensating')"
+        ),
+        {"i": saga_id, "why": why},
+    )
+    await log(conn, booking_id, "note", None, None, f"parked: {why}")
 
 
 async def log(

@@ -16,7 +16,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 
-from messaging.tables import inbox_table, outbox_table
+from messaging.tables import deliveries_table, inbox_table, outbox_table
 
 metadata = MetaData()
 
@@ -101,6 +101,9 @@ sagas = Table(
     Column("status", Text, nullable=False),
     Column("current_step", Text, nullable=False),
     Column("deadline", DateTime(timezone=True)),
+    # The current step's command (its outbox row says where it landed) and when the step began.
+    Column("command_id", UUID(as_uuid=False)),
+    Column("step_started_at", DateTime(timezone=True)),
     Column("state", JSONB, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
@@ -166,6 +169,7 @@ waitlist_entries = Table(
     Column("status", Text, nullable=False),  # waiting | offered | accepted | expired | cancelled
     Column("hold_id", Text),
     Column("offer_expires_at", DateTime(timezone=True)),
+    Column("expiry_error", Text),  # the offer expiry kept failing (see waitlist_offers)
     Column("booking_id", UUID(as_uuid=False)),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
@@ -173,3 +177,4 @@ waitlist_entries = Table(
 
 outbox = outbox_table(metadata)
 inbox = inbox_table(metadata)
+deliveries = deliveries_table(metadata)

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Row, text
@@ -34,6 +34,7 @@ from contracts.inventory import (
 )
 from contracts.topics import BOOKING_EVENTS, INVENTORY_COMMANDS
 from messaging.outbox import Outbox
+from service_kit.clock import db_now
 
 OFFER_STEP = "waitlist_offer"
 RELEASE_STEP = "waitlist_release"
@@ -161,7 +162,7 @@ async def on_offer_reply(
         if entry.hold_id != reply.reservation_id and entry.status != "accepted":
             await release_hold(conn, outbox, entry)
         return
-    now = datetime.now(UTC)
+    now = await db_now(conn)
     expires = reply.expires_at or now + timedelta(seconds=offer_s)
     entry = await update(
         conn, entry.id, status="offered", hold_id=reply.reservation_id, offer_expires_at=expires
@@ -185,32 +186,52 @@ async def on_offer_reply(
     )
 
 
-async def expire_offers(conn: AsyncConnection, outbox: Outbox, now: datetime) -> int:
-    """Offers past their window: expired, their holds released (the capacity then goes to the
-    next entry). Rows another replica is expiring are skipped."""
+async def due_offers(conn: AsyncConnection, now: datetime, limit: int = 200) -> list[str]:
+    """Offers past their window (not locked), but not those an earlier sweep set aside."""
     rows = await conn.execute(
         text(
-            f"SELECT {COLUMNS} FROM waitlist_entries WHERE status = 'offered' "
-            "AND offer_expires_at <= :now ORDER BY offer_expires_at LIMIT 200 "
-            "FOR UPDATE SKIP LOCKED"
+            "SELECT id::text FROM waitlist_entries WHERE status = 'offered' "
+            "AND offer_expires_at <= :now AND expiry_error IS NULL "
+            "ORDER BY offer_expires_at LIMIT :n"
         ),
-        {"now": now},
+        {"now": now, "n": limit},
     )
-    expired = 0
-    for entry in rows.all():
-        await update(conn, entry.id, status="expired")
-        await release_hold(conn, outbox, entry)
-        await outbox.add(
-            conn,
-            topic=BOOKING_EVENTS,
-            key=entry.id,
-            message=WaitlistOfferExpired(
-                entry_id=entry.id,
-                tenant_id=entry.tenant_id,
-                resource_id=entry.resource_id,
-                occurred_at=now,
-                hold_id=entry.hold_id,
+    return [r[0] for r in rows]
+
+
+async def expire_offer(conn: AsyncConnection, outbox: Outbox, entry_id: str, now: datetime) -> bool:
+    """An offer past its window: expired, its hold released (the capacity then goes to the
+    next entry). An entry another replica is expiring is skipped."""
+    entry = (
+        await conn.execute(
+            text(
+                f"SELECT {COLUMNS} FROM waitlist_entries WHERE id = CAST(:id AS uuid) "
+                "AND status = 'offered' AND offer_expires_at <= :now FOR UPDATE SKIP LOCKED"
             ),
+            {"id": entry_id, "now": now},
         )
-        expired += 1
-    return expired
+    ).first()
+    if entry is None:
+        return False
+    await update(conn, entry.id, status="expired")
+    await release_hold(conn, outbox, entry)
+    await outbox.add(
+        conn,
+        topic=BOOKING_EVENTS,
+        key=entry.id,
+        message=WaitlistOfferExpired(
+            entry_id=entry.id,
+            tenant_id=entry.tenant_id,
+            resource_id=entry.resource_id,
+            occurred_at=now,
+            hold_id=entry.hold_id,
+        ),
+    )
+    return True
+
+
+async def set_expiry_aside(conn: AsyncConnection, entry_id: str, why: str) -> None:
+    await conn.execute(
+        text("UPDATE waitlist_entries SET expiry_error = :why WHERE id = CAST(:id AS uuid)"),
+        {"id": entry_id, "why": why},
+    )

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
-from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Request, Response
@@ -19,7 +18,7 @@ from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from booking.adapters import lifecycle, orchestrator, repository
-from booking.adapters.orchestrator import COMMAND_TOPICS, Timing, saga_data_of
+from booking.adapters.orchestrator import COMMAND_TOPICS, saga_data_of
 from booking.adapters.repository import Actor
 from booking.api.common import (
     Outcome,
@@ -46,6 +45,7 @@ from booking.domain.sagas import CANCEL_BOOKING, CANCELLED, NO_SHOW
 from booking.settings import BookingSettings
 from contracts.payment import VerifyPayment
 from service_kit.auth import Caller, Principal, Staff
+from service_kit.clock import db_now
 from service_kit.problems import Problem
 from service_kit.runtime import Wiring
 
@@ -59,7 +59,7 @@ def router(wiring: Wiring) -> APIRouter:
     outbox = wiring.outbox
     settings = wiring.settings
     assert isinstance(settings, BookingSettings)
-    timing = Timing(settings.step_timeout_s)
+    timing = settings.timing
 
     async def act(
         booking_id: str,
@@ -217,7 +217,7 @@ def router(wiring: Wiring) -> APIRouter:
             transition(S(row.status), S.NO_SHOW)
             if row.starts_at is not None:
                 try:
-                    check_no_show(row.starts_at, datetime.now(UTC))
+                    check_no_show(row.starts_at, await db_now(conn))
                 except NotYetStarted as exc:
                     raise Problem(
                         409, "not-started", "The booking has not started", str(exc)

@@ -8,7 +8,7 @@ retried request safe."""
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Request, Response
@@ -16,7 +16,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from booking.adapters import lifecycle, orchestrator, repository
-from booking.adapters.orchestrator import Timing, saga_data_of
+from booking.adapters.orchestrator import saga_data_of
 from booking.api.common import (
     Outcome,
     actor_of,
@@ -35,6 +35,7 @@ from booking.domain.saga import start
 from booking.domain.sagas import MODIFY_BOOKING
 from booking.settings import BookingSettings
 from service_kit.auth import BearerToken, Caller
+from service_kit.clock import db_now
 from service_kit.problems import Problem
 from service_kit.runtime import Wiring
 
@@ -49,7 +50,7 @@ def router(wiring: Wiring, places: Places) -> APIRouter:
     outbox = wiring.outbox
     settings = wiring.settings
     assert isinstance(settings, BookingSettings)
-    timing = Timing(settings.step_timeout_s)
+    timing = settings.timing
 
     @api.post(
         "/bookings/{booking_id}/modify",
@@ -98,7 +99,7 @@ def router(wiring: Wiring, places: Places) -> APIRouter:
         async def work(conn: AsyncConnection) -> Outcome:
             row = await visible(conn, booking_id, who, lock=True)
             check_if_match(if_match, row, required=True)
-            now = datetime.now(UTC)
+            now = await db_now(conn)
             if row.status != BookingStatus.CONFIRMED:
                 raise Problem(
                     409,

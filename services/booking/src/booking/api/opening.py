@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import Row
@@ -24,6 +24,7 @@ from booking.domain.sagas import CREATE_BOOKING
 from booking.settings import BookingSettings
 from messaging.outbox import Outbox
 from service_kit.auth import Principal
+from service_kit.clock import db_now
 
 
 @dataclass(frozen=True)
@@ -44,7 +45,7 @@ class Opening:
         when: dict[str, Any],
     ) -> Row[Any]:
         booking_id = str(uuid.uuid4())
-        now = datetime.now(UTC)
+        now = await db_now(conn)
         party = body.party.model_dump(mode="json")
         row = await repository.insert_booking(
             conn,

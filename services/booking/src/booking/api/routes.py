@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
 from booking.adapters import lifecycle, repository
-from booking.adapters.orchestrator import Timing
+from booking.api.admission import Admission
 from booking.api.common import (
     Outcome,
     actor_of,
@@ -64,8 +64,9 @@ def router(wiring: Wiring, places: Places) -> APIRouter:
     outbox = wiring.outbox
     settings = wiring.settings
     assert isinstance(settings, BookingSettings)
-    timing = Timing(settings.step_timeout_s)
+    timing = settings.timing
     opening = Opening(outbox, settings, timing)
+    admission = Admission(engine, settings.max_in_flight_sagas)
 
     def guest_of(body: BookingCreate, who: Principal) -> str:
         if not who.is_staff:
@@ -84,7 +85,7 @@ def router(wiring: Wiring, places: Places) -> APIRouter:
         "/bookings",
         status_code=202,
         response_model=BookingPublic,
-        responses={201: {"model": BookingPublic}, 409: {}, 422: {}},
+        responses={201: {"model": BookingPublic}, 409: {}, 422: {}, 503: {}},
     )
     async def create_booking(
         body: BookingCreate,
@@ -96,7 +97,8 @@ def router(wiring: Wiring, places: Places) -> APIRouter:
     ) -> Response:
         """Accept a booking and start its saga: 202 + Location. ``Prefer: wait=N`` waits up to N
         seconds: 201 when the saga has ended (confirmed, rejected, ...), 202 when it still runs
-        or waits for the guest to pay (``awaiting_payment``, with ``payment_deadline``)."""
+        or waits for the guest to pay (``awaiting_payment``, with ``payment_deadline``). 503
+        with ``Retry-After`` while too many bookings are in progress (nothing is written)."""
         guest_id = guest_of(body, who)
         place, when = await places.resolve(
             body.resource_id,
@@ -109,6 +111,7 @@ def router(wiring: Wiring, places: Places) -> APIRouter:
         actor = actor_of(request, who)
 
         async def work(conn: Any) -> Outcome:
+            await admission.admit()  # new work only: a replayed key still gets its answer
             row = await opening.open(
                 conn, body, who=who, actor=actor, guest_id=guest_id, place=place, when=when
             )

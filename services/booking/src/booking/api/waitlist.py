@@ -5,7 +5,6 @@ their own entries, staff their tenant's; anything else is 404."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response
@@ -14,7 +13,6 @@ from sqlalchemy import Row, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from booking.adapters import waitlist
-from booking.adapters.orchestrator import Timing
 from booking.api.common import actor_of, etag, public
 from booking.api.opening import Opening
 from booking.api.places import Places
@@ -30,6 +28,7 @@ from booking.settings import BookingSettings
 from contracts.booking import WaitlistOfferAccepted
 from contracts.topics import BOOKING_EVENTS
 from service_kit.auth import BearerToken, Caller, Principal
+from service_kit.clock import db_now
 from service_kit.ids import canonical_uuid
 from service_kit.problems import Problem
 from service_kit.runtime import Wiring
@@ -61,7 +60,7 @@ def router(wiring: Wiring, places: Places) -> APIRouter:
     outbox = wiring.outbox
     settings = wiring.settings
     assert isinstance(settings, BookingSettings)
-    opening = Opening(outbox, settings, Timing(settings.step_timeout_s))
+    opening = Opening(outbox, settings, settings.timing)
 
     @api.post("/waitlist", status_code=201, response_model=WaitlistEntryPublic)
     async def join(
@@ -174,7 +173,7 @@ def router(wiring: Wiring, places: Places) -> APIRouter:
         )
         async with engine.begin() as conn:
             entry = await _visible(conn, entry_id, who, lock=True)
-            now = datetime.now(UTC)
+            now = await db_now(conn)
             if entry.status != "offered" or entry.offer_expires_at <= now:
                 raise Problem(
                     409,

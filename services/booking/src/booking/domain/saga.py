@@ -164,6 +164,9 @@ class Decision:
     command: tuple[Participant, SagaCommand] | None = None
     ignored: bool = False
     began_waiting: bool = False  # the payment now waits for the guest
+    # Nothing to send: the step's command has not been consumed yet (its participant lags);
+    # look again a step timeout from now.
+    wait_longer: bool = False
     note: str = ""
 
     @property
@@ -286,8 +289,16 @@ def on_reply(state: SagaState, reply: Reply) -> Decision:
     return Decision(state, ignored=True, note=f"unexpected {type(reply).__name__}")
 
 
-def on_timeout(state: SagaState, max_attempts: int) -> Decision:
-    """The current step had no reply before its deadline: resend, give up, or park.
+def on_timeout(
+    state: SagaState, max_attempts: int, *, consumed: bool = True, overdue: bool = False
+) -> Decision:
+    """The current step had no reply before its deadline: wait, resend, give up, or park.
+
+    A command its participant has not consumed yet (``consumed`` False: it lags, or is down)
+    is not sent again, which would only pile more on it: the step waits. A command consumed
+    without a reply (the reply or the command was dead-lettered, say) is sent again, up to
+    ``max_attempts`` sends. Either way the step fails (or, for a compensation, parks) once it
+    is ``overdue``: older than the step deadline, a deadline and never lag alone.
 
     A waiting step is not resent: its deadline is the payment's, and passing it ends the wait.
     """
@@ -301,9 +312,14 @@ def on_timeout(state: SagaState, max_attempts: int) -> Decision:
             "no payment by the deadline",
             include_current=True,
         )
-    if state.attempts < max_attempts:
-        again = replace(state, attempts=state.attempts + 1)
-        return Decision(again, _command(again), note=f"retry {state.current} #{again.attempts}")
+    if not overdue:
+        if not consumed:
+            return Decision(
+                state, wait_longer=True, note=f"{state.current}: command not consumed yet"
+            )
+        if state.attempts < max_attempts:
+            again = replace(state, attempts=state.attempts + 1)
+            return Decision(again, _command(again), note=f"retry {state.current} #{again.attempts}")
     if state.status is SagaStatus.RUNNING:
         return _fail(state, "step_timed_out", f"{state.current} had no reply", include_current=True)
     return _park(state, f"parked: {state.current} had no reply")

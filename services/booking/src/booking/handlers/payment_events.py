@@ -8,7 +8,6 @@ later: the handler fails transiently and the consumer retries it."""
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, datetime
 
 from booking.adapters import orchestrator, repository
 from booking.adapters.orchestrator import Timing, saga_data_of
@@ -18,6 +17,7 @@ from booking.domain.sagas import LATE_PAYMENT, LATE_PAYMENT_REFUND
 from contracts.payment import LatePaymentReceived
 from messaging.errors import TransientError
 from messaging.runner import HandlerContext
+from service_kit.clock import db_now
 from service_kit.ids import canonical_uuid
 
 
@@ -39,7 +39,7 @@ def handler(timing: Timing):
             paid_amount=(booking.paid_amount or 0) + event.amount.amount,
             refund_amount=event.amount.amount,  # what goes back if the booking cannot use it
             currency=event.amount.currency,
-            verified_at=event.received_at or datetime.now(UTC),
+            verified_at=event.received_at or await db_now(ctx.conn),
             claim_key=f"{booking.id}#{seq}",
             hold_id=None,
             reservation_id=None,

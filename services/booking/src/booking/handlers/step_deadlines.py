@@ -3,6 +3,16 @@ waited past its deadline ends the wait.
 
 Runs in every booking worker replica; ``FOR UPDATE SKIP LOCKED`` on the booking hands each due
 saga to one (and leaves it to a request or reply that holds the booking right now).
+
+Before a step is resent the timer asks whether its participant has consumed the command: the
+command's outbox row says where it landed (partition and offset), the participant's consumer
+group says how far it has committed. A command still waiting in Kafka is not sent again (the
+participant lags; a second copy only adds to its backlog); the step fails only at its deadline.
+When Kafka cannot be asked, the command counts as not consumed (nothing is resent). Each saga
+is handled in a transaction of its own (``messaging.jobs.ItemSweep``): a saga whose timer
+raises (an unknown saga type during a rolling upgrade, data this build cannot read) rolls back
+alone, and after three rounds it is parked with its error for an operator, so every other
+saga's timer keeps running.
 """
 
 from __future__ import annotations
@@ -10,40 +20,109 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 
-from sqlalchemy.ext.asyncio import AsyncEngine
+from aiokafka import TopicPartition
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from booking.adapters import orchestrator, repository
-from booking.adapters.orchestrator import Timing
+from booking.adapters.orchestrator import COMMAND_TOPICS, Timing
 from booking.domain.saga import on_timeout
-from messaging import logcontext, tracing
-from messaging.jobs import periodic
+from messaging import admin, failpoints, logcontext, tracing
+from messaging.jobs import ItemSweep, periodic
 from messaging.outbox import Outbox
 
 log = logging.getLogger(__name__)
 
+Due = tuple[str, str]  # (saga id, booking id)
+
+# The consumer group of each command topic's participant (service_kit.runtime names them).
+_GROUPS = {t.name: f"{participant.value}-worker" for participant, t in COMMAND_TOPICS.items()}
+_WHERE = text(
+    "SELECT topic, kafka_partition, kafka_offset FROM outbox WHERE message_id = CAST(:m AS uuid)"
+)
+
+
+class CommandProgress:
+    """How far each participant has consumed its command topic, read once per sweep."""
+
+    def __init__(self, bootstrap: str | None) -> None:
+        self.bootstrap = bootstrap
+        self.committed: dict[str, dict[TopicPartition, int]] = {}
+
+    async def refresh(self) -> None:
+        if self.bootstrap is None:
+            return
+        try:
+            self.committed = await admin.committed_offsets(self.bootstrap, sorted(_GROUPS.values()))
+        except Exception as exc:  # Kafka away: nothing counts as consumed, nothing is resent
+            log.warning("cannot read the participants' progress (%s)", type(exc).__name__)
+            self.committed = {}
+
+    async def consumed(self, conn: AsyncConnection, command_id: str | None) -> bool:
+        """Whether the participant has committed past the command (so it was applied, or
+        dead-lettered, and no reply is coming)."""
+        if self.bootstrap is None:
+            return True  # nothing to ask: resend on every timeout, as a plain timer would
+        if command_id is None:
+            return False
+        row = (await conn.execute(_WHERE, {"m": command_id})).first()
+        if row is None or row.kafka_offset is None:
+            return False  # not published yet (the relay is behind, or Kafka is away)
+        committed = self.committed.get(_GROUPS.get(row.topic, ""), {})
+        return committed.get(TopicPartition(row.topic, row.kafka_partition), -1) > row.kafka_offset
+
+
+def sweep(
+    outbox: Outbox, *, timing: Timing, max_attempts: int, progress: CommandProgress
+) -> ItemSweep[Due]:
+    async def timed_out(conn: AsyncConnection, due: Due) -> bool:
+        saga = await repository.lock_due(conn, *due)
+        if saga is None:
+            return False  # another replica, a reply or a request has it
+        with logcontext.scope(), tracing.span(None, "saga step deadline"):
+            decision = on_timeout(
+                saga.state,
+                max_attempts,
+                consumed=await progress.consumed(conn, saga.command_id),
+                overdue=timing.overdue(saga.step_age_s),
+            )
+            await orchestrator.apply(conn, outbox, saga, decision, timing)
+        failpoints.hit(failpoints.SWEEPER_BEFORE_COMMIT)
+        return True
+
+    async def park(conn: AsyncConnection, due: Due, exc: Exception) -> None:
+        await repository.park_unreadable(
+            conn, due[0], due[1], f"timer failed: {type(exc).__name__}"
+        )
+
+    return ItemSweep("saga-step-deadlines", key=lambda d: d[0], work=timed_out, park=park)
+
 
 async def sweep_once(
-    engine: AsyncEngine, outbox: Outbox, *, timing: Timing, max_attempts: int, limit: int = 100
+    engine: AsyncEngine, items: ItemSweep[Due], progress: CommandProgress, limit: int = 100
 ) -> int:
-    async with engine.begin() as conn:
+    async with engine.connect() as conn:
         due = await repository.due_sagas(conn, limit)
-        handled = 0
-        for saga_id, booking_id in due:
-            saga = await repository.lock_due(conn, saga_id, booking_id)
-            if saga is None:
-                continue
-            handled += 1
-            with logcontext.scope(), tracing.span(None, "saga step deadline"):
-                decision = on_timeout(saga.state, max_attempts)
-                await orchestrator.apply(conn, outbox, saga, decision, timing)
-        return handled
+    if not due:
+        return 0
+    await progress.refresh()
+    return await items.run(engine, due)
 
 
 def job(
-    engine: AsyncEngine, outbox: Outbox, *, timing: Timing, max_attempts: int, interval_s: float
+    engine: AsyncEngine,
+    outbox: Outbox,
+    *,
+    timing: Timing,
+    max_attempts: int,
+    interval_s: float,
+    bootstrap: str | None,
 ) -> Callable[[], Awaitable[None]]:
+    progress = CommandProgress(bootstrap)
+    items = sweep(outbox, timing=timing, max_attempts=max_attempts, progress=progress)
+
     async def tick() -> bool:
-        handled = await sweep_once(engine, outbox, timing=timing, max_attempts=max_attempts)
+        handled = await sweep_once(engine, items, progress)
         if handled:
             log.info("handled %d sagas past their step deadline", handled)
         return handled > 0

@@ -705,18 +705,47 @@ class Ledger:
         return await self._end(conn, claim, "released", why)
 
     async def expire_due(self, conn: AsyncConnection, now: datetime, limit: int = 200) -> int:
-        """Expire held claims past their expiry; other transactions' rows are skipped."""
+        """Expire held claims past their expiry, in the caller's transaction; other
+        transactions' rows are skipped."""
+        expired = 0
+        for claim_id in await self.due_for_expiry(conn, now, limit):
+            expired += await self.expire_claim(conn, claim_id, now)
+        return expired
+
+    @staticmethod
+    async def due_for_expiry(conn: AsyncConnection, now: datetime, limit: int = 200) -> list[str]:
+        """Held claims past their expiry (not locked; ``expire_claim`` locks and checks again),
+        but not those an earlier sweep set aside with an error."""
         rows = await conn.execute(
             text(
-                f"SELECT {CLAIM_COLUMNS} FROM reservations WHERE status = 'held' "
-                "AND expires_at <= :now ORDER BY expires_at LIMIT :n FOR UPDATE SKIP LOCKED"
+                "SELECT id::text FROM reservations WHERE status = 'held' AND expires_at <= :now "
+                "AND expiry_error IS NULL ORDER BY expires_at LIMIT :n"
             ),
             {"now": now, "n": limit},
         )
-        expired = 0
-        for row in rows.all():
-            expired += await self._end(conn, Claim(*row), "expired", "expired")
-        return expired
+        return [r[0] for r in rows]
+
+    async def expire_claim(self, conn: AsyncConnection, claim_id: str, now: datetime) -> bool:
+        """Expire one held claim if it is still due and no other transaction holds it."""
+        row = (
+            await conn.execute(
+                text(
+                    f"SELECT {CLAIM_COLUMNS} FROM reservations WHERE id = CAST(:id AS uuid) "
+                    "AND status = 'held' AND expires_at <= :now FOR UPDATE SKIP LOCKED"
+                ),
+                {"id": claim_id, "now": now},
+            )
+        ).first()
+        return row is not None and await self._end(conn, Claim(*row), "expired", "expired")
+
+    @staticmethod
+    async def set_expiry_aside(conn: AsyncConnection, claim_id: str, why: str) -> None:
+        """A claim whose expiry keeps failing: the sweep leaves it (it still counts against
+        capacity, the safe side) and an operator sees why."""
+        await conn.execute(
+            text("UPDATE reservations SET expiry_error = :why WHERE id = CAST(:id AS uuid)"),
+            {"id": claim_id, "why": why},
+        )
 
     async def _expire_stale_overlapping(
         self, conn: AsyncConnection, resource_id: str, start: date, until: date, now: datetime

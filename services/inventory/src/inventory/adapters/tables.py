@@ -24,7 +24,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB, TSTZRANGE, UUID
 
-from messaging.tables import inbox_table, outbox_table
+from messaging.tables import deliveries_table, inbox_table, outbox_table
 
 metadata = MetaData()
 
@@ -90,6 +90,8 @@ reservations = Table(
     Column("quantity", Integer, nullable=False),
     Column("status", Text, nullable=False),
     Column("expires_at", DateTime(timezone=True)),
+    # Set when the expiry sweep kept failing on this claim (it is left held; see claim_expiry).
+    Column("expiry_error", Text),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     CheckConstraint(
@@ -145,3 +147,4 @@ slots = Table(
 
 outbox = outbox_table(metadata)
 inbox = inbox_table(metadata)
+deliveries = deliveries_table(metadata)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -23,6 +23,7 @@ from inventory.domain.resources import (
 )
 from inventory.domain.rules import RuleViolation, claimed_until
 from service_kit.auth import Caller
+from service_kit.clock import db_now
 from service_kit.problems import Problem, uuid_or
 from service_kit.runtime import Wiring
 
@@ -133,8 +134,8 @@ def router(wiring: Wiring) -> APIRouter:
         )
         resource_id = uuid_or(body.resource_id, not_found)
         party = body.party.size
-        now = datetime.now(UTC)
         async with engine.connect() as conn:
+            now = await db_now(conn)
             members = await group_members(
                 conn, resource_id, body.check_in, body.check_out, who.tenant
             )

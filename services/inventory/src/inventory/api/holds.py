@@ -6,7 +6,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from fastapi import APIRouter, Response
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -23,6 +23,7 @@ from inventory.domain.resources import (
 )
 from inventory.settings import InventorySettings
 from service_kit.auth import Caller, Principal
+from service_kit.clock import db_now
 from service_kit.problems import Problem, uuid_or
 from service_kit.runtime import Wiring
 
@@ -156,7 +157,7 @@ def router(wiring: Wiring, ledger: Ledger) -> APIRouter:
                     check_out=body.check_out,
                     quantity=1,
                     party_size=party,
-                    now=datetime.now(UTC),
+                    now=await db_now(conn),
                     ttl=ttl,
                     holder=holder,
                     tenant=who.tenant,
@@ -185,7 +186,7 @@ def router(wiring: Wiring, ledger: Ledger) -> APIRouter:
         async with engine.begin() as conn:
             claim = await visible_claim(conn, hold_id, who, lock=True)
             until = await ledger.extend(
-                conn, claim, datetime.now(UTC), timedelta(seconds=body.ttl_seconds)
+                conn, claim, await db_now(conn), timedelta(seconds=body.ttl_seconds)
             )
             if until is None:
                 raise Problem(

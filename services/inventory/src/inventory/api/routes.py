@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import UTC, date, datetime, time
+from datetime import date, datetime, time
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response
@@ -15,6 +15,7 @@ from inventory.adapters.ledger import effective_reserved
 from inventory.domain.resources import UnknownTimezone, validate_timezone
 from inventory.domain.rules import AvailabilityRules, InvalidRules
 from service_kit.auth import Caller, Staff
+from service_kit.clock import db_now
 from service_kit.pagination import Cursor, cursor_id, set_next_link
 from service_kit.problems import Problem, uuid_or
 from service_kit.runtime import Wiring
@@ -294,7 +295,7 @@ def router(wiring: Wiring) -> APIRouter:
             )
         resource = await get_resource(resource_id, who)
         async with engine.connect() as conn:
-            reserved = await effective_reserved(conn, resource.id, start, end, datetime.now(UTC))
+            reserved = await effective_reserved(conn, resource.id, start, end, await db_now(conn))
         return [
             NightAvailability(
                 night=night,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import calendar
 from collections import defaultdict
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Literal
 from zoneinfo import ZoneInfo
 
@@ -25,6 +25,7 @@ from inventory.domain.rules import (
     claimed_until,
 )
 from service_kit.auth import Caller
+from service_kit.clock import db_now
 from service_kit.problems import Problem, uuid_or
 from service_kit.runtime import Wiring
 
@@ -154,9 +155,9 @@ def router(wiring: Wiring) -> APIRouter:
     async def search(body: SearchIn, who: Caller) -> SearchResult:
         """The resources of a venue that can take the stay now: every rule passes and a unit is
         free on every claimed night (stay plus buffer)."""
-        now = datetime.now(UTC)
         party = body.party.size
         async with engine.connect() as conn:
+            now = await db_now(conn)
             resources = (
                 await conn.execute(
                     _VENUE_RESOURCES,
@@ -208,8 +209,8 @@ def router(wiring: Wiring) -> APIRouter:
         year, mon = (int(x) for x in month.split("-"))
         first = date(year, mon, 1)
         end = first + timedelta(days=calendar.monthrange(year, mon)[1])
-        now = datetime.now(UTC)
         async with engine.connect() as conn:
+            now = await db_now(conn)
             rows = (
                 await conn.execute(
                     _ONE_RESOURCE, {"id": uuid_or(resource_id, not_found), "t": who.tenant}

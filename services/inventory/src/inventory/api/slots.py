@@ -23,6 +23,7 @@ from inventory.domain.resources import (
 from inventory.domain.schedules import InvalidSchedule, Recurrence, Schedule, generate
 from inventory.settings import InventorySettings
 from service_kit.auth import Caller, Principal, Staff
+from service_kit.clock import db_now
 from service_kit.problems import Problem, uuid_or
 from service_kit.runtime import Wiring
 
@@ -302,7 +303,7 @@ def router(wiring: Wiring, ledger: Ledger) -> APIRouter:
                     conn,
                     slot_id=uuid_or(slot_id, slot_missing(slot_id)),
                     quantity=party,
-                    now=datetime.now(UTC),
+                    now=await db_now(conn),
                     ttl=ttl,
                     holder=holder_for(who, body.holder),
                     tenant=who.tenant,

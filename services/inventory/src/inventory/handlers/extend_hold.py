@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from contracts.inventory import ExtendHold, HoldExtended, HoldExtensionRefused
 from contracts.topics import BOOKING_SAGA_REPLIES
 from inventory.adapters.ledger import Ledger, saga_claim
 from messaging.runner import HandlerContext
+from service_kit.clock import db_now
 
 MAX_EXTENSION = timedelta(hours=24)
 
@@ -25,7 +26,7 @@ def handler(ledger: Ledger):
             )
         else:
             by = min(timedelta(seconds=max(cmd.seconds, 0)), MAX_EXTENSION)
-            until = await ledger.extend(ctx.conn, claim, datetime.now(UTC), by)
+            until = await ledger.extend(ctx.conn, claim, await db_now(ctx.conn), by)
             if until is None:
                 reply = HoldExtensionRefused(
                     booking_id=cmd.booking_id,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -11,6 +11,7 @@ from contracts.topics import BOOKING_SAGA_REPLIES
 from inventory.adapters.ledger import Claim, Ledger, claim_by_key, replaced_claim
 from inventory.domain.resources import InventoryRuleBroken
 from messaging.runner import HandlerContext
+from service_kit.clock import db_now
 
 
 async def _claim(
@@ -21,7 +22,7 @@ async def _claim(
     existing = await claim_by_key(conn, cmd.key)
     if existing is not None:
         return existing
-    now = datetime.now(UTC)
+    now = await db_now(conn)
     quantity = cmd.party_size or cmd.quantity if cmd.slot_id is not None else cmd.quantity
     if cmd.hold_id is not None:
         adopted = await ledger.adopt_hold(

@@ -27,6 +27,7 @@ from contracts.payment import (
     PaymentRefundedEvent,
 )
 from contracts.topics import BOOKING_SAGA_REPLIES, PAYMENT_EVENTS
+from messaging import failpoints
 from messaging.outbox import Outbox
 from payment.adapters import repository
 from payment.adapters.providers import BANK_TRANSFER, Providers
@@ -297,20 +298,69 @@ class PaymentDesk:
             await self._answer_saga(conn, fresh)
         return fresh
 
-    async def expire_unpaid(self, conn: AsyncConnection, now: datetime, limit: int = 100) -> int:
-        """Cancel payments whose guest did not act by ``pay_by``; the saga hears
-        PaymentDeclined(payment_deadline_passed). Safe in several replicas (SKIP LOCKED)."""
+    @staticmethod
+    async def due_unpaid(conn: AsyncConnection, now: datetime, limit: int = 100) -> list[str]:
+        """Payments whose guest did not act by ``pay_by`` (not locked), but not those an earlier
+        sweep set aside with an error."""
         rows = await conn.execute(
             text(
-                f"SELECT {repository.COLUMNS} FROM payments WHERE status = 'requires_action' "
-                "AND pay_by <= :now ORDER BY pay_by LIMIT :n FOR UPDATE SKIP LOCKED"
+                "SELECT id::text FROM payments WHERE status = 'requires_action' "
+                "AND pay_by <= :now AND expiry_error IS NULL ORDER BY pay_by LIMIT :n"
             ),
             {"now": now, "n": limit},
         )
-        expired = 0
-        for row in rows.all():
-            p = PaymentRow.of(row)
-            await self.void(conn, p, why="payment_deadline_passed")
-            await self._answer_saga(conn, await self._fresh(conn, p.id))
-            expired += 1
-        return expired
+        return [r[0] for r in rows]
+
+    async def expire_unpaid(self, conn: AsyncConnection, payment_id: str, now: datetime) -> bool:
+        """Cancel one payment past ``pay_by`` if it still waits and no one else holds it; the
+        saga hears PaymentDeclined(payment_deadline_passed). The provider's void is not called
+        here (this transaction holds the payment's lock): the payment is marked
+        ``void_pending`` and ``void_pending_payments`` finishes it, so a provider that hangs
+        never holds a row lock."""
+        row = (
+            await conn.execute(
+                text(
+                    f"SELECT {repository.COLUMNS} FROM payments WHERE id = CAST(:id AS uuid) "
+                    "AND status = 'requires_action' AND pay_by <= :now FOR UPDATE SKIP LOCKED"
+                ),
+                {"id": payment_id, "now": now},
+            )
+        ).first()
+        if row is None:
+            return False
+        p = PaymentRow.of(row)
+        await repository.update(
+            conn,
+            p.id,
+            status=transition(p.status, S.CANCELED),
+            decline_code="payment_deadline_passed",
+            void_pending=True,
+        )
+        await self._answer_saga(conn, await self._fresh(conn, p.id))
+        return True
+
+    @staticmethod
+    async def void_pending_payments(conn: AsyncConnection, limit: int = 100) -> list[PaymentRow]:
+        rows = await conn.execute(
+            text(
+                f"SELECT {repository.COLUMNS} FROM payments WHERE void_pending AND status = 'canceled' "
+                "AND expiry_error IS NULL ORDER BY updated_at LIMIT :n"
+            ),
+            {"n": limit},
+        )
+        return [PaymentRow.of(r) for r in rows]
+
+    async def finish_void(self, conn: AsyncConnection, p: PaymentRow) -> bool:
+        """The provider's void of a payment the expiry canceled (idempotent: a repeat after a
+        crash gets the provider's first answer), then the mark cleared. No row lock is held
+        during the call; the mark's update takes one only for itself."""
+        await self.providers.named(p.provider).void(
+            provider_ref=p.provider_ref, idempotency_key=f"{p.payment_key}:void"
+        )
+        failpoints.hit(failpoints.PROVIDER_AFTER_CALL)
+        await repository.update(conn, p.id, void_pending=False)
+        return True
+
+    @staticmethod
+    async def set_expiry_aside(conn: AsyncConnection, payment_id: str, why: str) -> None:
+        await repository.update(conn, payment_id, expiry_error=why)

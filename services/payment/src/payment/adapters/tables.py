@@ -15,10 +15,11 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     func,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 
-from messaging.tables import inbox_table, outbox_table
+from messaging.tables import deliveries_table, inbox_table, outbox_table
 
 metadata = MetaData()
 
@@ -41,6 +42,10 @@ payments = Table(
     Column("next_action", Text),
     Column("saga_step", Text),
     Column("pay_by", DateTime(timezone=True)),
+    # Set when the expiry sweep kept failing on this payment (see payment_expiry).
+    Column("expiry_error", Text),
+    # Canceled by the expiry; the provider's void is still to be called.
+    Column("void_pending", Boolean, nullable=False, server_default=text("false")),
     Column("verified_at", DateTime(timezone=True)),
     Column("verified_by", Text),
     Column("late", Boolean, nullable=False, server_default="false"),
@@ -100,3 +105,4 @@ provider_events = Table(
 
 outbox = outbox_table(metadata)
 inbox = inbox_table(metadata)
+deliveries = deliveries_table(metadata)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
@@ -31,6 +31,7 @@ from payment.domain.payments import (
 )
 from payment.settings import PaymentSettings
 from service_kit.auth import Principal, Staff
+from service_kit.clock import db_now
 from service_kit.problems import Problem, uuid_or
 from service_kit.runtime import Wiring
 
@@ -195,7 +196,7 @@ def router(wiring: Wiring, desk: PaymentDesk) -> APIRouter:
         async with engine.begin() as conn:
             p = await visible(conn, payment_id, who, lock=True)
             try:
-                p = await desk.verify_transfer(conn, p, by=who.subject, now=datetime.now(UTC))
+                p = await desk.verify_transfer(conn, p, by=who.subject, now=await db_now(conn))
             except PaymentRuleBroken as broken:
                 raise _rule_problem(broken) from None
             return await public(conn, p)

@@ -9,17 +9,16 @@ charge instead of making a second one.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from contracts.payment import AuthorizePayment
 from contracts.topics import BOOKING_SAGA_REPLIES
 from messaging.runner import HandlerContext
 from payment.adapters.desk import PaymentDesk
+from service_kit.clock import db_now
 
 
 def handler(desk: PaymentDesk):
     async def authorize_payment(ctx: HandlerContext, cmd: AuthorizePayment) -> None:
-        answer = await desk.authorize(ctx.conn, cmd, datetime.now(UTC))
+        answer = await desk.authorize(ctx.conn, cmd, await db_now(ctx.conn))
         await ctx.emit(BOOKING_SAGA_REPLIES, cmd.booking_id, answer)
 
     return authorize_payment

@@ -5,14 +5,13 @@ transfer, not this booking's) answers PaymentVerificationRefused to this command
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from contracts.payment import PaymentVerificationRefused, VerifyPayment
 from contracts.topics import BOOKING_SAGA_REPLIES
 from messaging.runner import HandlerContext
 from payment.adapters import repository
 from payment.adapters.desk import PaymentDesk
 from payment.domain.payments import PaymentRuleBroken
+from service_kit.clock import db_now
 
 
 def handler(desk: PaymentDesk):
@@ -24,7 +23,7 @@ def handler(desk: PaymentDesk):
         else:
             try:
                 await desk.verify_transfer(
-                    ctx.conn, payment, by=cmd.verified_by, now=datetime.now(UTC)
+                    ctx.conn, payment, by=cmd.verified_by, now=await db_now(ctx.conn)
                 )
             except PaymentRuleBroken as broken:
                 reason = broken.code

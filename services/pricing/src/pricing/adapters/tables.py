@@ -14,7 +14,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 
-from messaging.tables import inbox_table, outbox_table
+from messaging.tables import deliveries_table, inbox_table, outbox_table
 
 metadata = MetaData()
 
@@ -59,3 +59,4 @@ quotes = Table(
 
 outbox = outbox_table(metadata)
 inbox = inbox_table(metadata)
+deliveries = deliveries_table(metadata)

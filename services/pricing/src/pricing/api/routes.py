@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -24,6 +24,7 @@ from pricing.domain.money import NoRatePlan, PricingRuleBroken
 from pricing.domain.plans import RatePlan
 from pricing.domain.quotes import PartyMix, Stay, Window, modification_difference, refund_quote
 from service_kit.auth import Caller, Principal, Staff
+from service_kit.clock import db_now
 from service_kit.problems import Problem, uuid_or
 from service_kit.runtime import Wiring
 
@@ -308,7 +309,7 @@ def router(wiring: Wiring) -> APIRouter:
                 party=PartyMix(body.party.adults, body.party.children, body.party.infants),
                 stay=body.stay(),
                 window=body.window(),
-                now=datetime.now(UTC),
+                now=await db_now(conn),
             )
         except PricingRuleBroken as broken:
             raise _refused(broken) from None
@@ -439,6 +440,7 @@ def router(wiring: Wiring) -> APIRouter:
         policy) and the time of cancellation. A read: nothing is refunded here."""
         async with engine.connect() as conn:
             row = await load_quote(conn, quote_id, who)
+            now = body.at or await db_now(conn)
         if body.starts_at.tzinfo is None or (body.at is not None and body.at.tzinfo is None):
             raise Problem(422, "naive-time", "Times need a UTC offset", "e.g. 2027-05-01T15:00Z")
         total = _total(row)
@@ -453,7 +455,7 @@ def router(wiring: Wiring) -> APIRouter:
                 paid=paid,
                 currency=row.currency,
                 starts_at=body.starts_at,
-                now=body.at or datetime.now(UTC),
+                now=now,
             )
         except PricingRuleBroken as broken:
             raise _refused(broken) from None

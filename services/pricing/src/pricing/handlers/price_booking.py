@@ -4,7 +4,7 @@ stored quote."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -23,6 +23,7 @@ from messaging.runner import HandlerContext
 from pricing.adapters.quoting import price_and_store
 from pricing.domain.money import PricingRuleBroken
 from pricing.domain.quotes import PartyMix, Stay, Window
+from service_kit.clock import db_now
 
 
 async def price_booking(ctx: HandlerContext, cmd: PriceBooking) -> None:
@@ -50,7 +51,7 @@ async def price_booking(ctx: HandlerContext, cmd: PriceBooking) -> None:
                 window=Window(cmd.window.starts_at, cmd.window.ends_at, cmd.window.timezone)
                 if cmd.window
                 else None,
-                now=datetime.now(UTC),
+                now=await db_now(ctx.conn),
                 booking_id=cmd.booking_id,
                 quote_key=cmd.key,
             )
