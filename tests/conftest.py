@@ -31,9 +31,12 @@ def platform(collector: Collector) -> Iterator[Platform]:
     # Not under /tmp/pytest-of-root (0700): the embedded Postgres runs as an unprivileged user.
     workdir = Path(tempfile.mkdtemp(prefix="booking-tests-", dir="/var/tmp"))
     workdir.chmod(0o755)
+    failpoints = workdir / "failpoints"  # armed by the fault tests (messaging.failpoints)
+    failpoints.mkdir()
     config = PlatformConfig.ephemeral(
         workdir,
         service_env={
+            "FAILPOINTS_DIR": str(failpoints),
             "BOOKING_STEP_TIMEOUT_S": "15",
             # A step with no reply fails after 45 s (three step timeouts), lagging or not.
             "BOOKING_STEP_DEADLINE_S": "45",

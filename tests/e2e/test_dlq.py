@@ -11,13 +11,19 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from contracts.common import StayPeriod
-from contracts.inventory import ReserveCapacity
-from contracts.topics import INVENTORY_COMMANDS
+from contracts.inventory import ReleaseCapacity, ReserveCapacity
+from contracts.topics import (
+    BOOKING_EVENTS,
+    BOOKING_SAGA_REPLIES,
+    INVENTORY_COMMANDS,
+    PAYMENT_EVENTS,
+)
 from devstack.client import PlatformClient
 from devstack.platform import Platform
 from messaging import tracing
 from messaging.envelope import Envelope
 from tests.support.db import scalar
+from tests.support.kafka import records_of
 
 pytestmark = pytest.mark.e2e
 
@@ -122,3 +128,140 @@ async def test_poison_messages_go_to_the_dlq_and_the_next_message_is_processed(
         )
         == "held"
     )
+
+
+async def publish(platform: Platform, topic: str, records: list[tuple[bytes, bytes, list]]) -> list:
+    producer = AIOKafkaProducer(bootstrap_servers=platform.bootstrap, acks="all")
+    await producer.start()
+    try:
+        return [
+            await producer.send_and_wait(topic, value, key=key, headers=headers)
+            for key, value, headers in records
+        ]
+    finally:
+        await producer.stop()
+
+
+@pytest.mark.parametrize(
+    ("topic", "ce_type"),
+    [
+        (BOOKING_SAGA_REPLIES, "inventory.CapacityReserved.v1"),
+        (BOOKING_EVENTS, "booking.confirmed.v1"),
+        (PAYMENT_EVENTS, "payment.late_payment_received.v1"),
+    ],
+)
+async def test_poison_on_the_reply_and_event_topics_is_dead_lettered_and_nothing_stalls(
+    platform: Platform, client: PlatformClient, topic, ce_type: str
+) -> None:
+    """A record that is no CloudEvent and one that breaks its type's schema, on each topic the
+    booking saga and the notifier read: both dead-lettered with their error class, and a
+    booking made afterwards confirms (its replies and events flow through the same topics)."""
+    key = f"poison-{uuid.uuid4()}".encode()
+    bad = Envelope(
+        id=str(uuid.uuid4()),
+        source="/tests",
+        type=ce_type,
+        time=datetime.now(UTC),
+        data=b'{"booking_id": 42}',
+        partitionkey=key.decode(),
+    )
+    await publish(
+        platform,
+        topic.name,
+        [(key, b"\xffnot json", [("x", b"y")]), (key, bad.data, bad.headers())],
+    )
+    consumer = AIOKafkaConsumer(bootstrap_servers=platform.bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        tps = [TopicPartition(topic.dlq.name, p) for p in range(topic.dlq.partitions)]
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        dead: list = []
+        deadline = time.monotonic() + 60
+        # booking.events is read by the notifier and the analytics example alike: at least one
+        # consumer dead-letters each record.
+        while (
+            time.monotonic() < deadline
+            and len({int(dict(r.headers)["dlq_original_offset"]) for r in dead}) < 2
+        ):
+            for records in (await consumer.getmany(timeout_ms=200)).values():
+                dead.extend(r for r in records if r.key == key)
+    finally:
+        await consumer.stop()
+    classes = {dict(r.headers)["dlq_error_class"] for r in dead}
+    assert classes == {b"InvalidEnvelope"}, classes
+    for r in dead:
+        assert b"guest" not in dict(r.headers)["dlq_error"].lower()
+    resource = client.create_resource(f"After poison {uuid.uuid4().hex[:6]}", capacity=1)
+    client.create_rate_plan(resource["id"], "70.00", "EUR")
+    day = date.today() + timedelta(days=450)
+    from devstack.client import booking_body
+
+    booking = client.book(booking_body(resource["id"], day, nights=1), key=str(uuid.uuid4()))
+    assert client.wait_terminal(booking.json()["id"], timeout=60)["status"] == "confirmed"
+
+
+async def test_a_message_that_kills_every_worker_is_dead_lettered_after_three_crashes(
+    platform: Platform,
+) -> None:
+    """A handler that ends its process on one message (a failpoint standing in for a segfault
+    or an out-of-memory kill): each restarted worker gets it again, until the fourth sees three
+    processes died on it and dead-letters it; the next message of the partition is applied."""
+    from pathlib import Path
+
+    from messaging import failpoints
+
+    booking_id = f"crash-{uuid.uuid4()}"
+    message_id = str(uuid.uuid4())
+    armed = Path(platform.config.service_env["FAILPOINTS_DIR"]) / failpoints.HANDLER_CRASH
+    armed.write_text(f"exit sticky match=inventory-worker:{message_id}")
+    command = ReleaseCapacity(booking_id=booking_id, step="release_capacity")
+    env = Envelope(
+        id=message_id,
+        source="/tests",
+        type=command.ce_type(),
+        time=datetime.now(UTC),
+        data=command.model_dump_json().encode(),
+        partitionkey=booking_id,
+    )
+    after = ReleaseCapacity(booking_id=booking_id, step="release_capacity#2")
+    env_after = Envelope(
+        id=str(uuid.uuid4()),
+        source="/tests",
+        type=after.ce_type(),
+        time=datetime.now(UTC),
+        data=after.model_dump_json().encode(),
+        partitionkey=booking_id,
+    )
+    key = booking_id.encode()
+    try:
+        await publish(
+            platform,
+            INVENTORY_COMMANDS.name,
+            [(key, env.data, env.headers()), (key, env_after.data, env_after.headers())],
+        )
+        crashes = 0
+        deadline = time.monotonic() + 180
+        found: list = []
+        while time.monotonic() < deadline and not found:
+            proc = platform.procs[("inventory", "worker")]
+            if not proc.alive():
+                assert proc.popen.returncode == 137
+                crashes += 1
+                platform.start_service("inventory", "worker")
+            found = await read_dlq(platform, key, want=1, timeout=1.0)
+    finally:
+        armed.unlink(missing_ok=True)
+    if not platform.procs[("inventory", "worker")].alive():
+        platform.start_service("inventory", "worker")
+    platform.wait_ready()
+    assert crashes == 3
+    assert len(found) == 1
+    headers = dict(found[0].headers)
+    assert headers["dlq_error_class"] == b"PoisonMessage"
+    assert headers["ce_id"] == message_id.encode()
+    # The partition moved on: the message after it was applied (a release of nothing replies).
+    replies = await records_of(
+        platform.bootstrap, BOOKING_SAGA_REPLIES, booking_id, want=1, timeout=60
+    )
+    assert [dict(r.headers)["ce_type"] for r in replies] == [b"inventory.CapacityReleased.v1"]

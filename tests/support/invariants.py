@@ -36,18 +36,24 @@ def bookings_keep_what_they_claim(urls: Urls, booking_ids: Collection[str] | Non
     # what the booking database already says (an unpaid booking expiring meanwhile included).
     where, args = _where("id", booking_ids, "uuid")
     saga_where, saga_args = _where("booking_id", booking_ids, "uuid")
-    runs, bookings = snapshot(
+    runs, bookings, late = snapshot(
         urls["booking"],
         (
             "SELECT booking_id::text, saga_type, status FROM sagas" + saga_where + " ORDER BY seq",
             saga_args,
         ),
         (
-            "SELECT id::text, status, payment_id, reservation_id, total_amount FROM bookings"
-            + where,
+            "SELECT id::text, status, payment_id, reservation_id, total_amount, confirmed_at "
+            "FROM bookings" + where,
             args,
         ),
+        (
+            "SELECT booking_id::text, payment_id FROM late_payments WHERE settled_at IS NULL"
+            + saga_where.replace("WHERE", "AND"),
+            saga_args,
+        ),
     )
+    unsettled = {r["booking_id"] for r in late}
     sagas: dict[str, list[Any]] = defaultdict(list)
     for r in runs:
         sagas[r["booking_id"]].append(r)
@@ -91,11 +97,34 @@ def bookings_keep_what_they_claim(urls: Urls, booking_ids: Collection[str] | Non
             assert [r["status"] for r in active] == ["running"], (b, runs)  # waiting to be paid
         elif not active:  # rejected, expired, cancelled, refunded, no_show: nothing kept
             assert holds == [], (b, holds)
-            if b["status"] in ("rejected", "expired"):
-                assert keeping == [], f"money kept for {b['id']}: {pays}"
+            # A late payment is settled once no saga of its booking runs (reinstated or
+            # refunded): none waits for ever.
+            assert b["id"] not in unsettled, f"late payment never settled for {b['id']}"
+            never_served = b["status"] in ("rejected", "expired") or (
+                b["status"] == "cancelled" and b["confirmed_at"] is None
+            )
+            if never_served:  # captured - refunded = 0: the money went back
+                assert keeping == [], f"money kept for {b['id']} ({b['status']}): {pays}"
                 assert all(p["status"] in ("failed", "canceled", "captured") for p in pays), b
             if b["status"] == "refunded":
                 assert any(p["refunded_amount"] > 0 for p in pays), (b, pays)
+
+
+def sagas_on_time(
+    urls: Urls, step_timeout_s: float, booking_ids: Collection[str] | None = None
+) -> None:
+    """No running saga is past its step deadline by more than twice the step timeout: its
+    timer runs (a saga whose timer cannot run is parked, visibly, instead)."""
+    where, args = _where("booking_id", booking_ids, "uuid")
+    late = fetch(
+        urls["booking"],
+        "SELECT booking_id::text, saga_type, current_step, "
+        "extract(epoch FROM now() - deadline) AS late_s FROM sagas "
+        "WHERE status IN ('running', 'compensating') AND deadline < now() - "
+        f"make_interval(secs => {2 * step_timeout_s!r})" + where.replace("WHERE", "AND"),
+        *args,
+    )
+    assert not late, f"sagas overdue: {late}"
 
 
 def refunds_add_up(urls: Urls, booking_ids: Collection[str] | None = None) -> None:

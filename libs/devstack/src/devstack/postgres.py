@@ -175,6 +175,22 @@ class EmbeddedPostgres:
         if self._psql(f"SELECT 1 FROM pg_database WHERE datname = '{name}'") != "1":
             self._psql(f'CREATE DATABASE "{name}"')
 
+    def crash(self) -> None:
+        """``pg_ctl stop -m immediate``: the server ends without a checkpoint, every session
+        cut, as in a host or process crash; ``start`` runs crash recovery from the WAL."""
+        if self._proc is None:
+            return
+        pg_ctl = self._install_dir() / "pg_ctl"
+        subprocess.run(
+            [str(pg_ctl), "-D", str(self.datadir), "stop", "-m", "immediate", "-w"],
+            check=True,
+            capture_output=True,
+            user=self._user[0] if self._user else None,
+            group=self._user[1] if self._user else None,
+        )
+        self._proc.popen.wait(30)
+        self._proc = None
+
     def stop(self) -> None:
         import signal
 

@@ -29,18 +29,22 @@ _RETRYABLE_SQLSTATES = frozenset(
     {
         "40001",  # serialization_failure
         "40P01",  # deadlock_detected
-        "55P03",  # lock_not_available
+        "40003",  # statement_completion_unknown
+        "55P03",  # lock_not_available (lock_timeout)
+        "57014",  # query_canceled (statement_timeout)
+        "25P03",  # idle_in_transaction_session_timeout
         "57P01",  # admin_shutdown
         "57P02",  # crash_shutdown
         "57P03",  # cannot_connect_now
-        "53300",  # too_many_connections
-        "08000",
-        "08003",
-        "08006",
-        "08001",
-        "08004",  # connection exceptions
     }
 )
+# Whole classes: connection exceptions, insufficient resources (too many connections, disk
+# full), system errors (I/O), and refused logins (a password being rotated): the database, not
+# the message, is at fault, and an operator fixes it while the partition waits.
+_RETRYABLE_CLASSES = ("08", "53", "58", "28")
+# A database that refuses connections (ALTER DATABASE ... ALLOW_CONNECTIONS false, during a
+# failover or maintenance) answers 55000 at connect time.
+_REFUSING = "not currently accepting connections"
 
 
 def _sqlstate(exc: BaseException) -> str | None:
@@ -63,5 +67,8 @@ def is_transient(exc: BaseException) -> bool:
     if isinstance(exc, OperationalError | InterfaceError):
         return True
     if isinstance(exc, DBAPIError | asyncpg.PostgresError):
-        return _sqlstate(exc) in _RETRYABLE_SQLSTATES
+        state = _sqlstate(exc) or ""
+        if state in _RETRYABLE_SQLSTATES or state.startswith(_RETRYABLE_CLASSES):
+            return True
+        return state == "55000" and _REFUSING in str(exc)
     return isinstance(exc, OSError)

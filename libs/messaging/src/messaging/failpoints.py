@@ -27,12 +27,18 @@ log = logging.getLogger(__name__)
 _DIR = os.environ.get("FAILPOINTS_DIR")
 _hits: dict[str, int] = {}
 
-# The points the platform's code reaches (documented in docs/ARCHITECTURE.md, "Fault model").
-CONSUMER_AFTER_COMMIT = "consumer.after_commit"  # effect committed, offset not yet acked
-RELAY_AFTER_ACK = "relay.after_ack"  # Kafka acknowledged a batch, rows not yet marked sent
-SWEEPER_BEFORE_COMMIT = "sweeper.before_commit"  # a timer wrote its outbox rows, not committed
-PROVIDER_AFTER_CALL = "provider.after_call"  # the payment provider answered, nothing committed
-HANDLER_CRASH = "consumer.handler"  # a handler is running (kills the worker on every delivery)
+# The points the platform's code reaches (documented in docs/ARCHITECTURE.md, "Failure
+# model"), with the subject each is reached with (what ``match=`` looks in).
+# Effect committed, offset not acked; "<consumer>:<topic>:<record key>".
+CONSUMER_AFTER_COMMIT = "consumer.after_commit"
+# Kafka acknowledged a batch, its rows not marked sent; the service's name.
+RELAY_AFTER_ACK = "relay.after_ack"
+# A timer wrote its change and outbox rows, not committed; "<job>:<item>".
+SWEEPER_BEFORE_COMMIT = "sweeper.before_commit"
+# The payment provider answered, nothing committed; "<operation>:<booking id>".
+PROVIDER_AFTER_CALL = "provider.after_call"
+# A handler is about to run in its transaction; "<consumer>:<message id>".
+HANDLER_CRASH = "consumer.handler"
 
 
 def hit(name: str, subject: str = "") -> None:

@@ -236,7 +236,7 @@ class OutboxRelay:
             if not publishable:
                 return 0
             outcomes = await self._publish(producer, publishable)
-            failpoints.hit(failpoints.RELAY_AFTER_ACK)
+            failpoints.hit(failpoints.RELAY_AFTER_ACK, self.config.service)
             sent = [
                 (row, meta)
                 for row, meta in zip(publishable, outcomes, strict=True)

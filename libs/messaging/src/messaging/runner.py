@@ -185,6 +185,7 @@ class ConsumerRunner:
     session_timeout_s: float = 10.0
     fetch_max_wait_ms: int = FETCH_MAX_WAIT_MS
     background: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    # The poison-message counter; by default on ``engine`` (give it a bookkeeping engine).
     deliveries: Deliveries | None = None
     _app: faust.App | None = None
     # (topic, partition) -> when its current record began failing (monotonic seconds).
@@ -204,6 +205,11 @@ class ConsumerRunner:
         if age < self.retry.stall_report_s:
             return None
         return f"stalled {age:.0f}s on {topic}[{partition}]"
+
+    def _subject(self, record: Any) -> str:
+        """What a failpoint in this consumer matches on: ``<consumer>:<topic>:<key>``."""
+        key = record.key.decode(errors="replace") if record.key else ""
+        return f"{self.consumer_name}:{record.topic}:{key}"
 
     def build_app(self) -> faust.App:
         app = PlatformFaustApp(
@@ -252,7 +258,7 @@ class ConsumerRunner:
                     # Never acked: the next process gets the record (and counts the crash).
                     log.critical("consumer %s ends: %r", self.consumer_name, exc)
                     os._exit(70)
-                failpoints.hit(failpoints.CONSUMER_AFTER_COMMIT)
+                failpoints.hit(failpoints.CONSUMER_AFTER_COMMIT, self._subject(event.message))
                 await manual.ack(event)
 
         agent.__name__ = agent.__qualname__ = f"{sub.topic.name.replace('.', '_')}_agent"
@@ -298,8 +304,6 @@ class ConsumerRunner:
             tracing.fail(span, exc)
             await self.dead_letter(sub.topic, record, headers, exc)
             outcome = "dead_lettered"
-        assert self.deliveries is not None
-        self.deliveries.settled(record.topic, record.partition)
         return outcome
 
     async def _decode_and_apply(self, sub: Subscription, record: Any, headers: Headers) -> str:
@@ -319,14 +323,13 @@ class ConsumerRunner:
             raise PermanentError(f"{self.consumer_name} has no handler for {envelope.type}")
         deliveries = self.deliveries
         assert deliveries is not None
-        if deliveries.needs_note(record.topic, record.partition):
-            starts = await self.until_done(
-                record, lambda: deliveries.begin(record.topic, record.partition, record.offset)
+        starts = await self.until_done(
+            record, lambda: deliveries.begin(record.topic, record.partition, record.offset)
+        )
+        if starts > self.retry.max_crashes:
+            raise PoisonMessage(
+                f"{starts - 1} processes died applying this record ({envelope.type})"
             )
-            if starts > self.retry.max_crashes:
-                raise PoisonMessage(
-                    f"{starts - 1} processes died applying this record ({envelope.type})"
-                )
         applied = await self.until_done(record, lambda: self.apply(handler, envelope, message))
         return "applied" if applied else "duplicate"
 
@@ -389,7 +392,7 @@ class ConsumerRunner:
         async with self.engine.begin() as conn:
             if not await self.inbox.claim(conn, self.consumer_name, envelope):
                 return False
-            failpoints.hit(failpoints.HANDLER_CRASH, envelope.id)
+            failpoints.hit(failpoints.HANDLER_CRASH, f"{self.consumer_name}:{envelope.id}")
             await handler(HandlerContext(conn, self.outbox, envelope), message)
         return True
 

@@ -88,16 +88,29 @@ def redact(url: str) -> str:
 
 
 def make_engine(
-    url: str, *, pool_size: int = 10, timeouts: DbTimeouts | None = None
+    url: str,
+    *,
+    pool_size: int = 10,
+    timeouts: DbTimeouts | None = None,
+    bookkeeping: bool = False,
 ) -> AsyncEngine:
+    """``bookkeeping``: an engine for single statements whose loss in a server crash costs
+    nothing but a count (the poison-message counter): autocommit, asynchronous commit, so each
+    is one round trip that never waits for the WAL to reach the disk."""
     timeouts = timeouts or DbTimeouts()
+    connect_args = timeouts.asyncpg_kwargs()
+    extra: dict[str, Any] = {}
+    if bookkeeping:
+        connect_args["server_settings"]["synchronous_commit"] = "off"
+        extra["isolation_level"] = "AUTOCOMMIT"
     engine = create_async_engine(
         sqlalchemy_url(url),
         pool_size=pool_size,
         max_overflow=pool_size,
         pool_timeout=10,
         pool_recycle=1800,
-        connect_args=timeouts.asyncpg_kwargs(),
+        connect_args=connect_args,
+        **extra,
     )
 
     @event.listens_for(engine.sync_engine, "connect")

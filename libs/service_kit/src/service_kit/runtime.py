@@ -18,6 +18,7 @@ from sqlalchemy import MetaData, Table, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from messaging import admin
+from messaging.deliveries import Deliveries
 from messaging.inbox import Inbox
 from messaging.jobs import periodic
 from messaging.kafka import reliable_producer
@@ -120,6 +121,9 @@ class ServiceDefinition:
 
     def consumer_runner(self, wiring: Wiring) -> ConsumerRunner:
         s = wiring.settings
+        bookkeeping = make_engine(
+            s.database_url.get_secret_value(), pool_size=2, timeouts=s.db_timeouts, bookkeeping=True
+        )
         return ConsumerRunner(
             consumer_name=f"{self.name}-worker",
             bootstrap_servers=s.kafka_bootstrap_servers,
@@ -133,6 +137,7 @@ class ServiceDefinition:
             session_timeout_s=s.consumer_session_timeout_s,
             fetch_max_wait_ms=s.consumer_fetch_max_wait_ms,
             background=list(self.background(wiring)),
+            deliveries=Deliveries(bookkeeping, f"{self.name}-worker"),
         )
 
 

@@ -96,6 +96,9 @@ def _background(wiring: Wiring) -> list[Callable[[], Awaitable[None]]]:
             wiring.engine, wiring.outbox, interval_s=settings.deadline_scan_interval_s
         ),
         saga_gauges.job(wiring.engine, settings.step_timeout_s),
+        payment_events.settle_job(
+            wiring.engine, wiring.outbox, settings.timing, settings.deadline_scan_interval_s
+        ),
     ]
 
 

@@ -6,6 +6,7 @@ from sqlalchemy import (
     Date,
     DateTime,
     Identity,
+    Index,
     Integer,
     MetaData,
     Numeric,
@@ -13,6 +14,7 @@ from sqlalchemy import (
     Table,
     Text,
     func,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 
@@ -107,6 +109,20 @@ sagas = Table(
     Column("state", JSONB, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+late_payments = Table(
+    "late_payments",
+    metadata,
+    Column("payment_id", Text, primary_key=True),
+    Column("booking_id", UUID(as_uuid=False), nullable=False),
+    Column("amount", Numeric(18, 6), nullable=False),
+    Column("currency", Text, nullable=False),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+    Column("recorded_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("settled_at", DateTime(timezone=True)),  # its saga started
+    Column("error", Text),  # settling kept failing (see booking.adapters.late_payments)
+    Index("late_payments_unsettled_idx", "booking_id", postgresql_where=text("settled_at IS NULL")),
 )
 
 saga_log = Table(

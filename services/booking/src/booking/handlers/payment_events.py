@@ -1,53 +1,52 @@
 """``payment.late_payment_received``: a bank transfer was verified after its booking gave up
-on it. An expired booking is reinstated if its capacity can be had again (the late-payment
-saga), otherwise, and for a booking that was cancelled meanwhile or a payment the booking does not
-use (a modification that gave up waiting for it), the money goes back in full.
-A booking whose saga is still running (a rare race with the deadline) gets the event again
-later: the handler fails transiently and the consumer retries it."""
+on it. The payment is recorded durably first; it is settled now when the booking has no saga
+running or parked, else by the settling sweep once that saga has ended
+(``booking.adapters.late_payments``): reinstated if its capacity can be had again, otherwise
+refunded in full. Nothing here waits or fails for a running saga: the event is applied."""
 
 from __future__ import annotations
 
-from dataclasses import replace
+from collections.abc import Awaitable, Callable
 
-from booking.adapters import orchestrator, repository
-from booking.adapters.orchestrator import Timing, saga_data_of
-from booking.domain.booking import BookingStatus
-from booking.domain.saga import start
-from booking.domain.sagas import LATE_PAYMENT, LATE_PAYMENT_REFUND
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from booking.adapters import late_payments, repository
+from booking.adapters.orchestrator import Timing
 from contracts.payment import LatePaymentReceived
-from messaging.errors import TransientError
+from messaging.jobs import ItemSweep, periodic
+from messaging.outbox import Outbox
 from messaging.runner import HandlerContext
-from service_kit.clock import db_now
 from service_kit.ids import canonical_uuid
 
 
 def handler(timing: Timing):
     async def late_payment(ctx: HandlerContext, event: LatePaymentReceived) -> None:
-        ours = canonical_uuid(event.booking_id) is not None
-        booking = await repository.load(ctx.conn, event.booking_id, lock=True) if ours else None
-        if booking is None:
+        if canonical_uuid(event.booking_id) is None:
             return  # not ours (another platform's booking on a shared topic)
-        if await repository.lock_active_saga(ctx.conn, booking.id) is not None:
-            raise TransientError("the booking's saga is still running")
-        its_payment = event.payment_id == booking.payment_id
-        if its_payment and booking.paid_amount is not None:
-            return  # the booking has this payment already (settled before)
-        seq = await repository.next_saga_seq(ctx.conn, booking.id)
-        data = replace(
-            saga_data_of(booking),
-            payment_id=event.payment_id,
-            paid_amount=(booking.paid_amount or 0) + event.amount.amount,
-            refund_amount=event.amount.amount,  # what goes back if the booking cannot use it
-            currency=event.amount.currency,
-            verified_at=event.received_at or await db_now(ctx.conn),
-            claim_key=f"{booking.id}#{seq}",
-            hold_id=None,
-            reservation_id=None,
-        )
-        reinstate = its_payment and booking.status == BookingStatus.EXPIRED
-        definition = LATE_PAYMENT if reinstate else LATE_PAYMENT_REFUND
-        await orchestrator.begin(
-            ctx.conn, ctx.outbox, booking.id, start(definition, data, seq), timing
-        )
+        if not await repository.lock_booking(ctx.conn, event.booking_id):
+            return
+        await late_payments.record(ctx.conn, event)
+        await late_payments.settle_next(ctx.conn, ctx.outbox, event.booking_id, timing)
 
     return late_payment
+
+
+def settle_job(
+    engine: AsyncEngine, outbox: Outbox, timing: Timing, interval_s: float
+) -> Callable[[], Awaitable[None]]:
+    """Late payments recorded while their booking's saga ran are settled after it ends."""
+
+    async def settle(conn: AsyncConnection, booking_id: str) -> bool:
+        return await late_payments.settle_next(conn, outbox, booking_id, timing)
+
+    async def set_aside(conn: AsyncConnection, booking_id: str, exc: Exception) -> None:
+        await late_payments.set_aside(conn, booking_id, f"settling failed: {type(exc).__name__}")
+
+    bookings = ItemSweep("late-payment-settlement", key=str, work=settle, park=set_aside)
+
+    async def tick() -> bool:
+        async with engine.connect() as conn:
+            due = await late_payments.unsettled_bookings(conn)
+        return await bookings.run(engine, due) > 0
+
+    return periodic("late-payment-settlement", interval_s, tick)

@@ -87,7 +87,7 @@ def sweep(
                 overdue=timing.overdue(saga.step_age_s),
             )
             await orchestrator.apply(conn, outbox, saga, decision, timing)
-        failpoints.hit(failpoints.SWEEPER_BEFORE_COMMIT)
+        failpoints.hit(failpoints.SWEEPER_BEFORE_COMMIT, f"saga-step-deadlines:{due[1]}")
         return True
 
     async def park(conn: AsyncConnection, due: Due, exc: Exception) -> None:

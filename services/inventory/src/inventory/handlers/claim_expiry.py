@@ -28,7 +28,7 @@ def sweep(ledger: Ledger, now: datetime | None = None) -> ItemSweep[str]:
 
     async def expire(conn: AsyncConnection, claim_id: str) -> bool:
         expired = await ledger.expire_claim(conn, claim_id, now or await db_now(conn))
-        failpoints.hit(failpoints.SWEEPER_BEFORE_COMMIT)
+        failpoints.hit(failpoints.SWEEPER_BEFORE_COMMIT, f"claim-expiry:{claim_id}")
         return expired
 
     async def set_aside(conn: AsyncConnection, claim_id: str, exc: Exception) -> None:

@@ -357,7 +357,7 @@ class PaymentDesk:
         await self.providers.named(p.provider).void(
             provider_ref=p.provider_ref, idempotency_key=f"{p.payment_key}:void"
         )
-        failpoints.hit(failpoints.PROVIDER_AFTER_CALL)
+        failpoints.hit(failpoints.PROVIDER_AFTER_CALL, f"void:{p.booking_id}")
         await repository.update(conn, p.id, void_pending=False)
         return True
 

@@ -111,3 +111,15 @@ async def update(conn: AsyncConnection, payment_id: str, **changes: Any) -> None
         text(f"UPDATE payments SET {sets}, updated_at = now() WHERE id = CAST(:pid AS uuid)"),
         {"pid": payment_id, **values},
     )
+
+
+async def refund_by_key(conn: AsyncConnection, payment_id: str, key: str) -> Decimal | None:
+    """The amount refunded under ``key`` for the payment, if any."""
+    amount = await conn.scalar(
+        text(
+            "SELECT amount FROM refunds WHERE payment_id = CAST(:p AS uuid) "
+            "AND idempotency_key = :k"
+        ),
+        {"p": payment_id, "k": key},
+    )
+    return Decimal(amount) if amount is not None else None

@@ -30,7 +30,7 @@ def _why(exc: Exception) -> str:
 def job(engine: AsyncEngine, desk: PaymentDesk, interval_s: float) -> Callable[[], Awaitable[None]]:
     async def expire(conn: AsyncConnection, payment_id: str) -> bool:
         done = await desk.expire_unpaid(conn, payment_id, await db_now(conn))
-        failpoints.hit(failpoints.SWEEPER_BEFORE_COMMIT)
+        failpoints.hit(failpoints.SWEEPER_BEFORE_COMMIT, f"payment-expiry:{payment_id}")
         return done
 
     async def set_aside(conn: AsyncConnection, payment_id: str, exc: Exception) -> None:

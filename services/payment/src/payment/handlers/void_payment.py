@@ -1,7 +1,9 @@
 """VoidPayment (compensation) → PaymentVoided: the guest's money goes back, whatever happened
 to it. An authorization is released; a payment already captured (a bank transfer verified just
 before the saga gave up) is refunded in full, once (the refund key is the command's step).
-Voiding twice, or a failed payment, is a no-op."""
+Voiding twice, or a failed payment, is a no-op: a repeated void of a payment it refunded
+answers with that same refund (the refund key finds it), and one whose money went back
+otherwise (staff refunded it all) answers that nothing was left."""
 
 from __future__ import annotations
 
@@ -19,16 +21,21 @@ def handler(desk: PaymentDesk):
         refunded = None
         if payment is not None:
             left = payment.captured_amount - payment.refunded_amount
-            if payment.status is PaymentStatus.CAPTURED and left > 0:
-                made = await desk.refund(
-                    ctx.conn,
-                    payment,
-                    amount=left,
-                    key=f"compensation:{cmd.step}",
-                    reason="saga_compensation",
-                    requested_by="saga",
-                )
-                refunded = payment.money(made.amount)
+            key = f"compensation:{cmd.step}"
+            if payment.status is PaymentStatus.CAPTURED:
+                earlier = await repository.refund_by_key(ctx.conn, payment.id, key)
+                if earlier is not None:
+                    refunded = payment.money(earlier)
+                elif left > 0:
+                    made = await desk.refund(
+                        ctx.conn,
+                        payment,
+                        amount=left,
+                        key=key,
+                        reason="saga_compensation",
+                        requested_by="saga",
+                    )
+                    refunded = payment.money(made.amount)
             else:
                 await desk.void(ctx.conn, payment)
         await ctx.emit(
