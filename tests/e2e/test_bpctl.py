@@ -238,3 +238,77 @@ def test_start_status_and_stop_a_second_platform() -> None:
         import shutil
 
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def test_parked_sagas_are_listed_and_retried_through_the_api(
+    bpctl: Run, platform: Platform, client: PlatformClient
+) -> None:
+    """A saga parked on its payment step (parked by hand: the real causes take minutes) is
+    listed with why, retried by bpctl as staff of its tenant, audited, and runs again."""
+    from tests.support.db import fetch, scalar
+
+    resource = client.create_resource(f"bpctl park {uuid.uuid4().hex[:6]}", capacity=1)
+    client.create_rate_plan(resource["id"], "60.00", "EUR")
+    day = datetime.now(UTC).date() + timedelta(days=300)
+    body = booking_body(resource["id"], day, nights=1, pm="bank_transfer")
+    booking = client.book(body, key=str(uuid.uuid4()), wait=10).json()
+    assert booking["status"] == "awaiting_payment"
+    booking_db = platform.database_urls["booking"]
+    fetch(
+        booking_db,
+        "UPDATE sagas SET status = 'parked', state = state || jsonb_build_object('status', "
+        "'parked', 'parked_from', 'running', 'waiting', false, 'failure_detail', "
+        "'made up for the test') WHERE booking_id = $1::uuid",
+        booking["id"],
+    )
+    listed = json.loads(bpctl("saga", "parked", "--json"))
+    mine = [p for p in listed if p["booking_id"] == booking["id"]]
+    assert len(mine) == 1 and "made up for the test" in mine[0]["why"]
+    assert mine[0]["current_step"] == "authorize_payment"
+    assert "retried 1 of 1" in bpctl("saga", "retry", booking["id"])
+    assert (
+        scalar(booking_db, "SELECT status FROM sagas WHERE booking_id = $1::uuid", booking["id"])
+        == "running"
+    )
+    audit = client.http.get(
+        f"{client.urls['booking']}/api/v1/bookings/{booking['id']}/audit"
+    ).json()
+    assert [e["action"] for e in audit].count("saga_retry") == 1
+    assert "no parked saga" in bpctl("saga", "retry", booking["id"], code=1)
+    assert "--all-parked" in bpctl("saga", "retry", code=1)
+
+
+def test_refused_outbox_rows_are_listed_and_released_for_the_relay(
+    bpctl: Run, platform: Platform
+) -> None:
+    """A row set aside (a topic the cluster lacks) is listed with its error, makes outbox
+    status fail, and once released the relay tries it again (and holds it again: the topic is
+    still missing)."""
+    from tests.support.db import fetch, scalar
+
+    booking_db = platform.database_urls["booking"]
+    key = f"bpctl-held-{uuid.uuid4()}"
+    fetch(
+        booking_db,
+        "INSERT INTO outbox (message_id, topic, key, ce_type, source, payload, attempts, "
+        "last_error, held_until) VALUES (gen_random_uuid(), 'bpctl.missing.topic', $1, "
+        "'bpctl.test.v1', '/bpctl/tests', '{}', 5, 'UnknownTopicOrPartitionError: made up', "
+        "'infinity')",
+        key,
+    )
+    try:
+        held = [r for r in json.loads(bpctl("outbox", "held", "--json")) if r["key"] == key]
+        assert len(held) == 1 and held[0]["set_aside"] and held[0]["service"] == "booking"
+        assert "see bpctl outbox held" in bpctl("outbox", "status", "--max-age", "600", code=1)
+        row_id = str(held[0]["id"])
+        assert "released 1" in bpctl("outbox", "retry", row_id, "--service", "booking")
+        deadline = datetime.now(UTC) + timedelta(seconds=30)
+        while datetime.now(UTC) < deadline:
+            attempts = scalar(booking_db, "SELECT attempts FROM outbox WHERE key = $1", key)
+            if attempts == 1:
+                break
+            asyncio.run(asyncio.sleep(0.5))
+        assert attempts == 1, "the relay tried the released row again"
+        assert "--all" in bpctl("outbox", "retry", code=1)
+    finally:
+        fetch(booking_db, "DELETE FROM outbox WHERE key = $1", key)

@@ -16,6 +16,7 @@ from devstack.client import PlatformClient, booking_body
 from devstack.platform import Platform
 from devstack.procs import wait_for
 from messaging import failpoints
+from tests.support import invariants
 from tests.support.db import fetch, scalar
 
 pytestmark = pytest.mark.e2e
@@ -232,3 +233,153 @@ def test_a_compensation_that_cannot_finish_parks_visibly_and_staff_retry_complet
     audit = client.http.get(f"{base}/audit").json()
     assert [e["action"] for e in audit].count("saga_retry") == 1
     assert client.http.post(f"{base}/saga/retry").status_code == 409
+
+
+def test_a_late_payment_while_the_saga_is_parked_is_kept_and_settled_when_it_ends(
+    platform: Platform, client: PlatformClient
+) -> None:
+    """A transfer booking expires while inventory is down: its release cannot be consumed and
+    the saga parks. Staff verify the transfer then (the money arrived late): the payment is
+    recorded, not dead-lettered and not lost. Inventory returns, staff retry the parked saga,
+    it ends, and the late payment is settled: the nights are free again, so the booking is
+    reinstated, with the money it keeps."""
+    resource = a_resource(client)
+    start = date.today() + timedelta(days=540)
+    body = booking_body(resource["id"], start, nights=2, pm="bank_transfer")
+    booking = client.book(body, wait=10).json()
+    assert booking["status"] == "awaiting_payment"
+    base = f"{client.urls['booking']}/api/v1/bookings/{booking['id']}"
+    booking_db, payment_db = platform.database_urls["booking"], platform.database_urls["payment"]
+
+    def saga() -> dict:
+        return client.timeline(booking["id"])["sagas"][0]
+
+    platform.procs[("inventory", "worker")].kill()
+    try:
+        wait_for(lambda: saga()["status"] == "parked", 120, "the release to park")
+        payment_id = scalar(
+            payment_db, "SELECT id::text FROM payments WHERE booking_id = $1", booking["id"]
+        )
+        verified = client.http.post(
+            f"{client.urls['payment']}/api/v1/payments/{payment_id}/verify"
+        ).json()
+        assert (verified["status"], verified["late"]) == ("captured", True)
+        wait_for(
+            lambda: (
+                scalar(
+                    booking_db,
+                    "SELECT count(*) FROM late_payments WHERE booking_id = $1::uuid "
+                    "AND settled_at IS NULL",
+                    booking["id"],
+                )
+                == 1
+            ),
+            30,
+            "the late payment to be recorded",
+        )
+        assert saga()["status"] == "parked"
+    finally:
+        restart(platform, "inventory")
+    assert client.http.post(f"{base}/saga/retry").status_code == 202
+    final = client.wait_terminal(booking["id"], timeout=60)
+    deadline = time.monotonic() + 60
+    while final["status"] != "confirmed" and time.monotonic() < deadline:
+        time.sleep(0.5)
+        final = client.booking(booking["id"])
+    assert final["status"] == "confirmed", final
+    assert final["payment_id"] == payment_id
+    history = fetch(
+        booking_db,
+        "SELECT to_status, reason FROM booking_status_history WHERE booking_id = $1::uuid "
+        "ORDER BY id",
+        booking["id"],
+    )
+    assert [h["to_status"] for h in history] == [
+        "pending",
+        "awaiting_payment",
+        "expired",
+        "confirmed",
+    ]
+    assert history[-1]["reason"] == "late_payment"
+    assert (
+        scalar(
+            booking_db,
+            "SELECT count(*) FROM late_payments WHERE booking_id = $1::uuid AND settled_at IS NULL",
+            booking["id"],
+        )
+        == 0
+    )
+    nights = client.availability(resource["id"], start, start + timedelta(days=2))
+    assert [n["reserved"] for n in nights] == [1, 1]
+    urls = platform.database_urls
+    invariants.bookings_keep_what_they_claim(urls, [booking["id"]])
+    invariants.refunds_add_up(urls, [booking["id"]])
+
+
+def test_a_saga_this_build_cannot_read_is_parked_and_every_other_timer_keeps_running(
+    platform: Platform, client: PlatformClient
+) -> None:
+    """A due saga of a type this build does not know (written by a newer build during a
+    rolling upgrade) makes its timer raise: it is parked with its error after three rounds, and
+    meanwhile another booking's timer fires on time (the payment service, down, never answers
+    its transfer: the booking's own deadline ends the wait)."""
+    booking_db = platform.database_urls["booking"]
+    resource = a_resource(client)
+    start = date.today() + timedelta(days=560)
+    stranger = client.book(booking_body(resource["id"], start, nights=1), key=str(uuid.uuid4()))
+    stranger_id = stranger.json()["id"]
+    assert client.wait_terminal(stranger_id)["status"] == "confirmed"
+    other = a_resource(client)
+    body = booking_body(other["id"], start, nights=1, pm="bank_transfer")
+    waiting = client.book(body, key=str(uuid.uuid4()), wait=10).json()
+    assert waiting["status"] == "awaiting_payment"
+    platform.procs[("payment", "worker")].kill()  # its expiry will not answer for the transfer
+    try:
+        fetch(
+            booking_db,
+            "INSERT INTO sagas (id, booking_id, seq, saga_type, status, current_step, deadline, "
+            "state) VALUES (gen_random_uuid(), $1::uuid, 99, 'from_the_future', 'running', "
+            "'teleport', now() - interval '1 minute', jsonb_build_object('type', "
+            "'from_the_future', 'status', 'running', 'current', 'teleport'))",
+            stranger_id,
+        )
+        wait_for(
+            lambda: (
+                scalar(
+                    booking_db,
+                    "SELECT status FROM sagas WHERE booking_id = $1::uuid AND seq = 99",
+                    stranger_id,
+                )
+                == "parked"
+            ),
+            60,
+            "the unreadable saga to be parked",
+        )
+        why = scalar(
+            booking_db,
+            "SELECT state->>'failure_detail' FROM sagas WHERE booking_id = $1::uuid AND seq = 99",
+            stranger_id,
+        )
+        assert "KeyError" in why
+
+        def failure_reason() -> str | None:
+            return scalar(
+                booking_db,
+                "SELECT state->>'failure_reason' FROM sagas WHERE booking_id = $1::uuid",
+                waiting["id"],
+            )
+
+        # The payment deadline (8 s) and the step timeout (15 s) pass: the timer ends the wait.
+        wait_for(
+            lambda: failure_reason() == "payment_deadline_passed",
+            60,
+            "the other saga's timer to fire",
+        )
+    finally:
+        restart(platform, "payment")
+        fetch(
+            booking_db,
+            "DELETE FROM sagas WHERE booking_id = $1::uuid AND seq = 99",
+            stranger_id,
+        )
+    assert client.wait_terminal(waiting["id"], timeout=90)["status"] == "expired"

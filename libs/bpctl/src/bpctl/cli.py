@@ -15,6 +15,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated
 
+import httpx
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -367,26 +368,139 @@ def saga_show(
     console.print(table)
 
 
+@saga_app.command("parked")
+def saga_parked(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Every parked saga (waiting for an operator), oldest first, and why it stopped."""
+    parked = asyncio.run(db_ops.parked_sagas(target().database_url("booking")))
+    if as_json:
+        print(json.dumps([p.__dict__ for p in parked], default=str, indent=2))
+        return
+    table = Table("booking", "reference", "tenant", "saga", "step", "parked at", "why")
+    for p in parked:
+        table.add_row(
+            p.booking_id,
+            p.reference,
+            p.tenant_id,
+            p.saga_type,
+            p.current_step,
+            p.parked_at.isoformat(timespec="seconds"),
+            p.why,
+        )
+    console.print(table)
+    console.print(f"{len(parked)} parked")
+
+
+@saga_app.command("retry")
+def saga_retry(
+    bookings: Annotated[
+        list[str] | None, typer.Argument(help="Booking ids; none with --all-parked.")
+    ] = None,
+    all_parked: Annotated[bool, typer.Option("--all-parked", help="Every parked saga.")] = False,
+) -> None:
+    """Resume parked sagas through the booking API (as staff of each booking's tenant, so the
+    retry is audited like one made from the API): the step each stopped on is sent again."""
+    parked = {
+        p.booking_id: p for p in asyncio.run(db_ops.parked_sagas(target().database_url("booking")))
+    }
+    wanted = list(parked) if all_parked else list(bookings or [])
+    if not wanted:
+        err.print("name the bookings to retry, or pass --all-parked")
+        raise typer.Exit(1)
+    base = target().urls()["booking"]
+    refused = 0
+    with _progress() as progress, httpx.Client(timeout=30.0) as http:
+        task = progress.add_task("retrying", total=len(wanted))
+        for booking_id in wanted:
+            saga = parked.get(booking_id)
+            if saga is None:
+                err.print(f"{booking_id}: no parked saga")
+                refused += 1
+            else:
+                token = _token(saga.tenant_id, ("staff",), "bpctl", 300)
+                r = http.post(
+                    f"{base}/api/v1/bookings/{booking_id}/saga/retry",
+                    headers={"Authorization": f"Bearer {token}"},
+                )
+                if r.status_code != 202:
+                    err.print(f"{booking_id}: {r.status_code} {r.text[:200]}")
+                    refused += 1
+            progress.advance(task)
+    console.print(f"retried {len(wanted) - refused} of {len(wanted)}")
+    if refused:
+        raise typer.Exit(1)
+
+
+@outbox_app.command("held")
+def outbox_held(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Outbox rows Kafka refused: held for a retry, or set aside (each holds back its key)."""
+    rows = asyncio.run(db_ops.held_rows(_urls()))
+    if as_json:
+        print(json.dumps([r.__dict__ for r in rows], default=str, indent=2))
+        return
+    table = Table("service", "id", "topic", "key", "type", "attempts", "state", "error")
+    for r in rows:
+        table.add_row(
+            r.service,
+            str(r.id),
+            r.topic,
+            r.key,
+            r.ce_type,
+            str(r.attempts),
+            "[red]set aside[/]" if r.set_aside else "held",
+            r.last_error,
+        )
+    console.print(table)
+    console.print(f"{len(rows)} held, {sum(r.set_aside for r in rows)} set aside")
+
+
+@outbox_app.command("retry")
+def outbox_retry(
+    ids: Annotated[list[int] | None, typer.Argument(help="Row ids; none with --all.")] = None,
+    service: Annotated[str | None, typer.Option(help="Only this service's outbox.")] = None,
+    all_rows: Annotated[bool, typer.Option("--all", help="Every held or set-aside row.")] = False,
+) -> None:
+    """Send refused rows again (after fixing what Kafka refused them for: the topic, the ACL):
+    each goes before the later rows of its key, as it would have."""
+    if not ids and not all_rows:
+        err.print("name the rows to retry, or pass --all")
+        raise typer.Exit(1)
+    urls = _urls([service] if service else None)
+    counts = asyncio.run(db_ops.retry_held(urls, ids or None))
+    for name, n in counts.items():
+        if n:
+            console.print(f"{name}: {n} released")
+    console.print(f"released {sum(counts.values())}")
+
+
 @outbox_app.command("status")
 def outbox_status(
     max_age: Annotated[
         float, typer.Option(help="Fail when the oldest unsent row is older (s).")
     ] = 60.0,
 ) -> None:
-    """Per service: unsent rows, the oldest one's age, rows sent in the last hour."""
+    """Per service: unsent rows, the oldest one's age, rows sent in the last hour, rows set
+    aside (fails when an outbox does not drain or holds a set-aside row)."""
     rows = asyncio.run(db_ops.outbox_status(_urls()))
-    table = Table("service", "pending", "oldest (s)", "sent last hour")
-    stuck = False
+    table = Table("service", "pending", "oldest (s)", "sent last hour", "set aside")
+    stuck = aside = False
     for r in rows:
         old = r.oldest_age_s is not None and r.oldest_age_s > max_age
         stuck |= old
+        aside |= r.set_aside > 0
         age = "-" if r.oldest_age_s is None else f"{r.oldest_age_s:.1f}"
         table.add_row(
-            r.service, str(r.pending), f"[red]{age}[/]" if old else age, str(r.sent_last_hour)
+            r.service,
+            str(r.pending),
+            f"[red]{age}[/]" if old else age,
+            str(r.sent_last_hour),
+            f"[red]{r.set_aside}[/]" if r.set_aside else "0",
         )
     console.print(table)
     if stuck:
         err.print("an outbox is not draining: is its relay (worker) running and Kafka reachable?")
+    if aside:
+        err.print("rows are set aside (Kafka refused them): see bpctl outbox held")
+    if stuck or aside:
         raise typer.Exit(1)
 
 

@@ -19,6 +19,7 @@ class OutboxStatus:
     pending: int
     oldest_age_s: float | None
     sent_last_hour: int
+    set_aside: int = 0  # refused by Kafka until an operator retries (bpctl outbox held)
 
 
 @dataclass(frozen=True)
@@ -41,7 +42,8 @@ async def outbox_status(urls: dict[str, str]) -> list[OutboxStatus]:
     query = (
         "SELECT count(*) FILTER (WHERE sent_at IS NULL) AS pending, "
         "extract(epoch FROM now() - min(created_at) FILTER (WHERE sent_at IS NULL)) AS age, "
-        "count(*) FILTER (WHERE sent_at > now() - interval '1 hour') AS sent "
+        "count(*) FILTER (WHERE sent_at > now() - interval '1 hour') AS sent, "
+        "count(*) FILTER (WHERE sent_at IS NULL AND held_until = 'infinity') AS aside "
         "FROM outbox"
     )
     rows = await asyncio.gather(*(_fetch(urls[s], query) for s in urls))
@@ -51,6 +53,7 @@ async def outbox_status(urls: dict[str, str]) -> list[OutboxStatus]:
             r[0]["pending"],
             float(r[0]["age"]) if r[0]["age"] is not None else None,
             r[0]["sent"],
+            r[0]["aside"],
         )
         for s, r in zip(urls, rows, strict=True)
     ]
@@ -138,3 +141,74 @@ async def saga_timeline(urls: dict[str, str], booking: str) -> tuple[dict[str, A
                 )
     steps.sort(key=lambda s: s.at)
     return head, steps
+
+
+@dataclass(frozen=True)
+class ParkedSaga:
+    booking_id: str
+    reference: str
+    tenant_id: str
+    saga_type: str
+    current_step: str
+    parked_at: datetime
+    why: str
+
+
+async def parked_sagas(booking_url: str) -> list[ParkedSaga]:
+    """Every parked saga, oldest first, with what stopped it (never guest data)."""
+    rows = await _fetch(
+        booking_url,
+        "SELECT s.booking_id::text, b.reference, b.tenant_id, s.saga_type, s.current_step, "
+        "s.updated_at, COALESCE(s.state->>'failure_reason', '') || "
+        "CASE WHEN s.state->>'failure_detail' IS NULL THEN '' "
+        "ELSE ': ' || (s.state->>'failure_detail') END AS why "
+        "FROM sagas s JOIN bookings b ON b.id = s.booking_id WHERE s.status = 'parked' "
+        "ORDER BY s.updated_at",
+    )
+    return [ParkedSaga(*r) for r in rows]
+
+
+@dataclass(frozen=True)
+class HeldRow:
+    service: str
+    id: int
+    topic: str
+    key: str
+    ce_type: str
+    attempts: int
+    set_aside: bool
+    last_error: str
+    created_at: datetime
+
+
+async def held_rows(urls: dict[str, str]) -> list[HeldRow]:
+    """Outbox rows Kafka refused: held (retried with backoff) or set aside, per service."""
+    query = (
+        "SELECT id, topic, key, ce_type, attempts, held_until = 'infinity' AS aside, "
+        "COALESCE(last_error, ''), created_at FROM outbox "
+        "WHERE sent_at IS NULL AND held_until IS NOT NULL ORDER BY id"
+    )
+    results = await asyncio.gather(*(_fetch(urls[s], query) for s in urls))
+    return [HeldRow(s, *r) for s, rows in zip(urls, results, strict=True) for r in rows]
+
+
+async def retry_held(urls: dict[str, str], ids: list[int] | None) -> dict[str, int]:
+    """Release refused rows (all, or those ``ids``) for the relay to send again, in key order;
+    how many per service."""
+    query = (
+        "UPDATE outbox SET held_until = NULL, attempts = 0 "
+        "WHERE sent_at IS NULL AND held_until IS NOT NULL "
+        "AND ($1::bigint[] IS NULL OR id = ANY($1::bigint[]))"
+    )
+
+    async def one(url: str) -> int:
+        conn = await asyncpg.connect(asyncpg_dsn(url), timeout=10)
+        try:
+            status = await conn.execute(query, ids)
+            await conn.execute("SELECT pg_notify('outbox_wakeup', '')")
+            return int(status.split()[-1])
+        finally:
+            await conn.close()
+
+    counts = await asyncio.gather(*(one(urls[s]) for s in urls))
+    return dict(zip(urls, counts, strict=True))

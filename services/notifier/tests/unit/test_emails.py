@@ -195,3 +195,14 @@ def test_the_view_ignores_redeliveries_and_keeps_what_later_events_leave_out() -
     cancelled = apply(confirmed, CAUSES[2])  # type: ignore[arg-type]
     assert cancelled.contact == view.contact and cancelled.total_amount == EUR.amount
     assert cancelled.status == "cancelled" and cancelled.version == 4
+
+
+def test_an_older_event_redriven_late_fills_what_the_view_lacks_and_never_takes_it_back() -> None:
+    """booking.created was dead-lettered and redriven after booking.confirmed was applied: the
+    view keeps the confirmed status and version, and gains the guest's contact (the handler
+    then queues the redriven event's own notifications: its webhooks)."""
+    confirmed_first = apply(None, CAUSES[0])  # type: ignore[arg-type]
+    assert confirmed_first.contact is None
+    filled = apply(confirmed_first, created())
+    assert (filled.status, filled.version) == (confirmed_first.status, confirmed_first.version)
+    assert filled.contact == apply(None, created()).contact

@@ -37,7 +37,8 @@ async def save_view(conn: AsyncConnection, view: BookingView) -> None:
         text(
             f"INSERT INTO booking_views ({columns}) VALUES ({params}) "
             f"ON CONFLICT (booking_id) DO UPDATE SET {updates}, updated_at = now() "
-            "WHERE booking_views.version < EXCLUDED.version"
+            # An older event only fills gaps at the version the view has (domain.apply).
+            "WHERE booking_views.version <= EXCLUDED.version"
         ),
         values,
     )

@@ -60,10 +60,12 @@ class BookingView:
 
 
 def apply(view: BookingView | None, event: BookingEvent) -> BookingView:
-    """The view after ``event``. Events of one booking arrive in order; an event at or below the
-    version already seen (a redelivery) changes nothing."""
+    """The view after ``event``. Events of one booking arrive in order, but an older one may
+    come late (redriven from the dead-letter topic after newer ones were applied): it never
+    takes the view back (version and status stay), it only fills what the view lacks (a
+    ``booking.created`` redriven after ``booking.confirmed`` brings the guest's contact)."""
     if view is not None and event.booking_version <= view.version:
-        return view
+        return _fill_gaps(view, event)
     if view is None:
         view = BookingView(booking_id=event.booking_id, version=0, status=event.status)
     changes: dict[str, Any] = {
@@ -93,6 +95,23 @@ def apply(view: BookingView | None, event: BookingEvent) -> BookingView:
     elif isinstance(event, BookingConfirmed):
         changes |= {"total_amount": event.total.amount, "currency": event.total.currency}
     return replace(view, **changes)
+
+
+def _fill_gaps(view: BookingView, older: BookingEvent) -> BookingView:
+    if not isinstance(older, BookingCreated):
+        return view
+    known = {
+        "contact": older.contact.model_dump() if older.contact else None,
+        "resource_id": older.resource_id,
+        "resource_name": older.resource_name,
+        "timezone": older.timezone or (older.window.timezone if older.window else None),
+        "party_size": older.party.size,
+        "tenant_id": older.tenant_id,
+        "reference": older.reference,
+        **_when(older.period.check_in, older.period.check_out, older.window),
+    }
+    gaps = {k: v for k, v in known.items() if getattr(view, k) is None and v is not None}
+    return replace(view, **gaps) if gaps else view
 
 
 def _when(check_in: date, check_out: date, window: Any) -> dict[str, Any]:

@@ -50,11 +50,13 @@ class Notify:
     settings: NotifierSettings
 
     async def booking_event(self, ctx: HandlerContext, event: BookingEvent) -> None:
+        """Every event applied here notifies (a duplicate never reaches a handler: the inbox
+        stops it, and a notification is queued once per event and target). An older event,
+        redriven late, notifies too, and leaves the view as new as it was."""
         before = await repository.load_view(ctx.conn, event.booking_id)
         view = apply(before, event)
-        if view is before:
-            return  # an event at or below the version seen: already notified
-        await repository.save_view(ctx.conn, view)
+        if view != before:
+            await repository.save_view(ctx.conn, view)
         await self._email(ctx, event, view, event.booking_id, view.contact or {})
         await self._webhooks(ctx, event, event.booking_id, view.tenant_id)
 
