@@ -3,7 +3,7 @@
 PY := .venv/bin/python
 BIN := .venv/bin
 
-.PHONY: bootstrap run demo token test test-fast lint fmt bench schemas asyncapi contracts-baseline openapi chart-data dashboard clean
+.PHONY: bootstrap run demo token test test-fast lint fmt bench chaos schemas asyncapi contracts-baseline openapi chart-data dashboard clean
 
 bootstrap:
 	@bash scripts/bootstrap.sh
@@ -41,6 +41,9 @@ fmt: bootstrap
 
 bench: bootstrap
 	$(PY) -m bench $(BENCH_ARGS)
+
+chaos: bootstrap  # 10,000 bookings under a nemesis; e.g. make chaos CHAOS_ARGS="--bookings 500"
+	$(PY) -m tests.support.chaos $(CHAOS_ARGS)
 
 schemas: bootstrap  # the JSON Schemas of every message and docs/asyncapi.yaml, from contracts/
 	$(PY) -m contracts.generate

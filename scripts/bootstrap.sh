@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything the platform and its tests need on a fresh machine:
-#   uv (from PyPI), the Python workspace (.venv, locked), Java 17+, Maven and npm (Debian
-#   packages, only if missing), the Kafka broker's jars (Maven Central, cached in .cache/) and
+#   uv (from PyPI), the Python workspace (.venv, locked), Java 17+, Maven, npm and faketime
+#   (Debian packages, only if missing), the Kafka broker's jars (Maven Central, cached in .cache/) and
 #   the AsyncAPI specification's JSON Schemas (npm, cached in .cache/) that validate
 #   docs/asyncapi.yaml, and the Compose Specification's JSON Schema (the compose-go module, from
 #   the Go module proxy) that validates deploy/compose.yml, and helm (built from the Go module
@@ -34,6 +34,8 @@ command -v mvn >/dev/null 2>&1 || missing+=(maven)
 command -v useradd >/dev/null 2>&1 || missing+=(passwd)
 command -v npm >/dev/null 2>&1 || missing+=(npm)
 command -v go >/dev/null 2>&1 || missing+=(golang-go)
+# libfaketime: the clock-skew fault test runs the booking processes a minute off.
+command -v faketime >/dev/null 2>&1 || missing+=(faketime)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "installing ${missing[*]} from Debian" >&2

@@ -245,11 +245,17 @@ class Platform:
     def create_topics(self) -> list[str]:
         return asyncio.run(ensure_topics(self.bootstrap, ALL_TOPICS))
 
-    def _spawn(self, service: str, role: str, extra_env: Mapping[str, str] | None = None) -> Proc:
+    def _spawn(
+        self,
+        service: str,
+        role: str,
+        extra_env: Mapping[str, str] | None = None,
+        wrapper: tuple[str, ...] = (),
+    ) -> Proc:
         log = self.config.workdir / "logs" / f"{service}-{role}.log"
         proc = spawn(
             f"{service}-{role}",
-            [sys.executable, "-m", "service_kit.main", service, role],
+            [*wrapper, sys.executable, "-m", "service_kit.main", service, role],
             log_path=log,
             env=self.env_for(service, extra_env),
             cwd=REPO_ROOT,
@@ -259,9 +265,15 @@ class Platform:
         return proc
 
     def start_service(
-        self, service: str, role: str, extra_env: Mapping[str, str] | None = None
+        self,
+        service: str,
+        role: str,
+        extra_env: Mapping[str, str] | None = None,
+        wrapper: tuple[str, ...] = (),
     ) -> Proc:
-        return self._spawn(service, role, extra_env)
+        """``wrapper``: a command the process runs under (``faketime -f -60s`` for a skewed
+        clock, ``ip netns exec <ns>`` for a network of its own)."""
+        return self._spawn(service, role, extra_env, wrapper)
 
     def start_services(self, roles: tuple[str, ...] = ROLES) -> None:
         for service in SERVICES:
