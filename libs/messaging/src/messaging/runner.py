@@ -337,6 +337,7 @@ class ConsumerRunner:
         """Run ``attempt`` until it succeeds or fails permanently, waiting out transient
         failures in place (the partition waits; readiness and a gauge say so)."""
         key = (record.topic, record.partition)
+        began = time.monotonic()
         failures = 0
         try:
             while True:
@@ -346,18 +347,22 @@ class ConsumerRunner:
                     if not is_transient(exc):
                         raise
                     failures += 1
-                    await self._wait_out(key, failures, exc)
+                    await self._wait_out(key, began, failures, exc)
         finally:
             if key in self._stalled:
                 del self._stalled[key]
                 STALLED.labels(self.consumer_name, record.topic).dec()
 
-    async def _wait_out(self, key: tuple[str, int], failures: int, exc: Exception) -> None:
+    async def _wait_out(
+        self, key: tuple[str, int], began: float, failures: int, exc: Exception
+    ) -> None:
+        """A stall counts from when the record's first attempt began: an attempt that hangs
+        until its command timeout (a partitioned database) has stalled all that while."""
         topic, partition = key
         TRANSIENT_FAILURES.labels(self.consumer_name, topic).inc()
         now = time.monotonic()
         if key not in self._stalled:
-            self._stalled[key] = now
+            self._stalled[key] = began
             STALLED.labels(self.consumer_name, topic).inc()
         stalled_s = now - self._stalled[key]
         if failures == 1 or failures % 10 == 0:
