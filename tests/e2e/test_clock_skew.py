@@ -5,16 +5,21 @@ out spuriously: the one clock that decides deadlines is the database's."""
 
 from __future__ import annotations
 
+import contextlib
+import os
 import shutil
+import signal
 import time
 import uuid
 from datetime import date, timedelta
+from pathlib import Path
 
 import httpx
 import pytest
 
 from devstack.client import PlatformClient, booking_body
 from devstack.platform import SERVICES, Platform
+from devstack.procs import Proc
 from tests.support.db import scalar
 
 pytestmark = [
@@ -28,9 +33,36 @@ def skewed(offset: str) -> tuple[str, ...]:
     return ("env", "FAKETIME_DONT_FAKE_MONOTONIC=1", "faketime", "-f", offset)
 
 
+def children(pid: int) -> list[int]:
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def stop_with_children(proc: Proc) -> None:
+    """faketime runs the service as its child and does not pass signals on: stop both."""
+    kids = children(proc.pid)
+    for kid in kids:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(kid, signal.SIGTERM)
+    deadline = time.monotonic() + 20
+    while any(Path(f"/proc/{k}").exists() for k in kids) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    for kid in kids:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(kid, signal.SIGKILL)
+    proc.stop()
+
+
 def run_booking_under(platform: Platform, web: str, worker: str) -> None:
     for role, offset in (("web", web), ("worker", worker)):
-        platform.procs[("booking", role)].stop()
+        stop_with_children(platform.procs[("booking", role)])
         platform.start_service("booking", role, wrapper=skewed(offset) if offset else ())
     platform.wait_ready()
 
