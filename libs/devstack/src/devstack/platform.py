@@ -272,8 +272,12 @@ class Platform:
         wrapper: tuple[str, ...] = (),
     ) -> Proc:
         """``wrapper``: a command the process runs under (``faketime -f -60s`` for a skewed
-        clock, ``ip netns exec <ns>`` for a network of its own)."""
-        return self._spawn(service, role, extra_env, wrapper)
+        clock, ``ip netns exec <ns>`` for a network of its own). A process started again
+        after the platform came up is written to its state file (bpctl reads the pids)."""
+        proc = self._spawn(service, role, extra_env, wrapper)
+        if self._state_written:
+            self.write_state()
+        return proc
 
     def start_services(self, roles: tuple[str, ...] = ROLES) -> None:
         for service in SERVICES:
