@@ -117,6 +117,18 @@ LOOPBACK = (ipaddress.ip_network("127.0.0.0/8"),)
         "fe80::1",
         "::ffff:10.0.0.1",
         "::ffff:127.0.0.1",
+        # IPv6 forms that lead to an IPv4 address (Python 3.11 counts them all as global):
+        "64:ff9b::a00:1",  # NAT64 of 10.0.0.1
+        "64:ff9b::a9fe:a9fe",  # NAT64 of the metadata address
+        "64:ff9b:1::a00:1",  # local-use NAT64 prefix
+        "2002:a00:1::1",  # 6to4 through 10.0.0.1
+        "2002:7f00:1::",  # 6to4 through 127.0.0.1
+        "::a00:1",  # IPv4-compatible 10.0.0.1
+        "::808:808",  # IPv4-compatible: deprecated even for a public address
+        "::ffff:0:a00:1",  # SIIT IPv4-translated 10.0.0.1
+        "2001:0:4136:e378:8000:63bf:f5ff:fffe",  # Teredo, client 10.0.0.1
+        "fec0::1",  # site-local (deprecated)
+        "3ffe::1",  # the 6bone (returned)
     ],
 )
 def test_private_loopback_link_local_and_reserved_targets_are_refused(address: str) -> None:
@@ -128,6 +140,9 @@ def test_an_allowed_network_opens_its_addresses_and_plain_http_only_to_them() ->
     check_target("http", [ipaddress.ip_address("127.0.0.1")], LOOPBACK)
     check_target("https", [ipaddress.ip_address("::ffff:127.0.0.1")], LOOPBACK)
     check_target("https", [ipaddress.ip_address("93.184.215.14")], ())
+    # Translated forms of public addresses are public; a plain public IPv6 address is too.
+    for public in ("64:ff9b::808:808", "2002:808:808::1", "2606:4700::1111"):
+        check_target("https", [ipaddress.ip_address(public)], ())
     with pytest.raises(TargetRefused):
         check_target("http", [ipaddress.ip_address("93.184.215.14")], LOOPBACK)
     with pytest.raises(TargetRefused):  # one bad address among good ones is enough

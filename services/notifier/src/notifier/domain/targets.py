@@ -52,21 +52,61 @@ def _plain(ip: IPAddress) -> IPAddress:
     return ip
 
 
+def _v6(cidr: str) -> ipaddress.IPv6Network:
+    return ipaddress.IPv6Network(cidr)
+
+
+# IPv6 forms that carry an IPv4 address in their last 32 bits, which a translator or relay on
+# the way may reach: NAT64 (RFC 6052), SIIT's IPv4-translated form (RFC 2765) and the
+# deprecated IPv4-compatible form (RFC 4291). 6to4 and Teredo carry theirs elsewhere.
+_NAT64 = _v6("64:ff9b::/96")
+_SIIT = _v6("::ffff:0:0:0/96")
+_V4_COMPATIBLE = _v6("::/96")
+# Refused whatever they carry: deprecated or special-purpose ranges Python 3.11 still counts
+# as global (site-local, the 6bone, the local-use NAT64 prefix of RFC 8215, IPv4-compatible).
+_DEPRECATED = (_v6("fec0::/10"), _v6("3ffe::/16"), _v6("64:ff9b:1::/48"), _V4_COMPATIBLE)
+
+
+def embedded_ipv4(ip: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]:
+    """The IPv4 addresses an IPv6 address leads to: a NAT64, SIIT or IPv4-compatible address's
+    last 32 bits, a 6to4 address's gateway, a Teredo address's server and client."""
+    last32 = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+    found = [last32] if any(ip in net for net in (_NAT64, _SIIT, _V4_COMPATIBLE)) else []
+    if ip.sixtofour is not None:
+        found.append(ip.sixtofour)
+    if ip.teredo is not None:
+        found.extend(ip.teredo)
+    return found
+
+
 def allowed_by_network(ip: IPAddress, allowed: Iterable[IPNetwork]) -> bool:
     ip = _plain(ip)
     return any(ip.version == net.version and ip in net for net in allowed)
 
 
+def _not_public(ip: IPAddress, why: str = "not a public address") -> TargetRefused:
+    return TargetRefused(
+        f"{ip} is {why} (private, loopback, link-local, reserved and translated targets are "
+        "refused unless NOTIFIER_WEBHOOK_ALLOWED_NETWORKS allows them)"
+    )
+
+
 def check_address(ip: IPAddress, allowed: Iterable[IPNetwork]) -> None:
-    """TargetRefused unless ``ip`` is a public unicast address or in an allowed network."""
+    """TargetRefused unless ``ip`` is a public unicast address or in an allowed network. An IPv6
+    address that embeds an IPv4 address passes only if that address would, and deprecated
+    ranges never do."""
+    allowed = tuple(allowed)
     ip = _plain(ip)
     if allowed_by_network(ip, allowed):
         return
+    if isinstance(ip, ipaddress.IPv6Address):
+        if any(ip in net for net in _DEPRECATED):
+            raise _not_public(ip, "in a deprecated or special-purpose range")
+        for inner in embedded_ipv4(ip):
+            if not inner.is_global or inner.is_multicast:
+                raise _not_public(ip, f"a translated form of {inner}, not a public address")
     if not ip.is_global or ip.is_multicast:
-        raise TargetRefused(
-            f"{ip} is not a public address (private, loopback, link-local or reserved targets "
-            "are refused unless NOTIFIER_WEBHOOK_ALLOWED_NETWORKS allows them)"
-        )
+        raise _not_public(ip)
 
 
 def check_target(scheme: str, addresses: Iterable[IPAddress], allowed: Iterable[IPNetwork]) -> None:
