@@ -265,3 +265,51 @@ async def test_a_message_that_kills_every_worker_is_dead_lettered_after_three_cr
         platform.bootstrap, BOOKING_SAGA_REPLIES, booking_id, want=1, timeout=60
     )
     assert [dict(r.headers)["ce_type"] for r in replies] == [b"inventory.CapacityReleased.v1"]
+
+
+async def test_a_guests_data_stays_out_of_dlq_headers_and_logs(platform: Platform) -> None:
+    """A waitlist offer whose guest fields break the schema (the validation error would repeat
+    them) is dead-lettered with its error class and a short description: no header of the DLQ
+    record, and no log line of any process, carries the guest's email or phone. (The record's
+    value in the DLQ is the original record, unchanged, for replay.)"""
+    email, phone = f"ana.{uuid.uuid4().hex[:8]}@example.org", "+351 934 567 812"
+    key = f"pii-{uuid.uuid4()}".encode()
+    bad = Envelope(
+        id=str(uuid.uuid4()),
+        source="/tests",
+        type="booking.waitlist_offered.v1",
+        time=datetime.now(UTC),
+        data=(
+            '{"entry_id": "e", "tenant_id": "t", "resource_id": "r", "hold_id": "h", '
+            '"guest_id": "g", "occurred_at": "2026-01-01T00:00:00Z", '
+            f'"expires_at": "2026-01-01T00:10:00Z", "contact_email": ["{email}"], '
+            f'"contact_name": {{"phone": "{phone}"}}}}'
+        ).encode(),
+        partitionkey=key.decode(),
+    )
+    await publish(platform, BOOKING_EVENTS.name, [(key, bad.data, bad.headers())])
+    consumer = AIOKafkaConsumer(bootstrap_servers=platform.bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        dlq = BOOKING_EVENTS.dlq
+        tps = [TopicPartition(dlq.name, p) for p in range(dlq.partitions)]
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        dead: list = []
+        deadline = time.monotonic() + 60
+        while not dead and time.monotonic() < deadline:
+            for records in (await consumer.getmany(timeout_ms=200)).values():
+                dead.extend(r for r in records if r.key == key)
+    finally:
+        await consumer.stop()
+    assert dead, "the offer was not dead-lettered"
+    for record in dead:
+        headers = dict(record.headers)
+        assert headers["dlq_error_class"] == b"InvalidEnvelope"
+        assert b"contact_email" in headers["dlq_error"], headers["dlq_error"]
+        for name, value in record.headers:
+            assert email.encode() not in value and b"934 567" not in value, name
+    await asyncio.sleep(1)  # the logs are flushed line by line
+    for log in (platform.config.workdir / "logs").glob("*.log"):
+        text = log.read_text(errors="replace")
+        assert email not in text and "934 567" not in text, log.name

@@ -6,7 +6,14 @@ from __future__ import annotations
 import asyncpg
 import pytest
 
-from messaging.errors import InvalidEnvelope, PermanentError, TransientError, is_transient
+from messaging.errors import (
+    InvalidEnvelope,
+    PermanentError,
+    TransientError,
+    describe,
+    is_transient,
+    safe_traceback,
+)
 
 E = asyncpg.exceptions
 
@@ -53,3 +60,55 @@ def test_infrastructure_failures_are_transient(exc: BaseException) -> None:
 )
 def test_failures_of_the_message_itself_are_permanent(exc: BaseException) -> None:
     assert not is_transient(exc)
+
+
+# What operators read of a failure (DLQ headers, logs, spans) never carries the data in it.
+EMAIL, PHONE, SECRET = "ana.silva@example.org", "+351 912 345 678", "whsec_" + "k" * 40
+
+
+def _raised(exc: BaseException) -> BaseException:
+    try:
+        raise exc
+    except BaseException as caught:
+        return caught
+
+
+def test_a_validation_error_is_described_without_its_input() -> None:
+    from pydantic import BaseModel
+
+    class Guest(BaseModel):
+        email: int
+        phone: int
+
+    try:
+        Guest(email=EMAIL, phone=PHONE)  # type: ignore[arg-type]
+    except Exception as exc:
+        text = describe(exc) + safe_traceback(exc)
+    assert "email: int_parsing" in text and "phone: int_parsing" in text
+    assert EMAIL not in text and "912" not in text
+
+
+def test_a_database_error_is_described_by_its_state_and_constraint_not_its_data() -> None:
+    from sqlalchemy.exc import IntegrityError
+
+    orig = E.UniqueViolationError('duplicate key value violates unique constraint "guests_email"')
+    orig.constraint_name, orig.table_name = "guests_email", "guests"  # type: ignore[attr-defined]
+    orig.detail = f"Key (email)=({EMAIL}) already exists."  # type: ignore[attr-defined]
+    wrapped = IntegrityError(
+        "INSERT INTO guests (email, secret) VALUES ($1, $2)", (EMAIL, SECRET), orig
+    )
+    wrapped.__cause__ = orig
+    text = describe(_raised(wrapped)) + safe_traceback(_raised(wrapped))
+    assert "SQLSTATE 23505" in text and "constraint guests_email" in text
+    assert EMAIL not in text and SECRET not in text
+
+
+def test_any_other_message_is_cut_short_and_masked() -> None:
+    exc = _raised(ValueError(f"no booking for {EMAIL} / {PHONE} signed {SECRET}\nsecond line"))
+    text = describe(exc)
+    assert text.startswith("ValueError: no booking for <email>")
+    for secret in (EMAIL, "912 345", SECRET, "second line"):
+        assert secret not in text
+    chained = _raised(RuntimeError("outer"))
+    chained.__cause__ = exc
+    assert EMAIL not in safe_traceback(chained) and "RuntimeError: outer" in safe_traceback(chained)

@@ -19,7 +19,7 @@ from pydantic import ValidationError
 from contracts import cloudevents as ce
 from contracts.base import ContractMessage
 from contracts.registry import REGISTRY
-from messaging.errors import InvalidEnvelope, UnknownMessageType
+from messaging.errors import InvalidEnvelope, UnknownMessageType, describe
 
 Headers = list[tuple[str, bytes]]
 
@@ -64,4 +64,6 @@ class Envelope(ce.KafkaCloudEvent):
         try:
             return model.model_validate_json(self.data)
         except ValidationError as exc:
-            raise InvalidEnvelope(f"{self.type} does not match its schema: {exc}") from exc
+            raise InvalidEnvelope(
+                f"{self.type} does not match its schema: {describe(exc)}"
+            ) from exc

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import re
+import traceback
 
 import asyncpg
+from pydantic import ValidationError
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 
@@ -72,3 +75,80 @@ def is_transient(exc: BaseException) -> bool:
             return True
         return state == "55000" and _REFUSING in str(exc)
     return isinstance(exc, OSError)
+
+
+# What a failure may say where operators read it (DLQ headers, logs, problem details): its
+# class and a short message that carries no data. Exception texts are not safe as they are: a
+# pydantic error repeats the input (a guest's email), a database error its parameters and often
+# values in its message and detail (``Key (email)=(...)``). So errors we know are described
+# from their structure, and any other message is cut short with email- and phone-like text
+# masked, a last net for data in an exception someone else wrote.
+_EMAIL = re.compile(r"[^\s@'\"<>(),;:]+@[^\s@'\"<>(),;:]+")
+_NUMBER = re.compile(r"\+?\d[\d ().-]{6,}\d")
+_LONG_TOKEN = re.compile(r"[A-Za-z0-9_\-+/=.]{40,}")  # keys, tokens, signatures
+MESSAGE_LIMIT = 300
+
+
+def mask(text: str) -> str:
+    """``text`` with email addresses, phone-like numbers and long tokens replaced."""
+    text = _EMAIL.sub("<email>", text)
+    text = _LONG_TOKEN.sub("<token>", text)
+    return _NUMBER.sub("<number>", text)
+
+
+def _database_error(exc: BaseException) -> BaseException | None:
+    orig = getattr(exc, "orig", None)
+    for candidate in (exc, orig, getattr(orig, "__cause__", None)):
+        if isinstance(candidate, asyncpg.PostgresError):
+            return candidate
+    return None
+
+
+def describe(exc: BaseException) -> str:
+    """``Class: message``, safe to show: no input values, SQL parameters or row data."""
+    name = type(exc).__name__
+    if isinstance(exc, ValidationError):
+        where = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or '(message)'}: {e['type']}"
+            for e in exc.errors(include_url=False, include_input=False, include_context=False)[:8]
+        )
+        return f"{name}: {exc.error_count()} invalid field(s) of {exc.title}: {where}"[
+            :MESSAGE_LIMIT
+        ]
+    db = _database_error(exc)
+    if db is not None or isinstance(exc, DBAPIError):
+        state = _sqlstate(exc)
+        parts = [f"SQLSTATE {state}" if state else "database error"]
+        if db is not None:
+            parts.append(type(db).__name__)
+            for attr in ("constraint_name", "table_name", "column_name"):
+                value = getattr(db, attr, None)
+                if value:
+                    parts.append(f"{attr.removesuffix('_name')} {value}")
+        return f"{name}: {', '.join(parts)}"
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    first = mask(first)
+    if len(first) > MESSAGE_LIMIT:
+        first = first[: MESSAGE_LIMIT - 1] + "…"
+    return f"{name}: {first}" if first else name
+
+
+def safe_traceback(exc: BaseException, limit: int = 4000) -> str:
+    """The chain of failures, each described safely, with its frames (files, lines and source
+    lines; never local values)."""
+    chain: list[BaseException] = []
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        chain.append(current)
+        current = current.__cause__ or (
+            None if current.__suppress_context__ else current.__context__
+        )
+    parts = []
+    for failure in reversed(chain):
+        parts.append("Traceback (most recent call last):\n")
+        parts.extend(traceback.format_tb(failure.__traceback__))
+        parts.append(describe(failure) + "\n")
+    text = "".join(parts)
+    return text[-limit:]

@@ -52,6 +52,7 @@ from prometheus_client import Counter, Gauge, Histogram
 
 from messaging import failpoints, tracing
 from messaging.envelope import Envelope
+from messaging.errors import describe
 from messaging.tables import OUTBOX_CHANNEL
 
 log = logging.getLogger(__name__)
@@ -282,7 +283,7 @@ class OutboxRelay:
         await conn.execute(
             _HOLD,
             [row["id"] for row, _ in refused],
-            [f"{type(exc).__name__}: {exc}"[:500] for _, exc in refused],
+            [describe(exc) for _, exc in refused],
             self.config.max_attempts,
         )
 

@@ -31,7 +31,6 @@ import random
 import signal
 import tempfile
 import time
-import traceback
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -46,7 +45,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from contracts import cloudevents as ce
 from contracts.base import ContractMessage
 from contracts.topics import TopicSpec
-from messaging import failpoints, logcontext, tracing
+from messaging import errors, failpoints, logcontext, tracing
 from messaging.deliveries import Deliveries
 from messaging.envelope import Envelope, Headers
 from messaging.errors import PermanentError, UnknownMessageType, is_transient
@@ -256,7 +255,7 @@ class ConsumerRunner:
                     raise  # stopping: the record stays unacked and is delivered again
                 except BaseException as exc:
                     # Never acked: the next process gets the record (and counts the crash).
-                    log.critical("consumer %s ends: %r", self.consumer_name, exc)
+                    log.critical("consumer %s ends: %s", self.consumer_name, errors.describe(exc))
                     os._exit(70)
                 failpoints.hit(failpoints.CONSUMER_AFTER_COMMIT, self._subject(event.message))
                 await manual.ack(event)
@@ -409,11 +408,12 @@ class ConsumerRunner:
         Retries until the DLQ accepted it: only then may the partition move on.
         """
         assert self._app is not None
-        error = f"{type(exc).__name__}: {exc}"[:2000]
+        # Described safely: the record itself is in the DLQ; its data never goes in a header.
+        error = errors.describe(exc)
         extra: Headers = [
             ("dlq_error", error.encode()),
             ("dlq_error_class", type(exc).__name__.encode()),
-            ("dlq_stacktrace", "".join(traceback.format_exception(exc))[-4000:].encode()),
+            ("dlq_stacktrace", errors.safe_traceback(exc).encode()),
             ("dlq_original_topic", record.topic.encode()),
             ("dlq_original_partition", str(record.partition).encode()),
             ("dlq_original_offset", str(record.offset).encode()),

@@ -36,6 +36,8 @@ from opentelemetry.trace import Status as Status
 from opentelemetry.trace import StatusCode as StatusCode
 from opentelemetry.util.types import AttributeValue
 
+from messaging.errors import describe, safe_traceback
+
 _TRACEPARENT = re.compile(r"^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$")
 _current: ContextVar[str | None] = ContextVar("traceparent", default=None)
 
@@ -162,8 +164,16 @@ def start(
 
 
 def fail(active: Span, exc: BaseException) -> None:
-    """Mark a span failed by ``exc`` (recorded as an event with its stack)."""
-    active.record_exception(exc)
+    """Mark a span failed by ``exc`` (recorded as an event with its stack, described safely:
+    spans leave the platform for a collector, so they carry no data from the message)."""
+    active.add_event(
+        "exception",
+        {
+            "exception.type": type(exc).__name__,
+            "exception.message": describe(exc),
+            "exception.stacktrace": safe_traceback(exc),
+        },
+    )
     active.set_status(Status(StatusCode.ERROR, type(exc).__name__))
 
 

@@ -109,6 +109,8 @@ def make_engine(
         max_overflow=pool_size,
         pool_timeout=10,
         pool_recycle=1800,
+        # A failed statement's error never carries its parameters (a guest's email, a secret).
+        hide_parameters=True,
         connect_args=connect_args,
         **extra,
     )

@@ -1,5 +1,7 @@
 """Structured JSON logs. Secrets are never formatted: settings hold them as ``SecretStr`` and
-URLs are logged through ``db.redact``."""
+URLs are logged through ``db.redact``. A logged exception is described safely
+(``messaging.errors.safe_traceback``): frames and error classes, never the input values, SQL
+parameters or row data that exception texts carry."""
 
 from __future__ import annotations
 
@@ -9,8 +11,19 @@ import sys
 from datetime import UTC, datetime
 
 from messaging import logcontext, tracing
+from messaging.errors import safe_traceback
 
 _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", (), None)).keys()) | {"message", "asctime"}
+
+
+def _safe_exception(ei: object) -> str:
+    exc = ei[1] if isinstance(ei, tuple) and len(ei) == 3 else None
+    return safe_traceback(exc).rstrip("\n") if isinstance(exc, BaseException) else ""
+
+
+class TextFormatter(logging.Formatter):
+    def formatException(self, ei: object) -> str:
+        return _safe_exception(ei)
 
 
 class JsonFormatter(logging.Formatter):
@@ -34,7 +47,7 @@ class JsonFormatter(logging.Formatter):
             if key not in _STANDARD and not key.startswith("_"):
                 doc[key] = value
         if record.exc_info:
-            doc["exc"] = self.formatException(record.exc_info)
+            doc["exc"] = _safe_exception(record.exc_info)
         return json.dumps(doc, default=str)
 
 
@@ -44,7 +57,7 @@ def configure(service: str, level: str = "INFO", json_logs: bool = True) -> None
         handler.setFormatter(JsonFormatter(service))
     else:
         handler.setFormatter(
-            logging.Formatter(f"%(asctime)s {service} %(levelname)s %(name)s: %(message)s")
+            TextFormatter(f"%(asctime)s {service} %(levelname)s %(name)s: %(message)s")
         )
     root = logging.getLogger()
     root.handlers[:] = [handler]
