@@ -442,3 +442,103 @@ def test_the_dashboard_ships_for_grafanas_sidecar_and_scrapes_keep_the_service_l
     # The metrics' own "service" label must survive the scrape (the dashboard groups by it).
     [monitor] = of_kind(docs, "ServiceMonitor")
     assert all(e["honorLabels"] is True for e in monitor["spec"]["endpoints"])
+
+
+def test_webhooks_reach_public_addresses_only_unless_networks_are_allowed() -> None:
+    """The notifier worker's webhook egress (443, 80) excludes private, loopback, link-local,
+    shared and translated ranges; notifier.webhookAllowedNetworks opens exactly what it names.
+    Pricing (rate plans are checked against the tenant's resources) and booking reach the
+    inventory API, which admits them."""
+    import ipaddress
+
+    def webhook_rule(docs: list[dict[str, Any]]) -> dict[str, Any]:
+        [policy] = [
+            p
+            for p in of_kind(docs, "NetworkPolicy")
+            if p["metadata"]["name"].endswith("notifier-worker")
+        ]
+        [rule] = [
+            r
+            for r in policy["spec"]["egress"]
+            if {"port": 443, "protocol": "TCP"} in r.get("ports", [])
+        ]
+        return rule
+
+    blocks = [to["ipBlock"] for to in webhook_rule(render())["to"]]
+    assert [b["cidr"] for b in blocks] == ["0.0.0.0/0", "::/0"]
+    refused = [ipaddress.ip_network(c) for b in blocks for c in b["except"]]
+    for private in (
+        "10.1.2.3",
+        "192.168.0.1",
+        "172.20.0.1",
+        "169.254.169.254",
+        "127.0.0.1",
+        "100.64.0.1",
+        "fd00::1",
+        "fe80::1",
+        "64:ff9b::a00:1",
+        "2002:a00:1::1",
+    ):
+        ip = ipaddress.ip_address(private)
+        assert any(ip in net for net in refused if net.version == ip.version), private
+    for public in ("93.184.215.14", "2606:4700::1111"):
+        ip = ipaddress.ip_address(public)
+        assert not any(ip in net for net in refused if net.version == ip.version), public
+    opened = webhook_rule(render(sets=("notifier.webhookAllowedNetworks=10.9.0.0/16\\,fd00::/8",)))
+    assert opened["to"][2:] == [
+        {"ipBlock": {"cidr": "10.9.0.0/16"}},
+        {"ipBlock": {"cidr": "fd00::/8"}},
+    ]
+
+    docs = render(sets=("networkPolicy.apiFrom[0].podSelector.matchLabels.role=gateway",))
+    policies = {
+        p["metadata"]["name"].removeprefix("bp-booking-platform-"): p["spec"]
+        for p in of_kind(docs, "NetworkPolicy")
+    }
+    for caller in ("booking-web", "pricing-web"):
+        assert any(
+            {"port": 8001, "protocol": "TCP"} in r.get("ports", [])
+            for r in policies[caller]["egress"]
+        ), caller
+    admitted = policies["inventory-web"]["ingress"][0]["from"]
+    assert {
+        "key": "booking-platform/service",
+        "operator": "In",
+        "values": ["booking", "pricing"],
+    } in [e for f in admitted for e in f.get("podSelector", {}).get("matchExpressions", [])]
+    configs = {c["metadata"]["name"]: c["data"] for c in of_kind(docs, "ConfigMap")}
+    assert configs["bp-booking-platform-pricing"]["PRICING_INVENTORY_URL"].endswith(
+        "-inventory-web:8001"
+    )
+
+
+def test_test_payment_methods_are_off_and_refused_outside_development() -> None:
+    """The simulated card's test methods confirm bookings without money: off by default, and
+    the chart refuses to render them under the production profile."""
+    configs = {c["metadata"]["name"]: c["data"] for c in of_kind(render(), "ConfigMap")}
+    payment = configs["bp-booking-platform-payment"]
+    assert (payment["PLATFORM_PROFILE"], payment["PAYMENT_TEST_METHODS_ENABLED"]) == (
+        "production",
+        "false",
+    )
+    assert all(
+        c.get("PLATFORM_PROFILE") == "production"
+        for c in configs.values()
+        if "KAFKA_BOOTSTRAP_SERVERS" in c
+    )
+    refused = helm(
+        "template",
+        "bp",
+        str(CHART),
+        "--kube-version",
+        KUBE,
+        "--set",
+        "payment.testMethodsEnabled=true",
+        ok=False,
+    )
+    assert "profile=development" in refused
+    dev = render(sets=("payment.testMethodsEnabled=true", "profile=development"))
+    dev_payment = {c["metadata"]["name"]: c["data"] for c in of_kind(dev, "ConfigMap")}[
+        "bp-booking-platform-payment"
+    ]
+    assert dev_payment["PAYMENT_TEST_METHODS_ENABLED"] == "true"

@@ -388,6 +388,14 @@ def test_another_tenant_sees_nothing_of_an_endpoint(
     )
     with guest:
         assert guest.get(notifier(tenant, "webhook-endpoints")).status_code == 403
+    # An endpoint receives all of the tenant's guest data: staff may not see or make one.
+    staff = httpx.Client(
+        headers={"Authorization": f"Bearer {platform.token(roles=('staff',))}"}, timeout=10
+    )
+    with staff:
+        assert staff.get(notifier(tenant, "webhook-endpoints")).status_code == 403
+        made = staff.post(notifier(tenant, "webhook-endpoints"), json={"url": receiver.base_url})
+        assert made.status_code == 403
 
 
 # -- restarts ---------------------------------------------------------------------------------

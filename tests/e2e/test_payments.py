@@ -57,8 +57,9 @@ async def send(platform: Platform) -> AsyncIterator[Any]:
     await producer.stop()
 
 
-def staff_headers(platform: Platform) -> dict[str, str]:
-    token = platform.token(tenant=TENANT, roles=("staff",), subject="clerk-7")
+def staff_headers(platform: Platform, role: str = "admin") -> dict[str, str]:
+    """Refunds and verifying a transfer need an admin; reading payments, staff."""
+    token = platform.token(tenant=TENANT, roles=(role,), subject="clerk-7")
     return {"Authorization": f"Bearer {token}"}
 
 
@@ -379,16 +380,62 @@ async def test_concurrent_refunds_never_add_up_past_the_capture(
 
 def test_payments_are_staff_only_and_tenant_scoped(platform: Platform) -> None:
     with httpx.Client(
-        base_url=platform.url("payment") + "/api/v1", headers=staff_headers(platform), timeout=30
+        base_url=platform.url("payment") + "/api/v1",
+        headers=staff_headers(platform, "staff"),
+        timeout=30,
     ) as staff:
         mine = staff.get("/payments", params={"limit": 5})
-    assert mine.status_code == 200
-    some = mine.json()[0]["id"] if mine.json() else str(uuid.uuid4())
+        assert mine.status_code == 200
+        some = mine.json()[0]["id"] if mine.json() else str(uuid.uuid4())
+        # Moving money is an admin's: staff may look, not verify or refund.
+        assert staff.post(f"/payments/{some}/verify").status_code == 403
+        refund = staff.post(
+            f"/payments/{some}/refunds",
+            json={"amount": "1.00"},
+            headers={"Idempotency-Key": str(uuid.uuid4())},
+        )
+        assert refund.status_code == 403, refund.text
     with httpx.Client(base_url=platform.url("payment") + "/api/v1", timeout=30) as http:
         assert http.get("/payments").status_code == 401
         guest = {"Authorization": f"Bearer {platform.token(tenant=TENANT, roles=('guest',))}"}
         assert http.get("/payments", headers=guest).status_code == 403
-        other = {"Authorization": f"Bearer {platform.token(tenant='other', roles=('staff',))}"}
+        other = {"Authorization": f"Bearer {platform.token(tenant='other', roles=('admin',))}"}
         assert http.get(f"/payments/{some}", headers=other).status_code == 404
         assert http.post(f"/payments/{some}/verify", headers=other).status_code == 404
         assert http.get("/payments", headers=other).json() == []
+
+
+async def test_test_cards_are_declined_unless_enabled_and_refused_in_production(
+    platform: Platform, send: Any
+) -> None:
+    """A payment worker without PAYMENT_TEST_METHODS_ENABLED declines the simulated card's test
+    methods (no payment is made) and still takes bank transfers; one asked to enable them under
+    the production profile refuses to start, saying why."""
+    worker = ("payment", "worker")
+    platform.procs[worker].stop()
+    try:
+        refused = platform.start_service(
+            *worker,
+            extra_env={"PLATFORM_PROFILE": "production", "PAYMENT_TEST_METHODS_ENABLED": "true"},
+        )
+        refused.popen.wait(60)
+        assert refused.popen.returncode not in (None, 0)
+        assert "PLATFORM_PROFILE=production" in refused.tail(80)
+        platform.start_service(*worker, extra_env={"PAYMENT_TEST_METHODS_ENABLED": "false"})
+        platform.wait_ready()
+        card, transfer = f"pay-{uuid.uuid4()}", f"pay-{uuid.uuid4()}"
+        await send(authorize(card, "pm_card_visa"), card)
+        await send(authorize(transfer, "bank_transfer"), transfer)
+        assert await eventually(lambda: replies(platform, card) == ["PaymentDeclined"])
+        [payload] = [
+            json.loads(r["payload"])
+            for r in fetch(db(platform), "SELECT payload FROM outbox WHERE key = $1", card)
+        ]
+        assert payload["reason"] == "payment_method_not_enabled", payload
+        assert payment_of(platform, card) is None
+        p = await eventually(lambda: payment_of(platform, transfer))
+        assert p["status"] == "requires_action"
+    finally:
+        platform.procs[worker].stop()
+        platform.start_service(*worker)
+        platform.wait_ready()

@@ -18,8 +18,13 @@ pytestmark = pytest.mark.e2e
 START = date(2027, 3, 1)  # a Monday; quotes may be taken for any date
 
 
+def _resource_id(client: PlatformClient) -> str:
+    """A resource of the client's tenant: plans are only made for the tenant's own."""
+    return str(client.create_resource(f"Priced {uuid.uuid4().hex[:6]}", capacity=1)["id"])
+
+
 def _plan(client: PlatformClient, **doc: Any) -> dict[str, Any]:
-    body = {"resource_id": str(uuid.uuid4()), "currency": "EUR", "base_price": "100.00", **doc}
+    body = {"resource_id": _resource_id(client), "currency": "EUR", "base_price": "100.00", **doc}
     r = client.http.post(f"{client.urls['pricing']}/api/v1/rate-plans", json=body)
     assert r.status_code == 201, r.text
     return r.json()
@@ -149,7 +154,7 @@ def test_bad_plans_and_requests_are_clear_422s_and_write_nothing(
     pricing = client.urls["pricing"]
     db = platform.database_urls["pricing"]
     before = scalar(db, "SELECT count(*) FROM rate_plans")
-    rid = str(uuid.uuid4())
+    rid = _resource_id(client)
     bad_plans = [
         ({"currency": "XYZ", "base_price": "10.00"}, "unsupported-currency"),
         ({"currency": "EUR", "base_price": "-10.00"}, "validation-error"),

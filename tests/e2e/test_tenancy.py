@@ -3,8 +3,10 @@ tenant's ids answer exactly like ids that do not exist."""
 
 from __future__ import annotations
 
+import time
 import uuid
 from datetime import date, timedelta
+from decimal import Decimal
 from typing import Any
 
 import httpx
@@ -12,6 +14,7 @@ import pytest
 
 from devstack.client import booking_body
 from devstack.platform import Platform
+from tests.support.db import scalar
 
 pytestmark = pytest.mark.e2e
 
@@ -38,6 +41,7 @@ def tenants(platform: Platform) -> dict[str, As]:
     t1, t2 = f"t1-{uuid.uuid4().hex[:6]}", f"t2-{uuid.uuid4().hex[:6]}"
     return {
         "staff1": As(platform, t1, "staff", "staff-1"),
+        "admin1": As(platform, t1, "admin", "admin-1"),
         "guest1": As(platform, t1, "guest", "guest-1"),
         "other_guest1": As(platform, t1, "guest", "guest-2"),
         "staff2": As(platform, t2, "admin", "admin-2"),
@@ -282,3 +286,76 @@ def test_a_resource_id_cannot_steer_the_inventory_lookup(
             r = http.post(url, json=body, headers=tenants["staff1"].http.headers)
             assert r.status_code == 422, (sneaky, r.text)
             assert r.json()["type"].endswith("unknown-resource"), sneaky
+
+
+def _plan(http: httpx.Client, who: As, price: str, **target: str) -> httpx.Response:
+    return http.post(
+        "/rate-plans",
+        json={**target, "currency": "EUR", "base_price": price},
+        headers=who.http.headers,
+    )
+
+
+def _booked(platform: Platform, who: As, resource_id: str, day: date) -> dict[str, Any]:
+    """A booking of ``resource_id`` by ``who``, run through the saga to its end."""
+    with httpx.Client(base_url=platform.url("booking") + "/api/v1", timeout=60) as http:
+        made = http.post(
+            "/bookings",
+            json=booking_body(resource_id, day),
+            headers={**who.http.headers, "Prefer": "wait=30"},
+        )
+        assert made.status_code in (201, 202), made.text
+        booking_id = made.json()["id"]
+        for _ in range(600):
+            doc = http.get(f"/bookings/{booking_id}", headers=who.http.headers).json()
+            if doc["status"] in ("confirmed", "rejected"):
+                return doc
+            time.sleep(0.1)
+    raise AssertionError(f"booking {booking_id} did not end: {doc['status']}")
+
+
+def test_one_tenant_cannot_price_another_tenants_bookings(
+    platform: Platform, tenants: dict[str, As]
+) -> None:
+    """The attack: staff of tenant X make a rate plan for tenant Y's resource, or for a venue of
+    the same name as Y's, and Y's next booking is charged X's price. Plans are only made for the
+    tenant's own resources and venues, and the saga prices only with the booking's tenant's
+    plans (the command carries the tenant), so neither reaches Y's bookings."""
+    y_staff, y_admin, y_guest = tenants["staff1"], tenants["admin1"], tenants["guest1"]
+    x_admin = tenants["staff2"]
+    venue = f"harbour-{uuid.uuid4().hex[:6]}"
+    priced = _resource(y_staff, venue_id=venue)["id"]
+    unpriced = _resource(y_staff, venue_id=venue)["id"]
+    x_own = _resource(x_admin, venue_id=venue)["id"]  # X's venue of the same name
+    with httpx.Client(base_url=platform.url("pricing") + "/api/v1", timeout=30) as http:
+        # X cannot make a plan for Y's resource: answered as for a resource that does not exist.
+        for target in (priced, str(uuid.uuid4())):
+            refused = _plan(http, x_admin, "1.00", resource_id=target)
+            assert refused.status_code == 422, refused.text
+            assert refused.json()["type"].endswith("unknown-resource")
+        assert _plan(http, x_admin, "1.00", venue_id=f"nowhere-{venue}").status_code == 422
+        # What X may do: price its own resource, and its own venue of the same name as Y's.
+        x_plan = _plan(http, x_admin, "1.00", resource_id=x_own)
+        assert x_plan.status_code == 201, x_plan.text
+        assert _plan(http, x_admin, "1.00", venue_id=venue).status_code == 201
+        # Rate plans are an admin's: Y's staff may not make one, Y's admin may.
+        assert _plan(http, y_staff, "200.00", resource_id=priced).status_code == 403
+        assert _plan(http, y_admin, "200.00", resource_id=priced).status_code == 201
+    # A plan of X's on Y's resource from before plans were checked, newer than Y's own.
+    scalar(
+        platform.database_urls["pricing"],
+        "UPDATE rate_plans SET resource_id = $1, created_at = now() + interval '1 hour' "
+        "WHERE id = CAST($2 AS uuid) RETURNING id",
+        priced,
+        x_plan.json()["id"],
+    )
+    day = START + timedelta(days=90)
+    own = _booked(platform, y_guest, priced, day)
+    assert own["status"] == "confirmed", own
+    # Y's price for two nights (with whatever the default plan adds), never X's 1.00 a night.
+    assert own["total"]["currency"] == "EUR"
+    assert Decimal(own["total"]["amount"]) >= Decimal("400.00"), own["total"]
+    # Y's other resource has no plan of Y's: X's venue plan of the same name does not price it.
+    none = _booked(platform, y_guest, unpriced, day)
+    assert (none["status"], none["reason"]) == ("rejected", "pricing_failed"), none
+    assert "no_rate_plan" in (none["reason_detail"] or ""), none

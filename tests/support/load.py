@@ -30,7 +30,11 @@ class Flow:
     ids: list[str] = field(default_factory=list)
     refused: Counter = field(default_factory=Counter)
 
-    async def run(self, count: int, rate_per_s: float, concurrency: int = 8) -> list[str]:
+    async def run(
+        self, count: int, rate_per_s: float, concurrency: int = 8, patience_s: float = 300.0
+    ) -> list[str]:
+        """``patience_s``: how long one booking is offered again while the platform refuses it
+        (503 while its database is away, or while admission control holds back a backlog)."""
         url = f"{self.platform.url('booking')}/api/v1/bookings"
         gate = asyncio.Semaphore(concurrency)
         headers = {"Authorization": f"Bearer {self.token}"}
@@ -41,7 +45,7 @@ class Flow:
                 night = self.first_night + timedelta(days=n // len(self.resource_ids))
                 body = booking_body(resource, night, nights=1, n=n)
                 key = str(uuid.uuid4())
-                deadline = time.monotonic() + 300
+                deadline = time.monotonic() + patience_s
                 async with gate:
                     while True:
                         try:

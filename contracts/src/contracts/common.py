@@ -79,7 +79,14 @@ class Contact(BaseModel):
 
 
 class SagaCommand(Command):
-    """A command sent by the booking saga. ``step`` is echoed back in the reply."""
+    """A command sent by the booking saga. ``step`` is echoed back in the reply.
+
+    ``tenant_id`` (added within v1, optional in the schema so that older messages still read):
+    the booking's tenant. Every participant scopes what the command reads and writes by it, so
+    a command naming another tenant's resource, claim, quote or payment finds nothing. The
+    orchestrator sets it on every command it sends.
+    """
 
     booking_id: str
     step: str
+    tenant_id: str | None = None

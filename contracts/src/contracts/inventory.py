@@ -44,7 +44,6 @@ class ReserveCapacity(SagaCommand):
     hold_id: str | None = None
     holder: str | None = None
     hold_seconds: int | None = Field(default=None, gt=0, le=7 * 24 * 3600)
-    tenant_id: str | None = None
     replaces: str | None = None
     hold_only: bool = False
 
@@ -103,8 +102,9 @@ class CapacityReleased(Reply):
 
 
 class InventoryEvent(Event):
-    """Public inventory events on ``inventory.events``, keyed by resource id. ``slot_id`` (added
-    within v1, optional): the claim was on seats of that slot (``check_in`` is its local day)."""
+    """Public inventory events on ``inventory.events``, keyed by resource id. Added within v1
+    (optional): ``slot_id`` - the claim was on seats of that slot (``check_in`` is its local
+    day); ``tenant_id`` - the resource's tenant."""
 
     resource_id: str
     claim_id: str
@@ -114,6 +114,7 @@ class InventoryEvent(Event):
     quantity: int
     occurred_at: AwareDatetime
     slot_id: str | None = None
+    tenant_id: str | None = None
 
 
 class CapacityReleasedEvent(InventoryEvent):

@@ -22,7 +22,6 @@ class AuthorizePayment(SagaCommand):
     type: ClassVar[str] = "payment.AuthorizePayment"
     amount: Money
     payment_method: str = Field(min_length=1, max_length=64)
-    tenant_id: str | None = None
     pay_by: datetime | None = None
     payment_key: str | None = Field(default=None, min_length=1, max_length=200)
 
@@ -141,9 +140,13 @@ class PaymentRefundFailed(Reply):
 
 
 class PaymentEvent(Event):
+    """Public payment events on ``payment.events``, keyed by booking id. ``tenant_id`` (added
+    within v1, optional): the payment's tenant."""
+
     booking_id: str
     payment_id: str
     amount: Money
+    tenant_id: str | None = None
 
 
 class LatePaymentReceived(PaymentEvent):

@@ -86,6 +86,7 @@ seccompProfile: {type: RuntimeDefault}
 {{- $root := .root -}}
 {{- $prefix := upper .service -}}
 KAFKA_BOOTSTRAP_SERVERS: {{ $root.Values.kafka.bootstrapServers | quote }}
+PLATFORM_PROFILE: {{ $root.Values.profile | quote }}
 AUTH_ISSUER: {{ $root.Values.auth.issuer | quote }}
 AUTH_AUDIENCE: {{ $root.Values.auth.audience | quote }}
 {{ $prefix }}_LOG_JSON: "true"
@@ -98,8 +99,14 @@ OTEL_EXPORTER_OTLP_ENDPOINT: {{ . | quote }}
 OTEL_TRACES_SAMPLER: "parentbased_traceidratio"
 OTEL_TRACES_SAMPLER_ARG: {{ $root.Values.tracing.sampleRatio | quote }}
 {{- end }}
-{{- if eq .service "booking" }}
-BOOKING_INVENTORY_URL: {{ printf "http://%s-inventory-web:8001" (include "bp.fullname" $root) | quote }}
+{{- if has .service (list "booking" "pricing") }}
+{{ $prefix }}_INVENTORY_URL: {{ printf "http://%s-inventory-web:8001" (include "bp.fullname" $root) | quote }}
+{{- end }}
+{{- if eq .service "payment" }}
+{{- if and $root.Values.payment.testMethodsEnabled (ne $root.Values.profile "development") }}
+{{- fail "payment.testMethodsEnabled confirms bookings without taking money: it needs profile=development" }}
+{{- end }}
+PAYMENT_TEST_METHODS_ENABLED: {{ ternary "true" "false" $root.Values.payment.testMethodsEnabled | quote }}
 {{- end }}
 {{- if eq .service "notifier" }}
 {{- $smtp := $root.Values.notifier.smtp }}

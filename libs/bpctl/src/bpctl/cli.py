@@ -254,7 +254,7 @@ def seed(
     """Demo data through the APIs: resources with rate plans, and confirmed bookings."""
     from devstack.client import PlatformClient, booking_body
 
-    client = PlatformClient(target().urls(), token=_token(tenant, ("staff",)))
+    client = PlatformClient(target().urls(), token=_token(tenant, ("admin",)))
     made: list[str] = []
     failed = 0
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")

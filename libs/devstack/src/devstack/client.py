@@ -19,7 +19,7 @@ from devstack.tokens import DEFAULT_TENANT, KEY_FILE, DevKeys
 TERMINAL = {"confirmed", "rejected", "expired", "cancelled", "refunded", "completed", "no_show"}
 
 
-def discover_token(tenant: str = DEFAULT_TENANT, roles: tuple[str, ...] = ("staff",)) -> str:
+def discover_token(tenant: str = DEFAULT_TENANT, roles: tuple[str, ...] = ("admin",)) -> str:
     """``PLATFORM_TOKEN`` if set, else a token minted with the signing key of ``make run``."""
     if os.environ.get("PLATFORM_TOKEN"):
         return os.environ["PLATFORM_TOKEN"]

@@ -141,10 +141,14 @@ class Platform:
             f"{prefix}_OPS_PORT": str(self.config.ops_ports[service]),
             f"{prefix}_LOG_JSON": "true" if self.config.log_json else "false",
             "BOOKING_INVENTORY_URL": self.url("inventory"),
+            "PRICING_INVENTORY_URL": self.url("inventory"),
             "AUTH_JWKS": self.keys.jwks(),
             "AUTH_ISSUER": ISSUER,
             "AUTH_AUDIENCE": AUDIENCE,
             "PAYMENT_SIM_WEBHOOK_SECRET": self.webhook_secret,
+            # The local platform is for development and tests: the test cards work.
+            "PLATFORM_PROFILE": "development",
+            "PAYMENT_TEST_METHODS_ENABLED": "true",
             "PYTHONUNBUFFERED": "1",
         }
         if not self.external_smtp:
@@ -332,7 +336,7 @@ class Platform:
         self._state_written = True
 
     def token(
-        self, tenant: str = DEFAULT_TENANT, roles: tuple[str, ...] = ("staff",), **kw: Any
+        self, tenant: str = DEFAULT_TENANT, roles: tuple[str, ...] = ("admin",), **kw: Any
     ) -> str:
         """A development bearer token for this platform's services."""
         return self.keys.mint(tenant=tenant, roles=roles, **kw)

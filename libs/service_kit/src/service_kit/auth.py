@@ -52,6 +52,11 @@ class Principal:
         """Staff and admins act for the whole tenant; guests only for themselves."""
         return bool(self.roles & {Role.STAFF, Role.ADMIN})
 
+    @property
+    def is_admin(self) -> bool:
+        """Money and trust: refunds, verifying a transfer, webhook endpoints, rate plans."""
+        return Role.ADMIN in self.roles
+
 
 class InvalidToken(Exception):
     """The token cannot be trusted; the message is safe to show (it never contains the token)."""
@@ -216,7 +221,16 @@ async def staff_only(principal: Annotated[Principal, Depends(authenticated)]) ->
     return principal
 
 
+async def admin_only(principal: Annotated[Principal, Depends(authenticated)]) -> Principal:
+    """An admin of the token's tenant; staff and guests get 403."""
+    if not principal.is_admin:
+        raise Problem(403, "forbidden", "Forbidden", "This operation needs the admin role.")
+    return principal
+
+
 Caller = Annotated[Principal, Depends(authenticated)]
 Staff = Annotated[Principal, Depends(staff_only)]
+# Money and trust operations: refunds, verifying a transfer, webhook endpoints, rate plans.
+Admin = Annotated[Principal, Depends(admin_only)]
 # The raw bearer credentials, unverified, for a service that forwards the caller's token.
 BearerToken = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]

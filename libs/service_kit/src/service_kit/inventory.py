@@ -1,6 +1,8 @@
-"""Asks inventory about a resource (or group) or a slot before a booking is written, so a
-booking for something that does not exist is refused with a 4xx and the booking knows the
-resource's venue, timezone and check-in time (when a stay starts, for its cancellation policy).
+"""Asks inventory, over its REST API, about what a caller's tenant owns: a resource (or
+group), a slot, a venue. Booking asks before a booking is written (so a booking for something
+that does not exist is refused with a 4xx, and the booking knows the resource's venue, timezone
+and check-in time); pricing asks before a rate plan is made (only for the tenant's own resource
+or venue).
 
 The caller's bearer token is forwarded: inventory answers for the caller's tenant only, so a
 resource of another tenant is as unknown here as one that does not exist. Answers are cached
@@ -18,6 +20,7 @@ from urllib.parse import quote
 import httpx
 
 from messaging import tracing
+from service_kit.problems import Problem
 
 
 class InventoryUnavailable(Exception):
@@ -86,6 +89,12 @@ class InventoryClient:
             self._known[key] = (time.monotonic(), doc)
         return doc
 
+    async def venue(self, venue_id: str, token: str | None) -> dict[str, Any] | None:
+        """The caller's tenant's venue (its resources and groups), or None."""
+        return await self._get(
+            f"/api/v1/venues/{quote(venue_id, safe='')}", token, "/api/v1/venues/{venue_id}"
+        )
+
     async def slot(self, slot_id: str, token: str | None) -> dict[str, Any] | None:
         return await self._get(
             f"/api/v1/slots/{quote(slot_id, safe='')}", token, "/api/v1/slots/{slot_id}"
@@ -93,3 +102,22 @@ class InventoryClient:
 
     async def close(self) -> None:
         await self._client.aclose()
+
+
+def inventory_problem(exc: InventoryUnavailable | InventoryRefusedCaller) -> Problem:
+    """What the caller hears when inventory could not answer for them."""
+    if isinstance(exc, InventoryRefusedCaller):
+        return Problem(
+            exc.status,
+            "unauthorized" if exc.status == 401 else "forbidden",
+            "Unauthorized" if exc.status == 401 else "Forbidden",
+            "A valid bearer token of the resource's tenant is required.",
+            headers={"WWW-Authenticate": "Bearer"} if exc.status == 401 else None,
+        )
+    return Problem(
+        503,
+        "dependency-unavailable",
+        "Inventory unavailable",
+        "Try again shortly.",
+        headers={"Retry-After": "2"},
+    )

@@ -8,7 +8,7 @@ when the process starts; a bad value stops it with a message that never contains
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -57,6 +57,11 @@ class ServiceSettings(BaseSettings):
     consumer_session_timeout_s: float = Field(default=10.0, ge=3, le=300)
     consumer_fetch_max_wait_ms: int = Field(default=100, ge=1, le=5000)
     # Bearer tokens (service_kit.auth); shared by all services, like the Kafka address.
+    # What the install is for. ``production`` (the default, what the chart sets) refuses
+    # settings meant for development only (test payment methods, ...) at start-up.
+    profile: Literal["development", "production"] = Field(
+        default="production", validation_alias="PLATFORM_PROFILE"
+    )
     auth_jwks: SecretStr | None = Field(default=None, validation_alias="AUTH_JWKS")
     auth_jwks_file: str | None = Field(default=None, validation_alias="AUTH_JWKS_FILE")
     auth_signing_cert: str | None = Field(default=None, validation_alias="AUTH_SIGNING_CERT")

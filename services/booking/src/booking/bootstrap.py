@@ -7,7 +7,6 @@ from collections.abc import Awaitable, Callable
 from fastapi import APIRouter
 
 from booking.adapters import idempotency, tables
-from booking.adapters.inventory_client import InventoryClient
 from booking.api import actions, modify, routes, waitlist
 from booking.api.places import Places
 from booking.handlers import (
@@ -25,6 +24,7 @@ from contracts.registry import REGISTRY
 from contracts.topics import BOOKING_SAGA_REPLIES, INVENTORY_EVENTS, PAYMENT_EVENTS
 from messaging.jobs import periodic
 from messaging.runner import Subscription
+from service_kit.inventory import InventoryClient
 from service_kit.runtime import ServiceDefinition, Wiring
 
 REPLY_TYPES = tuple(model for model in REGISTRY.values() if issubclass(model, Reply))

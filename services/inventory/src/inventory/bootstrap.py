@@ -8,7 +8,7 @@ from contracts.inventory import ConfirmReservation, ExtendHold, ReleaseCapacity,
 from contracts.topics import INVENTORY_COMMANDS
 from inventory.adapters import tables
 from inventory.adapters.ledger import Ledger
-from inventory.api import availability, blackouts, groups, holds, search, slots
+from inventory.api import availability, blackouts, groups, holds, search, slots, venues
 from inventory.api.routes import router
 from inventory.handlers import (
     claim_expiry,
@@ -61,6 +61,7 @@ SERVICE = ServiceDefinition(
         holds.router(wiring, Ledger(wiring.outbox)),
         blackouts.router(wiring),
         groups.router(wiring),
+        venues.router(wiring),
         search.router(wiring),
         slots.router(wiring, Ledger(wiring.outbox)),
     ],

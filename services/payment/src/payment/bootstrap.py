@@ -43,7 +43,9 @@ def _desk(wiring: Wiring) -> PaymentDesk:
             settings.database_url.get_secret_value(), pool_size=4, timeouts=settings.db_timeouts
         )
         desk = PaymentDesk(
-            Providers(provider_engine), wiring.outbox, timedelta(seconds=settings.action_deadline_s)
+            Providers(provider_engine, test_methods=settings.test_methods_enabled),
+            wiring.outbox,
+            timedelta(seconds=settings.action_deadline_s),
         )
         wiring.__dict__["payment_desk"] = desk
     return desk

@@ -21,3 +21,15 @@ class PaymentSettings(ServiceSettings):
     # endpoint refuses every call.
     sim_webhook_secret: SecretStr | None = None
     webhook_tolerance_s: int = Field(default=300, ge=10, le=3600)
+    # The simulated card provider's test methods (pm_card_visa, ...) confirm bookings without
+    # taking money: for development and tests only, refused under PLATFORM_PROFILE=production.
+    test_methods_enabled: bool = False
+
+    def model_post_init(self, __context: object) -> None:
+        super().model_post_init(__context)
+        if self.test_methods_enabled and self.profile == "production":
+            raise ValueError(
+                "PAYMENT_TEST_METHODS_ENABLED=true is refused under PLATFORM_PROFILE=production: "
+                "test cards confirm bookings without taking money. Use it only with "
+                "PLATFORM_PROFILE=development."
+            )

@@ -142,7 +142,10 @@ async def release_hold(conn: AsyncConnection, outbox: Outbox, entry: Row[Any]) -
         topic=INVENTORY_COMMANDS,
         key=entry.resource_id,
         message=ReleaseCapacity(
-            booking_id=entry.id, step=RELEASE_STEP, claim_key=claim_key(entry.id)
+            booking_id=entry.id,
+            step=RELEASE_STEP,
+            claim_key=claim_key(entry.id),
+            tenant_id=entry.tenant_id,
         ),
     )
 

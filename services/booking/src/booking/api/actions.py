@@ -44,7 +44,7 @@ from booking.domain.saga import Participant, abort, label, retry_parked, start
 from booking.domain.sagas import CANCEL_BOOKING, CANCELLED, NO_SHOW
 from booking.settings import BookingSettings
 from contracts.payment import VerifyPayment
-from service_kit.auth import Caller, Principal, Staff
+from service_kit.auth import Admin, Caller, Principal, Staff
 from service_kit.clock import db_now
 from service_kit.problems import Problem
 from service_kit.runtime import Wiring
@@ -240,9 +240,9 @@ def router(wiring: Wiring) -> APIRouter:
         responses={409: {}},
     )
     async def verify_payment(
-        booking_id: str, who: Staff, request: Request, response: Response
+        booking_id: str, who: Admin, request: Request, response: Response
     ) -> BookingPublic:
-        """Staff: the bank transfer arrived. The payment service records who and when and the
+        """Admin: the bank transfer arrived. The payment service records who and when and the
         booking is confirmed by its saga (202: follow the booking). After the payment deadline
         the booking has expired: verifying then is a late payment, which reinstates it if its
         capacity is still free and is refunded otherwise."""
@@ -271,6 +271,7 @@ def router(wiring: Wiring) -> APIRouter:
                 step=label("verify_payment", seq),
                 payment_id=row.payment_id,
                 verified_by=who.subject,
+                tenant_id=row.tenant_id,
             )
             await outbox.add(
                 conn, topic=COMMAND_TOPICS[Participant.PAYMENT], key=row.id, message=command

@@ -10,30 +10,13 @@ from datetime import time as dtime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from booking.adapters.inventory_client import (
+from service_kit.inventory import (
     InventoryClient,
     InventoryRefusedCaller,
     InventoryUnavailable,
+    inventory_problem,
 )
 from service_kit.problems import Problem
-
-
-def _inventory_problem(exc: Exception) -> Problem:
-    if isinstance(exc, InventoryRefusedCaller):
-        return Problem(
-            exc.status,
-            "unauthorized" if exc.status == 401 else "forbidden",
-            "Unauthorized" if exc.status == 401 else "Forbidden",
-            "A valid bearer token of the resource's tenant is required.",
-            headers={"WWW-Authenticate": "Bearer"} if exc.status == 401 else None,
-        )
-    return Problem(
-        503,
-        "dependency-unavailable",
-        "Inventory unavailable",
-        "Try again shortly.",
-        headers={"Retry-After": "2"},
-    )
 
 
 def _local(day: date, at: str | None, default: dtime, tz: str) -> datetime:
@@ -62,7 +45,7 @@ class Places:
                 resource = {**(unit or {}), **resource}
             slot = await self.inventory.slot(slot_id, token) if slot_id else None
         except (InventoryRefusedCaller, InventoryUnavailable) as exc:
-            raise _inventory_problem(exc) from None
+            raise inventory_problem(exc) from None
         if resource is None:
             raise Problem(
                 422,

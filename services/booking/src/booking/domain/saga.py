@@ -178,11 +178,18 @@ def _command(state: SagaState) -> tuple[Participant, SagaCommand]:
     definition, step_label = state.definition, state.current_label
     step = definition.step(state.current)
     if step is not None and state.status is not SagaStatus.COMPENSATING:
-        return step.participant, step.command(state.data, step_label)
-    owner = definition.compensation_owner(state.current)
-    assert owner is not None and owner.compensation is not None, state.current
-    comp = owner.compensation
-    return comp.participant, comp.command(state.data, step_label)
+        participant, build = step.participant, step.command
+    else:
+        owner = definition.compensation_owner(state.current)
+        assert owner is not None and owner.compensation is not None, state.current
+        participant, build = owner.compensation.participant, owner.compensation.command
+    command = build(state.data, step_label)
+    # Every command carries the booking's tenant: participants scope by it (set here, once,
+    # rather than by each builder).
+    tenant = state.data.tenant_id
+    if tenant is not None and command.tenant_id != tenant:
+        command = command.model_copy(update={"tenant_id": tenant})
+    return participant, command
 
 
 def _run_from(state: SagaState, steps: tuple[Step, ...], note: str) -> Decision:

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -50,6 +50,7 @@ from inventory.domain.resources import (
 )
 from inventory.domain.rules import AvailabilityRules, Blackout, check_slot, claimed_until
 from messaging.outbox import Outbox
+from service_kit.clock import db_now
 
 _TAKE_NIGHTS = text(
     """
@@ -80,7 +81,8 @@ _GIVE_BACK_NIGHTS = text(
 
 CLAIM_COLUMNS = (
     "id::text, booking_id, resource_id::text, status, check_in, check_out, claimed_until, "
-    "quantity, holder, expires_at, group_id::text, slot_id::text, claim_key, replaces::text"
+    "quantity, holder, expires_at, group_id::text, slot_id::text, claim_key, replaces::text, "
+    "tenant_id"
 )
 
 # Per night: units taken, minus those of holds that have expired but are not swept yet.
@@ -115,6 +117,7 @@ class Claim:
     slot_id: str | None = None  # a claim on seats of a slot (otherwise on nights)
     claim_key: str | None = None  # a saga's claim: what makes reserving it idempotent
     replaces: str | None = None  # the claim this one replaces (a modification)
+    tenant_id: str | None = None  # the resource's tenant
 
     @property
     def active(self) -> bool:
@@ -234,29 +237,45 @@ async def effective_reserved(
     return {r.night: r.reserved for r in rows}
 
 
-async def claim_by_key(conn: AsyncConnection, claim_key: str) -> Claim | None:
+# With a tenant given, another tenant's claim is not found.
+_OF_TENANT = " AND (CAST(:t AS text) IS NULL OR tenant_id = :t)"
+
+
+async def claim_by_key(
+    conn: AsyncConnection, claim_key: str, *, tenant: str | None = None
+) -> Claim | None:
     """A saga's claim by its key (a booking id, or a booking's later claim), locked."""
     row = (
         await conn.execute(
-            text(f"SELECT {CLAIM_COLUMNS} FROM reservations WHERE claim_key = :k FOR UPDATE"),
-            {"k": claim_key},
+            text(
+                f"SELECT {CLAIM_COLUMNS} FROM reservations WHERE claim_key = :k"
+                + _OF_TENANT
+                + " FOR UPDATE"
+            ),
+            {"k": claim_key, "t": tenant},
         )
     ).first()
     return Claim(*row) if row else None
 
 
 async def saga_claim(
-    conn: AsyncConnection, booking_id: str, reservation_id: str | None, claim_key: str
+    conn: AsyncConnection,
+    booking_id: str,
+    reservation_id: str | None,
+    claim_key: str,
+    tenant: str | None,
 ) -> Claim | None:
     """The claim a saga command names: by reservation id when it has one (it must belong to the
-    booking), else by claim key. Locked."""
+    booking), else by claim key; of ``tenant`` (the command's). Locked."""
     if reservation_id:
-        claim = await claim_by_id(conn, reservation_id)
+        claim = await claim_by_id(conn, reservation_id, tenant=tenant)
         return claim if claim is not None and claim.booking_id == booking_id else None
-    return await claim_by_key(conn, claim_key)
+    return await claim_by_key(conn, claim_key, tenant=tenant)
 
 
-async def claim_by_id(conn: AsyncConnection, claim_id: str, *, lock: bool = True) -> Claim | None:
+async def claim_by_id(
+    conn: AsyncConnection, claim_id: str, *, lock: bool = True, tenant: str | None = None
+) -> Claim | None:
     try:
         uuid.UUID(claim_id)
     except ValueError:
@@ -265,9 +284,10 @@ async def claim_by_id(conn: AsyncConnection, claim_id: str, *, lock: bool = True
         await conn.execute(
             text(
                 f"SELECT {CLAIM_COLUMNS} FROM reservations WHERE id = CAST(:id AS uuid)"
+                + _OF_TENANT
                 + (" FOR UPDATE" if lock else "")
             ),
-            {"id": claim_id},
+            {"id": claim_id, "t": tenant},
         )
     ).first()
     return Claim(*row) if row else None
@@ -814,8 +834,9 @@ class Ledger:
             "check_in": claim.check_in,
             "claimed_until": claim.claimed_until,
             "quantity": claim.quantity,
-            "occurred_at": datetime.now(UTC),
+            "occurred_at": await db_now(conn),
             "slot_id": claim.slot_id,
+            "tenant_id": claim.tenant_id,
         }
         if status == "expired":
             await self.outbox.add(

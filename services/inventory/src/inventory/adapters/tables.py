@@ -84,6 +84,8 @@ reservations = Table(
     # 0007) keeps active claims of one unit from overlapping.
     Column("blocked", TSTZRANGE),
     Column("resource_id", UUID(as_uuid=False), ForeignKey("resources.id"), nullable=False),
+    # The resource's tenant, filled by a trigger on insert (migration 0011).
+    Column("tenant_id", Text, index=True),
     Column("check_in", Date, nullable=False),
     Column("check_out", Date, nullable=False),
     Column("claimed_until", Date, nullable=False),  # check_out plus the turnover buffer

@@ -14,7 +14,9 @@ from messaging.runner import HandlerContext
 
 def handler(ledger: Ledger):
     async def confirm_reservation(ctx: HandlerContext, cmd: ConfirmReservation) -> None:
-        claim = await saga_claim(ctx.conn, cmd.booking_id, cmd.reservation_id, cmd.booking_id)
+        claim = await saga_claim(
+            ctx.conn, cmd.booking_id, cmd.reservation_id, cmd.booking_id, cmd.tenant_id
+        )
         reply: ReservationConfirmed | ReservationConfirmationFailed
         if claim is None:
             reply = ReservationConfirmationFailed(

@@ -15,7 +15,9 @@ MAX_EXTENSION = timedelta(hours=24)
 
 def handler(ledger: Ledger):
     async def extend_hold(ctx: HandlerContext, cmd: ExtendHold) -> None:
-        claim = await saga_claim(ctx.conn, cmd.booking_id, cmd.reservation_id, cmd.booking_id)
+        claim = await saga_claim(
+            ctx.conn, cmd.booking_id, cmd.reservation_id, cmd.booking_id, cmd.tenant_id
+        )
         reply: HoldExtended | HoldExtensionRefused
         if claim is None:
             reply = HoldExtensionRefused(

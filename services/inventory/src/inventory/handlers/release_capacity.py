@@ -11,7 +11,9 @@ from messaging.runner import HandlerContext
 
 def handler(ledger: Ledger):
     async def release_capacity(ctx: HandlerContext, cmd: ReleaseCapacity) -> None:
-        claim = await saga_claim(ctx.conn, cmd.booking_id, cmd.reservation_id, cmd.key)
+        claim = await saga_claim(
+            ctx.conn, cmd.booking_id, cmd.reservation_id, cmd.key, cmd.tenant_id
+        )
         if claim is not None:
             await ledger.release(ctx.conn, claim, "saga_compensation")
         await ctx.emit(

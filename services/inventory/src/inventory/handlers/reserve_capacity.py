@@ -19,7 +19,7 @@ async def _claim(
 ) -> Claim:
     """The claim for this command's key: the one made before (a redelivery), the hold the
     booking names, or a new one."""
-    existing = await claim_by_key(conn, cmd.key)
+    existing = await claim_by_key(conn, cmd.key, tenant=cmd.tenant_id)
     if existing is not None:
         return existing
     now = await db_now(conn)

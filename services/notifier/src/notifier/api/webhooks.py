@@ -1,5 +1,6 @@
 """Webhook endpoints per tenant: register, list, read, rotate the secret, disable, enable, and
-the delivery log of one endpoint. Staff only.
+the delivery log of one endpoint. Admins only: an endpoint receives all of the tenant's
+guest data.
 
 A secret is shown when it is made (create, rotate) and never again. During
 ``NOTIFIER_WEBHOOK_ROTATION_GRACE_S`` after a rotation every delivery is signed with both the
@@ -25,7 +26,7 @@ from notifier.api.routes import NotificationPublic, list_rows
 from notifier.domain.targets import TargetRefused, split_url
 from notifier.domain.webhooks import new_secret
 from notifier.settings import NotifierSettings
-from service_kit.auth import Staff
+from service_kit.auth import Admin
 from service_kit.pagination import Cursor, cursor_id, set_next_link
 from service_kit.problems import Problem, uuid_or
 from service_kit.runtime import Wiring
@@ -126,7 +127,7 @@ def router(wiring: Wiring) -> APIRouter:
         responses={422: {"description": "the URL is not allowed, or an event type is unknown"}},
     )
     async def create_endpoint(
-        body: EndpointIn, who: Staff, response: Response
+        body: EndpointIn, who: Admin, response: Response
     ) -> EndpointWithSecret:
         """Register a URL to receive the tenant's events, signed per Standard Webhooks."""
         unknown = sorted(set(body.event_types) - set(EVENT_TYPES))
@@ -165,7 +166,7 @@ def router(wiring: Wiring) -> APIRouter:
     async def list_endpoints(
         request: Request,
         response: Response,
-        who: Staff,
+        who: Admin,
         limit: Annotated[int, Query(ge=1, le=500)] = 100,
         cursor: Cursor = None,
     ) -> list[EndpointPublic]:
@@ -183,12 +184,12 @@ def router(wiring: Wiring) -> APIRouter:
         return items
 
     @api.get("/webhook-endpoints/{endpoint_id}", response_model=EndpointPublic)
-    async def get_endpoint(endpoint_id: str, who: Staff) -> EndpointPublic:
+    async def get_endpoint(endpoint_id: str, who: Admin) -> EndpointPublic:
         async with engine.connect() as conn:
             return _public(await _owned(conn, endpoint_id, who.tenant))
 
     @api.post("/webhook-endpoints/{endpoint_id}/rotate-secret", response_model=EndpointWithSecret)
-    async def rotate_secret(endpoint_id: str, who: Staff) -> EndpointWithSecret:
+    async def rotate_secret(endpoint_id: str, who: Admin) -> EndpointWithSecret:
         """A new secret. The old one keeps signing beside it for the grace period (a rotation
         during the grace period ends the older secret at once)."""
         secret = new_secret()
@@ -211,7 +212,7 @@ def router(wiring: Wiring) -> APIRouter:
         return EndpointWithSecret(**row._mapping, secret=secret)
 
     @api.post("/webhook-endpoints/{endpoint_id}/disable", response_model=EndpointPublic)
-    async def disable(endpoint_id: str, who: Staff) -> EndpointPublic:
+    async def disable(endpoint_id: str, who: Admin) -> EndpointPublic:
         """No more deliveries; those waiting are cancelled (replay them after enabling)."""
         async with engine.begin() as conn:
             await _owned(conn, endpoint_id, who.tenant, lock=True)
@@ -219,7 +220,7 @@ def router(wiring: Wiring) -> APIRouter:
             return _public(await _owned(conn, endpoint_id, who.tenant))
 
     @api.post("/webhook-endpoints/{endpoint_id}/enable", response_model=EndpointPublic)
-    async def enable(endpoint_id: str, who: Staff) -> EndpointPublic:
+    async def enable(endpoint_id: str, who: Admin) -> EndpointPublic:
         """Deliver again, from the next event on (the URL is checked again)."""
         async with engine.connect() as conn:
             current = await _owned(conn, endpoint_id, who.tenant)
@@ -243,7 +244,7 @@ def router(wiring: Wiring) -> APIRouter:
         endpoint_id: str,
         request: Request,
         response: Response,
-        who: Staff,
+        who: Admin,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
         cursor: Cursor = None,
     ) -> list[NotificationPublic]:

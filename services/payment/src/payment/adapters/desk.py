@@ -116,10 +116,22 @@ class PaymentDesk:
     async def authorize(
         self, conn: AsyncConnection, cmd: AuthorizePayment, now: datetime
     ) -> AuthorizeAnswer:
-        """One payment per payment key: a repeated command answers from the payment that exists."""
+        """One payment per payment key: a repeated command answers from the payment that exists.
+        A key another tenant's payment holds is refused, never answered from that payment."""
         p = await repository.by_key(conn, cmd.key)
+        if p is not None and cmd.tenant_id is not None and p.tenant_id != cmd.tenant_id:
+            return PaymentDeclined(
+                booking_id=cmd.booking_id, step=cmd.step, payment_id="", reason="payment_key_taken"
+            )
         if p is None:
             provider = self.providers.for_method(cmd.payment_method)
+            if provider is None:
+                return PaymentDeclined(
+                    booking_id=cmd.booking_id,
+                    step=cmd.step,
+                    payment_id="",
+                    reason="payment_method_not_enabled",
+                )
             result = await provider.authorize(
                 payment_method=cmd.payment_method,
                 amount=cmd.amount.amount,
@@ -238,6 +250,7 @@ class PaymentDesk:
                 amount=p.money(amount),
                 refund_id=refund_id,
                 refunded_total=p.money(total),
+                tenant_id=p.tenant_id,
             ),
         )
         return RefundMade(refund_id, amount, total, created=True)
@@ -291,7 +304,11 @@ class PaymentDesk:
                 topic=PAYMENT_EVENTS,
                 key=p.booking_id,
                 message=LatePaymentReceived(
-                    booking_id=p.booking_id, payment_id=p.id, amount=p.money(), received_at=now
+                    booking_id=p.booking_id,
+                    payment_id=p.id,
+                    amount=p.money(),
+                    received_at=now,
+                    tenant_id=p.tenant_id,
                 ),
             )
         else:

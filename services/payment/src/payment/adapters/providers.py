@@ -141,15 +141,20 @@ class RecordingProvider:
 class Providers:
     """Which provider serves a payment method, and by name for later calls."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, *, test_methods: bool) -> None:
         card = RecordingProvider(SimulatedCardProvider(engine), engine)
         bank = RecordingProvider(BankTransferProvider(), engine)
         self._by_name: dict[str, RecordingProvider] = {card.name: card, bank.name: bank}
+        self._test_methods = test_methods
 
-    def for_method(self, payment_method: str) -> RecordingProvider:
-        return self._by_name[
-            "bank_transfer" if payment_method == BANK_TRANSFER else "simulated_card"
-        ]
+    def for_method(self, payment_method: str) -> RecordingProvider | None:
+        """The provider that takes a new payment by ``payment_method``; None when no enabled
+        provider does (the simulated card's test methods are off unless enabled). Payments
+        already made keep their provider (``named``), so they can still be voided or
+        refunded."""
+        if payment_method == BANK_TRANSFER:
+            return self._by_name["bank_transfer"]
+        return self._by_name["simulated_card"] if self._test_methods else None
 
     def named(self, name: str) -> RecordingProvider:
         return self._by_name[name]

@@ -83,15 +83,22 @@ async def by_key(conn: AsyncConnection, payment_key: str, lock: bool = True) -> 
 
 
 async def of_saga(
-    conn: AsyncConnection, booking_id: str, payment_id: str, payment_key: str
+    conn: AsyncConnection,
+    booking_id: str,
+    payment_id: str,
+    payment_key: str,
+    tenant: str | None,
 ) -> PaymentRow | None:
     """The payment a saga command names: by id when it has one (it must belong to the booking;
-    an id that is not a UUID names none), else by key. Locked."""
+    an id that is not a UUID names none), else by key; of ``tenant`` (the command's), so another
+    tenant's payment is not found. Locked."""
     if payment_id:
         canonical = canonical_uuid(payment_id)
         p = await by_id(conn, canonical) if canonical else None
-        return p if p is not None and p.booking_id == booking_id else None
-    return await by_key(conn, payment_key)
+        p = p if p is not None and p.booking_id == booking_id else None
+    else:
+        p = await by_key(conn, payment_key)
+    return p if p is not None and (tenant is None or p.tenant_id == tenant) else None
 
 
 async def by_id(conn: AsyncConnection, payment_id: str, lock: bool = True) -> PaymentRow | None:

@@ -1,7 +1,8 @@
 """Payment REST for staff and the gateway, and the provider webhook.
 
-Staff of a tenant see that tenant's payments; every other id answers 404. Refunds need an
-``Idempotency-Key``: the same key refunds once and answers the same refund again.
+Staff of a tenant see that tenant's payments; every other id answers 404. Moving money needs
+an admin: refunds and verifying a bank transfer. Refunds need an ``Idempotency-Key``: the same
+key refunds once and answers the same refund again.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from payment.domain.payments import (
     RefundExceedsCaptured,
 )
 from payment.settings import PaymentSettings
-from service_kit.auth import Principal, Staff
+from service_kit.auth import Admin, Principal, Staff
 from service_kit.clock import db_now
 from service_kit.problems import Problem, uuid_or
 from service_kit.runtime import Wiring
@@ -190,8 +191,8 @@ def router(wiring: Wiring, desk: PaymentDesk) -> APIRouter:
             return [ProviderCall(**r._mapping) for r in rows]
 
     @api.post("/payments/{payment_id}/verify", response_model=PaymentPublic)
-    async def verify_transfer(payment_id: str, who: Staff) -> PaymentPublic:
-        """Staff confirm a bank transfer arrived: captured, with who and when. After the
+    async def verify_transfer(payment_id: str, who: Admin) -> PaymentPublic:
+        """An admin confirms a bank transfer arrived: captured, with who and when. After the
         payment deadline this is a late payment (``late``), which the booking saga settles."""
         async with engine.begin() as conn:
             p = await visible(conn, payment_id, who, lock=True)
@@ -210,7 +211,7 @@ def router(wiring: Wiring, desk: PaymentDesk) -> APIRouter:
     async def refund(
         payment_id: str,
         body: RefundIn,
-        who: Staff,
+        who: Admin,
         response: Response,
         idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
     ) -> RefundCreated:

@@ -12,7 +12,9 @@ from payment.domain.payments import PaymentRuleBroken
 
 def handler(desk: PaymentDesk):
     async def capture_payment(ctx: HandlerContext, cmd: CapturePayment) -> None:
-        payment = await repository.of_saga(ctx.conn, cmd.booking_id, cmd.payment_id, "")
+        payment = await repository.of_saga(
+            ctx.conn, cmd.booking_id, cmd.payment_id, "", cmd.tenant_id
+        )
         reply: PaymentCaptured | PaymentCaptureFailed
         if payment is None:
             reply = PaymentCaptureFailed(

@@ -16,7 +16,9 @@ from service_kit.clock import db_now
 
 def handler(desk: PaymentDesk):
     async def verify_payment(ctx: HandlerContext, cmd: VerifyPayment) -> None:
-        payment = await repository.of_saga(ctx.conn, cmd.booking_id, cmd.payment_id, "")
+        payment = await repository.of_saga(
+            ctx.conn, cmd.booking_id, cmd.payment_id, "", cmd.tenant_id
+        )
         reason = None
         if payment is None:
             reason = "payment_not_found"

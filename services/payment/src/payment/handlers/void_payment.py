@@ -17,7 +17,9 @@ from payment.domain.payments import PaymentStatus
 
 def handler(desk: PaymentDesk):
     async def void_payment(ctx: HandlerContext, cmd: VoidPayment) -> None:
-        payment = await repository.of_saga(ctx.conn, cmd.booking_id, cmd.payment_id, cmd.key)
+        payment = await repository.of_saga(
+            ctx.conn, cmd.booking_id, cmd.payment_id, cmd.key, cmd.tenant_id
+        )
         refunded = None
         if payment is not None:
             left = payment.captured_amount - payment.refunded_amount

@@ -23,16 +23,16 @@ PLAN_COLUMNS = (
 
 
 async def plan_in_force(
-    conn: AsyncConnection, resource_id: str, venue_id: str | None, tenant: str | None
+    conn: AsyncConnection, resource_id: str, venue_id: str | None, tenant: str
 ) -> Any:
-    """The newest active plan of the resource, else of its venue. ``tenant``: only plans of
-    that tenant (REST); the saga passes None (resource ids are unique platform-wide)."""
+    """The newest active plan of the resource, else of its venue, among ``tenant``'s plans only
+    (venue names are per tenant, and a plan can only be made for the tenant's own resources)."""
     row = (
         await conn.execute(
             text(
                 f"SELECT {PLAN_COLUMNS} FROM rate_plans WHERE active "
                 "AND (resource_id = :r OR (CAST(:v AS text) IS NOT NULL AND venue_id = :v)) "
-                "AND (CAST(:t AS text) IS NULL OR tenant_id = :t) "
+                "AND tenant_id = :t "
                 "ORDER BY (resource_id IS NULL), created_at DESC LIMIT 1"
             ),
             {"r": resource_id, "v": venue_id, "t": tenant},
@@ -77,7 +77,7 @@ async def price_and_store(
     *,
     resource_id: str,
     venue_id: str | None,
-    tenant: str | None,
+    tenant: str,
     party: PartyMix,
     stay: Stay | None,
     window: Window | None,

@@ -23,8 +23,14 @@ from pricing.adapters.quoting import PLAN_COLUMNS, StoredQuote, policy_of, price
 from pricing.domain.money import NoRatePlan, PricingRuleBroken
 from pricing.domain.plans import RatePlan
 from pricing.domain.quotes import PartyMix, Stay, Window, modification_difference, refund_quote
-from service_kit.auth import Caller, Principal, Staff
+from service_kit.auth import Admin, BearerToken, Caller, Principal
 from service_kit.clock import db_now
+from service_kit.inventory import (
+    InventoryClient,
+    InventoryRefusedCaller,
+    InventoryUnavailable,
+    inventory_problem,
+)
 from service_kit.problems import Problem, uuid_or
 from service_kit.runtime import Wiring
 
@@ -281,7 +287,30 @@ def _refused(broken: PricingRuleBroken) -> Problem:
     return Problem(422, broken.code.replace("_", "-"), "Cannot price this request", str(broken))
 
 
-def router(wiring: Wiring) -> APIRouter:
+async def check_owned(inventory: InventoryClient, body: RatePlanCreate, token: str | None) -> None:
+    """A plan is for the caller's tenant's own resource (or group) or venue: inventory answers
+    for the caller's tenant only, so another tenant's resource is as unknown as a missing one
+    (422 either way, telling nothing about other tenants)."""
+    try:
+        if body.resource_id is not None:
+            owned = await inventory.resource(body.resource_id, token)
+            what = f"resource {body.resource_id}"
+        else:
+            assert body.venue_id is not None
+            owned = await inventory.venue(body.venue_id, token)
+            what = f"venue {body.venue_id}"
+    except (InventoryUnavailable, InventoryRefusedCaller) as exc:
+        raise inventory_problem(exc) from None
+    if owned is None:
+        raise Problem(
+            422,
+            "unknown-resource" if body.resource_id is not None else "unknown-venue",
+            "Not your resource" if body.resource_id is not None else "Not your venue",
+            f"Your tenant has no {what}; a rate plan can only be made for your own.",
+        )
+
+
+def router(wiring: Wiring, inventory: InventoryClient) -> APIRouter:
     api = APIRouter(prefix="/api/v1", tags=["pricing"])
     engine = wiring.engine
 
@@ -317,10 +346,12 @@ def router(wiring: Wiring) -> APIRouter:
 
     @api.post("/rate-plans", status_code=201, response_model=RatePlanPublic)
     async def create_rate_plan(
-        body: RatePlanCreate, response: Response, who: Staff
+        body: RatePlanCreate, response: Response, who: Admin, bearer: BearerToken
     ) -> RatePlanPublic:
-        """A rate plan for a resource (or group) or for every resource of a venue (staff)."""
+        """A rate plan for a resource (or group) or for every resource of a venue (admin), of
+        the caller's own tenant (422 otherwise)."""
         plan = PlanSpec(**body.model_dump(include=set(PlanSpec.model_fields))).to_domain()
+        await check_owned(inventory, body, bearer.credentials if bearer else None)
         plan_id = str(uuid.uuid4())
         async with engine.begin() as conn:
             row = (
@@ -380,7 +411,7 @@ def router(wiring: Wiring) -> APIRouter:
         return _plan_public(row)
 
     @api.put("/rate-plans/{plan_id}", response_model=RatePlanPublic)
-    async def replace_rate_plan(plan_id: str, body: PlanSpec, who: Staff) -> RatePlanPublic:
+    async def replace_rate_plan(plan_id: str, body: PlanSpec, who: Admin) -> RatePlanPublic:
         """Replace a plan's prices and policies (a new version). Quotes and bookings keep the
         snapshot they were priced with."""
         plan = body.to_domain()
@@ -406,7 +437,7 @@ def router(wiring: Wiring) -> APIRouter:
         return _plan_public(row)
 
     @api.delete("/rate-plans/{plan_id}", status_code=204)
-    async def deactivate_rate_plan(plan_id: str, who: Staff) -> Response:
+    async def deactivate_rate_plan(plan_id: str, who: Admin) -> Response:
         """Stop using a plan for new quotes (existing quotes are unaffected)."""
         async with engine.begin() as conn:
             result = await conn.execute(

@@ -1,6 +1,11 @@
 """PriceBooking → BookingPriced | BookingPricingFailed. Idempotent per quote key (the booking,
 or a booking's later pricing): one quote, and a redelivered command gets the same reply from the
-stored quote."""
+stored quote.
+
+Only the booking's tenant's plans price it (the command's ``tenant_id``): a plan another tenant
+made for the same resource id or venue name never applies. A command without a tenant (sent by
+an orchestrator older than tenant-scoped commands) is refused as ``tenant_required`` rather
+than priced from any tenant's plans."""
 
 from __future__ import annotations
 
@@ -31,21 +36,28 @@ async def price_booking(ctx: HandlerContext, cmd: PriceBooking) -> None:
         await ctx.conn.execute(
             text(
                 "SELECT id::text, nights, nightly_rate, total, currency, doc, valid_until "
-                "FROM quotes WHERE quote_key = :k"
+                "FROM quotes WHERE quote_key = :k AND tenant_id = :t"
             ),
-            {"k": cmd.key},
+            {"k": cmd.key, "t": cmd.tenant_id},
         )
     ).first()
     reply: BookingPriced | BookingPricingFailed
     if existing is not None:
         reply = _priced(cmd, *existing)
+    elif cmd.tenant_id is None:
+        reply = BookingPricingFailed(
+            booking_id=cmd.booking_id,
+            step=cmd.step,
+            reason="tenant_required",
+            detail="the command names no tenant",
+        )
     else:
         try:
             stored = await price_and_store(
                 ctx.conn,
                 resource_id=cmd.resource_id,
                 venue_id=cmd.venue_id,
-                tenant=None,
+                tenant=cmd.tenant_id,
                 party=PartyMix(cmd.party.adults, cmd.party.children, cmd.party.infants),
                 stay=Stay(cmd.period.check_in, cmd.period.check_out) if cmd.period else None,
                 window=Window(cmd.window.starts_at, cmd.window.ends_at, cmd.window.timezone)

@@ -25,9 +25,10 @@ async def quote_refund(ctx: HandlerContext, cmd: QuoteRefund) -> None:
             await ctx.conn.execute(
                 text(
                     "SELECT id::text, booking_id, total, currency, doc FROM quotes "
-                    "WHERE id = CAST(:id AS uuid)"
+                    "WHERE id = CAST(:id AS uuid) "
+                    "AND (CAST(:t AS text) IS NULL OR tenant_id = :t)"
                 ),
-                {"id": cmd.quote_id},
+                {"id": cmd.quote_id, "t": cmd.tenant_id},
             )
         ).first()
 
