@@ -189,13 +189,14 @@ def test_an_expiry_sweep_and_a_provider_call_interrupted_before_their_commits_ac
     assert [n["reserved"] for n in nights] == [0, 0]
 
 
-def test_a_compensation_that_cannot_finish_parks_visibly_and_staff_retry_completes_it(
+def test_a_compensation_that_cannot_finish_parks_visibly_and_ends_when_answered_late(
     platform: Platform, client: PlatformClient
 ) -> None:
     """A guest cancels a booking awaiting a transfer while inventory's worker is down: the create
     saga's compensation (release the nights) is not consumed, waits (it is not sent again to a
-    participant that has not read it) and parks at the step deadline. Once inventory is back,
-    staff retry it from the API and the saga finishes."""
+    participant that has not read it) and parks at the step deadline. Once inventory is back it
+    applies the release it had not read, and its answer resumes the parked saga, which
+    finishes without an operator."""
     resource = a_resource(client)
     start = date.today() + timedelta(days=530)
     body = booking_body(resource["id"], start, nights=2, pm="bank_transfer")
@@ -221,8 +222,6 @@ def test_a_compensation_that_cannot_finish_parks_visibly_and_staff_retry_complet
     finally:
         restart(platform, "inventory")
 
-    retried = client.http.post(f"{base}/saga/retry")
-    assert retried.status_code == 202, retried.text
     deadline = time.monotonic() + 60
     while saga()["status"] != "failed" and time.monotonic() < deadline:
         time.sleep(0.5)
@@ -231,7 +230,8 @@ def test_a_compensation_that_cannot_finish_parks_visibly_and_staff_retry_complet
     nights = client.availability(resource["id"], start, start + timedelta(days=2))
     assert [n["reserved"] for n in nights] == [0, 0]
     audit = client.http.get(f"{base}/audit").json()
-    assert [e["action"] for e in audit].count("saga_retry") == 1
+    assert [e["action"] for e in audit].count("saga_retry") == 0  # no operator was needed
+    assert commands(platform, booking["id"])["inventory.ReleaseCapacity.v1"] == 1
     assert client.http.post(f"{base}/saga/retry").status_code == 409
 
 
@@ -240,9 +240,9 @@ def test_a_late_payment_while_the_saga_is_parked_is_kept_and_settled_when_it_end
 ) -> None:
     """A transfer booking expires while inventory is down: its release cannot be consumed and
     the saga parks. Staff verify the transfer then (the money arrived late): the payment is
-    recorded, not dead-lettered and not lost. Inventory returns, staff retry the parked saga,
-    it ends, and the late payment is settled: the nights are free again, so the booking is
-    reinstated, with the money it keeps."""
+    recorded, not dead-lettered and not lost. Inventory returns and answers the release it had
+    not read, the parked saga ends, and the late payment is settled: the nights are free
+    again, so the booking is reinstated, with the money it keeps."""
     resource = a_resource(client)
     start = date.today() + timedelta(days=540)
     body = booking_body(resource["id"], start, nights=2, pm="bank_transfer")
@@ -280,13 +280,13 @@ def test_a_late_payment_while_the_saga_is_parked_is_kept_and_settled_when_it_end
         assert saga()["status"] == "parked"
     finally:
         restart(platform, "inventory")
-    assert client.http.post(f"{base}/saga/retry").status_code == 202
     final = client.wait_terminal(booking["id"], timeout=60)
     deadline = time.monotonic() + 60
     while final["status"] != "confirmed" and time.monotonic() < deadline:
         time.sleep(0.5)
         final = client.booking(booking["id"])
     assert final["status"] == "confirmed", final
+    assert client.http.post(f"{base}/saga/retry").status_code == 409  # nothing left parked
     assert final["payment_id"] == payment_id
     history = fetch(
         booking_db,

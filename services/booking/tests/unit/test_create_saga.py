@@ -248,12 +248,29 @@ def test_parks_when_a_compensation_never_answers_and_an_operator_can_retry() -> 
         state = on_timeout(state, 3).state
     parked = on_timeout(state, 3)
     assert parked.state.status is SagaStatus.PARKED and parked.command is None
-    assert on_reply(
-        parked.state, CapacityReleased(booking_id="b-1", step="release_capacity")
-    ).ignored
+    # A reply for another step, or to an earlier saga, leaves it parked.
+    for stray in ("reserve_capacity", "release_capacity#2"):
+        assert on_reply(parked.state, CapacityReleased(booking_id="b-1", step=stray)).ignored
     resumed = retry_parked(parked.state)
     assert isinstance(resumed.command[1], ReleaseCapacity)
     assert resumed.state.status is SagaStatus.COMPENSATING
+
+
+def test_a_parked_compensation_that_succeeds_late_resumes_by_itself() -> None:
+    """Inventory was down past the step deadline, then applied the release and answered: the
+    work is done, so the saga finishes without an operator."""
+    state, _ = feed(
+        start(CREATE_BOOKING, a_saga()).state,
+        reserved(),
+        priced(),
+        PaymentDeclined(booking_id="b-1", step="authorize_payment", payment_id="p-1", reason="x"),
+    )
+    parked = on_timeout(state, 3, overdue=True)
+    assert parked.state.status is SagaStatus.PARKED
+    late = on_reply(parked.state, CapacityReleased(booking_id="b-1", step="release_capacity"))
+    assert not late.ignored and late.note.startswith("late CapacityReleased resumes")
+    assert late.state.status is SagaStatus.FAILED and late.command is None
+    assert late.state.failure_reason == "payment_declined"
 
 
 def test_state_survives_a_round_trip_through_json() -> None:

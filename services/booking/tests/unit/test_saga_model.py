@@ -94,9 +94,11 @@ class SagaEngine(RuleBasedStateMachine):
     def apply(self, decision: Decision) -> None:
         before = self.state if hasattr(self, "state") else None
         if before is not None and (before.terminal or before.status is SagaStatus.PARKED):
-            assert decision.command is None or decision.note.startswith("operator retry"), (
-                "a finished or parked saga sent a command"
-            )
+            # Only an operator's retry, or the late success of the step it parked on, moves a
+            # parked saga on.
+            assert decision.command is None or decision.note.startswith(
+                ("operator retry", "late ")
+            ), "a finished or parked saga sent a command"
         state = decision.state
         if decision.command is not None and state.status is SagaStatus.RUNNING:
             self.begun.add(state.current)

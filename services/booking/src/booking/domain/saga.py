@@ -252,9 +252,33 @@ def _fail(state: SagaState, reason: str, detail: str, *, include_current: bool =
     )
 
 
+def _succeeds(state: SagaState, reply: Reply) -> bool:
+    """Whether ``reply`` is the success of the step or compensation ``state`` is on."""
+    definition = state.definition
+    if state.status is SagaStatus.COMPENSATING:
+        owner = definition.compensation_owner(state.current)
+        comp = owner.compensation if owner is not None else None
+        return comp is not None and isinstance(reply, comp.done)
+    step = definition.step(state.current)
+    return step is not None and isinstance(reply, step.success)
+
+
 def on_reply(state: SagaState, reply: Reply) -> Decision:
     """Advance on a participant's reply. Replies for another step (late duplicates, earlier
-    sagas, side commands) are ignored."""
+    sagas, side commands) are ignored.
+
+    A parked saga resumes when the step it parked on succeeds after all (its participant was
+    behind or down past the step deadline, then applied the command and answered): the work is
+    done, and an operator's retry would only have led here. A failure reply leaves it parked."""
+    if (
+        state.status is SagaStatus.PARKED
+        and state.parked_from is not None
+        and reply.step == state.current_label
+    ):
+        resumed = replace(state, status=state.parked_from, parked_from=None, attempts=1)
+        if _succeeds(resumed, reply):
+            decision = on_reply(resumed, reply)
+            return replace(decision, note=f"late {type(reply).__name__} resumes: {decision.note}")
     if state.terminal or state.status is SagaStatus.PARKED or reply.step != state.current_label:
         return Decision(
             state, ignored=True, note=f"ignored {type(reply).__name__} for {reply.step}"

@@ -8,7 +8,10 @@ Before a step is resent the timer asks whether its participant has consumed the 
 command's outbox row says where it landed (partition and offset), the participant's consumer
 group says how far it has committed. A command still waiting in Kafka is not sent again (the
 participant lags; a second copy only adds to its backlog); the step fails only at its deadline.
-When Kafka cannot be asked, the command counts as not consumed (nothing is resent). Each saga
+The same holds when the booking workers themselves are behind on ``booking.saga.replies``:
+the reply may be waiting there, unread, so nothing is resent while replies are unread (a
+chaos run under load resent and then failed steps whose replies were queued behind a paused
+worker). When Kafka cannot be asked, the command counts as not consumed (nothing is resent). Each saga
 is handled in a transaction of its own (``messaging.jobs.ItemSweep``): a saga whose timer
 raises (an unknown saga type during a rolling upgrade, data this build cannot read) rolls back
 alone, and after three rounds it is parked with its error for an operator, so every other
@@ -27,6 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from booking.adapters import orchestrator, repository
 from booking.adapters.orchestrator import COMMAND_TOPICS, Timing
 from booking.domain.saga import on_timeout
+from contracts.topics import BOOKING_SAGA_REPLIES
 from messaging import admin, failpoints, logcontext, tracing
 from messaging.jobs import ItemSweep, periodic
 from messaging.outbox import Outbox
@@ -35,25 +39,35 @@ log = logging.getLogger(__name__)
 
 Due = tuple[str, str]  # (saga id, booking id)
 
-# The consumer group of each command topic's participant (service_kit.runtime names them).
+# The consumer group of each command topic's participant (service_kit.runtime names them), and
+# the booking workers' own, which reads the replies.
 _GROUPS = {t.name: f"{participant.value}-worker" for participant, t in COMMAND_TOPICS.items()}
+REPLY_GROUP = "booking-worker"
 _WHERE = text(
     "SELECT topic, kafka_partition, kafka_offset FROM outbox WHERE message_id = CAST(:m AS uuid)"
 )
 
 
 class CommandProgress:
-    """How far each participant has consumed its command topic, read once per sweep."""
+    """How far each participant has consumed its command topic, and whether the booking
+    workers have read every reply, read once per sweep."""
 
     def __init__(self, bootstrap: str | None) -> None:
         self.bootstrap = bootstrap
         self.committed: dict[str, dict[TopicPartition, int]] = {}
+        self.replies_unread = False
 
     async def refresh(self) -> None:
         if self.bootstrap is None:
             return
         try:
             self.committed = await admin.committed_offsets(self.bootstrap, sorted(_GROUPS.values()))
+            behind = await admin.lag(
+                self.bootstrap, [REPLY_GROUP], topics={REPLY_GROUP: [BOOKING_SAGA_REPLIES.name]}
+            )
+            self.replies_unread = any(
+                row.lag > 0 for row in behind if row.topic == BOOKING_SAGA_REPLIES.name
+            )
         except Exception as exc:  # Kafka away: nothing counts as consumed, nothing is resent
             log.warning("cannot read the participants' progress (%s)", type(exc).__name__)
             self.committed = {}
@@ -63,7 +77,7 @@ class CommandProgress:
         dead-lettered, and no reply is coming)."""
         if self.bootstrap is None:
             return True  # nothing to ask: resend on every timeout, as a plain timer would
-        if command_id is None:
+        if command_id is None or self.replies_unread:
             return False
         row = (await conn.execute(_WHERE, {"m": command_id})).first()
         if row is None or row.kafka_offset is None:
