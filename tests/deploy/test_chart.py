@@ -256,15 +256,27 @@ def test_only_addresses_given_the_release_signs_its_own_tokens() -> None:
     from service_kit.auth import TokenVerifier
 
     docs = render(CHART / "ci" / "minimal-values.yaml")
-    secret = next(d for d in of_kind(docs, "Secret") if d["metadata"]["name"].endswith("-secrets"))
-    data = {k: base64.b64decode(v).decode() for k, v in secret["data"].items()}
-    assert set(data) == {"signing-key", "signing-cert", "webhook-secret"}
-    assert len(data["webhook-secret"]) == 40
+    secrets = {d["metadata"]["name"]: d for d in of_kind(docs, "Secret")}
+    services = secrets["bp-booking-platform-secrets"]
+    assert set(services["data"]) == {"webhook-secret", "secrets-keys"}  # no signing key
+    assert len(base64.b64decode(services["data"]["webhook-secret"])) == 40
+    # The key that seals webhook secrets at rest: one the notifier takes.
+    from notifier.adapters.sealing import SecretBox
+
+    box = SecretBox.of(base64.b64decode(services["data"]["secrets-keys"]).decode())
+    assert box.open(box.seal("whsec_x")) == "whsec_x"
+    signer = secrets["bp-booking-platform-token-signer"]
+    assert "development-only" in signer["metadata"]["annotations"]["booking-platform/purpose"]
+    data = {k: base64.b64decode(v).decode() for k, v in signer["data"].items()}
+    assert set(data) == {"signing-key", "signing-cert"}
     for deployment in of_kind(docs, "Deployment"):
         env = deployment["spec"]["template"]["spec"]["containers"][0]["env"]
-        keys = {e["name"]: e["valueFrom"]["secretKeyRef"]["key"] for e in env if "valueFrom" in e}
-        assert keys["AUTH_SIGNING_CERT"] == "signing-cert"
-        assert "signing-key" not in keys.values()
+        refs = {e["name"]: e["valueFrom"]["secretKeyRef"] for e in env if "valueFrom" in e}
+        assert refs["AUTH_SIGNING_CERT"] == {
+            "name": "bp-booking-platform-token-signer",
+            "key": "signing-cert",
+        }
+        assert "signing-key" not in [r["key"] for r in refs.values()]
     verifier = TokenVerifier.from_settings(
         SimpleNamespace(
             auth_jwks=None,
@@ -358,9 +370,19 @@ def test_secrets_come_from_secrets_and_existing_ones_are_used(
             "postgres.existingSecret=db",
             "auth.existingSecret=jwt",
             "payment.existingSecret=pay",
+            "notifier.secretsKeysSecret=seal",
         )
     )
     assert of_kind(own, "Secret") == []
+    notifier = next(
+        d for d in of_kind(own, "Deployment") if d["metadata"]["name"].endswith("notifier-worker")
+    )
+    sealed = [
+        e
+        for e in notifier["spec"]["template"]["spec"]["containers"][0]["env"]
+        if e["name"] == "NOTIFIER_SECRETS_KEYS"
+    ]
+    assert sealed[0]["valueFrom"]["secretKeyRef"] == {"name": "seal", "key": "secrets-keys"}
     web = next(
         d for d in of_kind(own, "Deployment") if d["metadata"]["name"].endswith("payment-web")
     )
@@ -542,3 +564,28 @@ def test_test_payment_methods_are_off_and_refused_outside_development() -> None:
         "bp-booking-platform-payment"
     ]
     assert dev_payment["PAYMENT_TEST_METHODS_ENABLED"] == "true"
+
+
+def test_an_identity_providers_jwks_url_replaces_the_releases_own_signer() -> None:
+    """With auth.oidcDiscoveryUrl (or jwksUrl) the services fetch and refresh the provider's
+    keys: no signer Secret is made, no key reaches a pod, and claim names and the token
+    lifetime limit are the operator's."""
+    docs = render(
+        sets=(
+            "auth.oidcDiscoveryUrl=https://idp.example.com/.well-known/openid-configuration",
+            "auth.rolesClaim=realm_access.roles",
+            "auth.maxTokenLifetimeSeconds=3600",
+        )
+    )
+    assert not [s for s in of_kind(docs, "Secret") if s["metadata"]["name"].endswith("signer")]
+    for deployment in of_kind(docs, "Deployment"):
+        env = deployment["spec"]["template"]["spec"]["containers"][0]["env"]
+        assert not {"AUTH_SIGNING_CERT", "AUTH_JWKS"} & {e["name"] for e in env}
+        config = config_of(docs, deployment)
+        assert config["AUTH_OIDC_DISCOVERY_URL"].startswith("https://idp.example.com/")
+        assert (config["AUTH_ROLES_CLAIM"], config["AUTH_TENANT_CLAIM"]) == (
+            "realm_access.roles",
+            "tenant",
+        )
+        assert config["AUTH_MAX_TOKEN_LIFETIME_S"] == "3600"
+    helm("template", "bp", str(CHART), "--set", "auth.jwksUrl=http://plain.example/keys", ok=False)

@@ -139,3 +139,60 @@ def test_a_nul_character_anywhere_is_a_422_problem_not_a_database_error(
     # An escaped backslash before "u0000" is ordinary text, not a NUL.
     body["guest"]["name"] = "Ana \\u0000"
     assert client.book(body).status_code == 202
+
+
+def test_a_body_past_the_cap_is_a_413_before_it_is_read_or_the_caller_authenticated(
+    platform: Platform, client: PlatformClient
+) -> None:
+    """256 KiB by default (``<SERVICE>_MAX_BODY_BYTES``): a declared Content-Length past it, or
+    a body streamed without one that passes it, is refused with 413, with or without a token,
+    on every service; nothing is written."""
+    import httpx
+
+    resources = platform.database_urls["inventory"]
+    before = scalar(resources, "SELECT count(*) FROM resources")
+    big = b'{"name": "' + b"x" * (300 * 1024) + b'"}'
+
+    def chunks():  # type: ignore[no-untyped-def]
+        for i in range(0, len(big), 16 * 1024):
+            yield big[i : i + 16 * 1024]
+
+    with httpx.Client(timeout=30) as anonymous:
+        for service, path in (("booking", "bookings"), ("inventory", "resources")):
+            url = f"{client.urls[service]}/api/v1/{path}"
+            for http in (anonymous, client.http):
+                declared = http.post(url, content=big, headers={"content-type": "application/json"})
+                assert_problem(declared, 413, "/body-too-large")
+                streamed = http.post(
+                    url, content=chunks(), headers={"content-type": "application/json"}
+                )
+                assert_problem(streamed, 413, "/body-too-large")
+    assert scalar(resources, "SELECT count(*) FROM resources") == before
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("email", "ana@"),
+        ("email", "ana@mail.test"),
+        ("phone", "912 345 678"),
+        ("phone", "+351 12"),
+    ],
+)
+def test_a_guest_email_or_phone_that_is_not_one_is_a_422(
+    platform: Platform, client: PlatformClient, resource_id: str, field: str, value: str
+) -> None:
+    before = written(platform)
+    body = booking_body(resource_id, date.today() + timedelta(days=31))
+    body["guest"][field] = value
+    problem = assert_problem(client.book(body), 422, "/validation-error")
+    assert [e["field"] for e in problem["errors"]] == [f"guest.{field}"]
+    assert written(platform) == before
+
+
+def test_a_guest_phone_is_kept_in_e164(client: PlatformClient, resource_id: str) -> None:
+    body = booking_body(resource_id, date.today() + timedelta(days=32))
+    body["guest"]["phone"] = "+351 (91) 234-5678"
+    made = client.book(body)
+    assert made.status_code == 202, made.text
+    assert client.booking(made.json()["id"])["guest"]["phone"] == "+351912345678"

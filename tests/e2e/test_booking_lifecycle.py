@@ -301,3 +301,27 @@ def test_no_one_sees_a_booking_they_may_not_and_cannot_tell_it_exists(
         )
         == 1  # confirmed; nothing else happened
     )
+
+
+def test_the_audit_records_the_client_behind_the_proxy_and_its_user_agent(
+    client: PlatformClient,
+) -> None:
+    """The local platform trusts loopback as its ingress (TRUSTED_PROXIES): the audit entry
+    records the address the proxy saw, never one the client wrote to the left of it, and the
+    caller's user agent."""
+    rid = a_resource(client)
+    booking = client.book(booking_body(rid, far(120), nights=1), wait=20).json()
+    url = f"{client.urls['booking']}/api/v1/bookings/{booking['id']}"
+    tag = client.http.get(url).headers["ETag"]
+    changed = client.http.patch(
+        url,
+        json={"dietary_notes": "vegetarian"},
+        headers={
+            "If-Match": tag,
+            "X-Forwarded-For": "6.6.6.6, 198.51.100.7",
+            "User-Agent": "front-desk/2.4 (audit test)",
+        },
+    )
+    assert changed.status_code == 200, changed.text
+    [update] = [e for e in client.http.get(f"{url}/audit").json() if e["action"] == "update"]
+    assert (update["ip"], update["user_agent"]) == ("198.51.100.7", "front-desk/2.4 (audit test)")

@@ -17,6 +17,7 @@ from contracts.topics import (
     BOOKING_SAGA_REPLIES,
     INVENTORY_COMMANDS,
     PAYMENT_EVENTS,
+    TopicSpec,
 )
 from devstack.client import PlatformClient
 from devstack.platform import Platform
@@ -28,11 +29,18 @@ from tests.support.kafka import records_of
 pytestmark = pytest.mark.e2e
 
 
-async def read_dlq(platform: Platform, key: bytes, want: int, timeout: float = 60.0) -> list:
+async def read_dlq(
+    platform: Platform,
+    key: bytes,
+    want: int,
+    timeout: float = 60.0,
+    topic: TopicSpec = INVENTORY_COMMANDS,
+) -> list:
+    """The records of ``key`` in ``topic``'s DLQ, once ``want`` are there or ``timeout``."""
     consumer = AIOKafkaConsumer(bootstrap_servers=platform.bootstrap, enable_auto_commit=False)
     await consumer.start()
     try:
-        dlq = INVENTORY_COMMANDS.dlq
+        dlq = topic.dlq
         tps = [TopicPartition(dlq.name, p) for p in range(dlq.partitions)]
         consumer.assign(tps)
         await consumer.seek_to_beginning(*tps)
@@ -288,20 +296,7 @@ async def test_a_guests_data_stays_out_of_dlq_headers_and_logs(platform: Platfor
         partitionkey=key.decode(),
     )
     await publish(platform, BOOKING_EVENTS.name, [(key, bad.data, bad.headers())])
-    consumer = AIOKafkaConsumer(bootstrap_servers=platform.bootstrap, enable_auto_commit=False)
-    await consumer.start()
-    try:
-        dlq = BOOKING_EVENTS.dlq
-        tps = [TopicPartition(dlq.name, p) for p in range(dlq.partitions)]
-        consumer.assign(tps)
-        await consumer.seek_to_beginning(*tps)
-        dead: list = []
-        deadline = time.monotonic() + 60
-        while not dead and time.monotonic() < deadline:
-            for records in (await consumer.getmany(timeout_ms=200)).values():
-                dead.extend(r for r in records if r.key == key)
-    finally:
-        await consumer.stop()
+    dead = await read_dlq(platform, key, want=1, topic=BOOKING_EVENTS)
     assert dead, "the offer was not dead-lettered"
     for record in dead:
         headers = dict(record.headers)

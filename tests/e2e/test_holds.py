@@ -205,3 +205,53 @@ def test_checkout_holds_then_books_and_the_hold_becomes_the_booking(
     finally:
         guest.close()
         stranger.close()
+
+
+def test_guest_holds_are_limited_in_number_length_and_life(
+    platform: Platform, client: PlatformClient
+) -> None:
+    """A guest holds at most 5 at once (ten concurrent requests make exactly five), for at most
+    15 minutes at a time and an hour in all; staff are not limited. Each refusal is a clear
+    4xx and takes nothing."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import httpx
+
+    rid = a_resource(client, capacity=50)
+    guest = f"quota-{uuid.uuid4().hex[:6]}"
+    headers = {"Authorization": f"Bearer {platform.token(roles=('guest',), subject=guest)}"}
+    url = f"{client.urls['inventory']}/api/v1/holds"
+    body = {
+        "resource_id": rid,
+        "check_in": START.isoformat(),
+        "check_out": (START + timedelta(days=1)).isoformat(),
+        "party": {"adults": 1},
+    }
+    with httpx.Client(timeout=30, headers=headers) as http:
+        too_long = http.post(url, json={**body, "ttl_seconds": 901})
+        assert too_long.status_code == 422 and too_long.json()["type"].endswith("/hold-too-long")
+        with ThreadPoolExecutor(10) as pool:
+            answers = list(pool.map(lambda _: http.post(url, json=body), range(10)))
+        assert sorted(a.status_code for a in answers) == [201] * 5 + [409] * 5
+        refused = next(a for a in answers if a.status_code == 409)
+        assert refused.json()["type"].endswith("/hold-quota-exceeded")
+        assert reserved(client, rid)[0] == 5
+        held = next(a.json() for a in answers if a.status_code == 201)
+        extend = f"{url}/{held['id']}/extend"
+        assert http.post(extend, json={"ttl_seconds": 901}).status_code == 422
+        assert http.post(extend, json={"ttl_seconds": 600}).status_code == 200
+        scalar(
+            platform.database_urls["inventory"],
+            "UPDATE reservations SET created_at = now() - interval '55 minutes' "
+            "WHERE id = $1::uuid RETURNING id",
+            held["id"],
+        )
+        late = http.post(extend, json={"ttl_seconds": 600})
+        assert late.status_code == 409 and late.json()["type"].endswith("/hold-limit-reached")
+        # Releasing one frees a place in the quota.
+        assert http.delete(f"{url}/{held['id']}").status_code == 204
+        assert http.post(url, json=body).status_code == 201
+    # Staff hold for anyone, as long and as many as they need.
+    for _ in range(6):
+        staff_hold = client.http.post(url, json={**body, "holder": guest, "ttl_seconds": 7200})
+        assert staff_hold.status_code == 201, staff_hold.text

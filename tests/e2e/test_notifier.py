@@ -27,6 +27,7 @@ from devstack.client import PlatformClient, booking_body
 from devstack.mailsink import messages
 from devstack.platform import SERVICES, Platform
 from tests.e2e.test_booking_lifecycle import until
+from tests.support.db import scalar
 from tests.support.kafka import records_of, republish, wait_consumed
 from tests.support.receiver import Receiver, start_receiver
 
@@ -438,3 +439,46 @@ def test_a_notifier_killed_mid_schedule_continues_it_without_losing_or_doubling(
         got = [r.json()["type"] for r in delivered if r.json()["data"]["booking_id"] == b]
         assert got == ["booking.created", "booking.confirmed"]
     assert all(n["status"] == "delivered" for b in ids for n in notifications(tenant, b))
+
+
+def test_webhook_secrets_are_sealed_at_rest_and_older_ones_are_sealed_by_the_worker(
+    platform: Platform, tenant: PlatformClient, receiver: Receiver
+) -> None:
+    """The database holds no webhook secret in clear: what registration shows once is stored
+    sealed (NOTIFIER_SECRETS_KEYS) and deliveries are signed with it. A secret stored in clear
+    by a release before sealing still signs, and the re-sealing pass seals it."""
+    from notifier.adapters.sealing import SecretBox, reseal
+    from service_kit.db import make_engine
+
+    db = platform.database_urls["notifier"]
+    path = f"/sealed-{uuid.uuid4().hex[:8]}"
+    endpoint = register(tenant, receiver.base_url + path, event_types=["booking.confirmed"])
+    stored = scalar(db, "SELECT secret FROM webhook_endpoints WHERE id = $1::uuid", endpoint["id"])
+    assert stored.startswith("sealed:") and endpoint["secret"] not in stored
+    legacy = "whsec_" + "b" * 42 + "=="
+    scalar(
+        db,
+        "UPDATE webhook_endpoints SET secret = $2 WHERE id = $1::uuid RETURNING id",
+        endpoint["id"],
+        legacy,
+    )
+    booking = a_stay(tenant, 95)
+    [_note] = settled(tenant, booking["id"], 1)
+    [attempt] = receiver.at(path)
+    assert verify(legacy, attempt)["data"]["booking_id"] == booking["id"]
+
+    async def reseal_now() -> int:
+        engine = make_engine(db)
+        try:
+            return await reseal(engine, SecretBox.of(platform.secrets_key))
+        finally:
+            await engine.dispose()
+
+    assert asyncio.run(reseal_now()) >= 1
+    resealed = scalar(
+        db, "SELECT secret FROM webhook_endpoints WHERE id = $1::uuid", endpoint["id"]
+    )
+    assert (
+        resealed.startswith("sealed:")
+        and SecretBox.of(platform.secrets_key).open(resealed) == legacy
+    )

@@ -8,13 +8,22 @@ import time
 from pathlib import Path
 from typing import Any
 
+import httpx
 import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from devstack.tokens import AUDIENCE, ISSUER, DevKeys
-from service_kit.auth import AuthNotConfigured, InvalidToken, Role, TokenVerifier, key_id
+from service_kit.auth import (
+    AuthNotConfigured,
+    InvalidToken,
+    KeysUnavailable,
+    RemoteKeys,
+    Role,
+    TokenVerifier,
+    key_id,
+)
 
 
 @pytest.fixture(scope="module")
@@ -69,7 +78,7 @@ def test_a_valid_token_names_subject_tenant_and_roles(
         (_claims(sub=None), "not valid"),
         (_claims(tenant=None), "no tenant"),
         (_claims(tenant=""), "no tenant"),
-        (_claims(roles="staff"), "no tenant or roles"),
+        (_claims(roles=7), "no tenant or roles"),
         (_claims(roles=["root"]), "no known role"),
         (_claims(nbf=int(time.time()) + 600), "not valid"),
     ],
@@ -195,3 +204,139 @@ def test_a_signing_certificate_stands_for_a_key_set(tmp_path: Path) -> None:
             verifier.verify(sign_token(other, tenant="t9", kid=kid))
     with pytest.raises(AuthNotConfigured, match="not a PEM certificate"):
         TokenVerifier.from_settings(SimpleNamespace(**{**vars(settings), "auth_signing_cert": "x"}))
+
+
+# -- identity providers ------------------------------------------------------------------------
+
+
+def test_a_symmetric_key_in_the_jwks_is_refused_at_start_up(keys: DevKeys) -> None:
+    shared = {"kty": "oct", "k": "c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0", "kid": "hs"}
+    with pytest.raises(AuthNotConfigured, match="only asymmetric"):
+        TokenVerifier({"keys": [shared]}, issuer=ISSUER, audience=AUDIENCE)
+    mixed = {"keys": [*json.loads(keys.jwks())["keys"], shared]}
+    with pytest.raises(AuthNotConfigured, match="oct"):
+        TokenVerifier(mixed, issuer=ISSUER, audience=AUDIENCE)
+
+
+def test_tenant_and_roles_claims_are_configurable_and_may_be_nested(keys: DevKeys) -> None:
+    keycloak = TokenVerifier(
+        json.loads(keys.jwks()),
+        issuer=ISSUER,
+        audience=AUDIENCE,
+        tenant_claim="org_id",
+        roles_claim="realm_access.roles",
+    )
+    token = _sign(
+        keys,
+        _claims(tenant=None, roles=None, org_id="acme", realm_access={"roles": ["admin", "x"]}),
+    )
+    who = keycloak.verify(token)
+    assert (who.tenant, who.roles) == ("acme", frozenset({Role.ADMIN}))
+    spaced = TokenVerifier(
+        json.loads(keys.jwks()), issuer=ISSUER, audience=AUDIENCE, roles_claim="scope"
+    )
+    assert spaced.verify(_sign(keys, _claims(roles=None, scope="staff read"))).is_staff
+    with pytest.raises(InvalidToken, match="no tenant or roles"):
+        keycloak.verify(_sign(keys, _claims()))  # tenant and roles where the default puts them
+
+
+def test_a_token_living_longer_than_the_maximum_is_refused(keys: DevKeys) -> None:
+    short = TokenVerifier(
+        json.loads(keys.jwks()), issuer=ISSUER, audience=AUDIENCE, max_lifetime_s=3600, leeway_s=0
+    )
+    now = int(time.time())
+    assert short.verify(_sign(keys, _claims(iat=now, exp=now + 3600)))
+    with pytest.raises(InvalidToken, match="lives longer"):
+        short.verify(_sign(keys, _claims(iat=now, exp=now + 3601)))
+    with pytest.raises(InvalidToken, match="lives longer"):  # no iat: counted from now
+        short.verify(_sign(keys, _claims(iat=None, exp=now + 7200)))
+
+
+class _Provider:
+    """An identity provider over httpx's mock transport: a discovery document and a JWKS
+    that can change (a rotation) or fail."""
+
+    def __init__(self, jwks: dict[str, Any]) -> None:
+        self.jwks = jwks
+        self.down = False
+        self.calls: list[str] = []
+
+    def handle(self, request: httpx.Request) -> httpx.Response:
+        self.calls.append(request.url.path)
+        if self.down:
+            return httpx.Response(503)
+        if request.url.path == "/.well-known/openid-configuration":
+            return httpx.Response(200, json={"jwks_uri": "https://idp.test/keys"})
+        return httpx.Response(200, json=self.jwks)
+
+
+def _remote(provider: _Provider, **kw: Any) -> TokenVerifier:
+    keys = RemoteKeys(
+        discovery_url="https://idp.test/.well-known/openid-configuration",
+        http=httpx.AsyncClient(transport=httpx.MockTransport(provider.handle)),
+        **kw,
+    )
+    return TokenVerifier(keys, issuer=ISSUER, audience=AUDIENCE)
+
+
+async def test_keys_come_from_oidc_discovery_and_a_rotation_is_picked_up(
+    keys: DevKeys, tmp_path: Path
+) -> None:
+    provider = _Provider(json.loads(keys.jwks()))
+    verifier = _remote(provider, min_refetch_s=0)
+    assert (await verifier.authenticate(keys.mint(tenant="t1"))).tenant == "t1"
+    assert provider.calls == ["/.well-known/openid-configuration", "/keys"]
+    # The provider rotates: a token with the new key id makes us fetch the keys again.
+    rotated = DevKeys.load_or_create(tmp_path)
+    provider.jwks = json.loads(rotated.jwks())
+    assert (await verifier.authenticate(rotated.mint(tenant="t2"))).tenant == "t2"
+    assert provider.calls.count("/keys") == 2
+    # The old key is gone from the provider, and so from us.
+    with pytest.raises(InvalidToken, match="unknown key"):
+        await verifier.authenticate(keys.mint(tenant="t1"))
+
+
+async def test_unknown_key_ids_refetch_at_most_once_per_interval(
+    keys: DevKeys, tmp_path: Path
+) -> None:
+    provider = _Provider(json.loads(keys.jwks()))
+    verifier = _remote(provider, min_refetch_s=60)
+    await verifier.authenticate(keys.mint(tenant="t1"))
+    stranger = DevKeys.load_or_create(tmp_path)
+    for _ in range(20):
+        with pytest.raises(InvalidToken, match="unknown key"):
+            await verifier.authenticate(stranger.mint(tenant="t1"))
+    assert provider.calls.count("/keys") == 1
+
+
+async def test_a_provider_that_is_down_keeps_the_known_keys_or_answers_unavailable(
+    keys: DevKeys,
+) -> None:
+    provider = _Provider(json.loads(keys.jwks()))
+    verifier = _remote(provider, refresh_s=0, min_refetch_s=0)
+    await verifier.authenticate(keys.mint(tenant="t1"))
+    provider.down = True
+    assert (await verifier.authenticate(keys.mint(tenant="t1"))).tenant == "t1"  # cached keys
+    cold = _remote(provider)
+    with pytest.raises(KeysUnavailable):
+        await cold.authenticate(keys.mint(tenant="t1"))
+
+
+async def test_a_provider_that_is_down_is_not_asked_more_than_once_per_interval(
+    keys: DevKeys,
+) -> None:
+    provider = _Provider(json.loads(keys.jwks()))
+    provider.down = True
+    cold = _remote(provider, min_refetch_s=60)
+    for _ in range(10):
+        with pytest.raises(KeysUnavailable):
+            await cold.authenticate(keys.mint(tenant="t1"))
+    assert len(provider.calls) == 1
+    provider.down = False
+    warm = _remote(provider, refresh_s=30, min_refetch_s=60)
+    await warm.authenticate(keys.mint(tenant="t1"))
+    provider.down = True
+    warm.remote._fetched_at -= 3600  # type: ignore[union-attr]  # stale: due for a refresh
+    for _ in range(10):
+        assert (await warm.authenticate(keys.mint(tenant="t1"))).tenant == "t1"
+    assert len(provider.calls) == 1 + 2  # the cold try, the warm fetch (discovery + keys)

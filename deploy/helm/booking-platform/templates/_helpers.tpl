@@ -87,8 +87,18 @@ seccompProfile: {type: RuntimeDefault}
 {{- $prefix := upper .service -}}
 KAFKA_BOOTSTRAP_SERVERS: {{ $root.Values.kafka.bootstrapServers | quote }}
 PLATFORM_PROFILE: {{ $root.Values.profile | quote }}
+TRUSTED_PROXIES: {{ $root.Values.trustedProxies | quote }}
 AUTH_ISSUER: {{ $root.Values.auth.issuer | quote }}
 AUTH_AUDIENCE: {{ $root.Values.auth.audience | quote }}
+AUTH_TENANT_CLAIM: {{ $root.Values.auth.tenantClaim | quote }}
+AUTH_ROLES_CLAIM: {{ $root.Values.auth.rolesClaim | quote }}
+AUTH_MAX_TOKEN_LIFETIME_S: {{ $root.Values.auth.maxTokenLifetimeSeconds | quote }}
+{{- with $root.Values.auth.jwksUrl }}
+AUTH_JWKS_URL: {{ . | quote }}
+{{- end }}
+{{- with $root.Values.auth.oidcDiscoveryUrl }}
+AUTH_OIDC_DISCOVERY_URL: {{ . | quote }}
+{{- end }}
 {{ $prefix }}_LOG_JSON: "true"
 {{ $prefix }}_LOG_LEVEL: {{ $root.Values.logLevel | quote }}
 {{ $prefix }}_HTTP_HOST: "0.0.0.0"
@@ -138,9 +148,9 @@ NOTIFIER_WEBHOOK_ALLOWED_NETWORKS: {{ $root.Values.notifier.webhookAllowedNetwor
 - name: AUTH_SIGNING_CERT
   valueFrom:
     secretKeyRef:
-      name: {{ $own }}
+      name: {{ include "bp.signerSecretName" $root }}
       key: signing-cert
-{{- else }}
+{{- else if or $root.Values.auth.jwks $root.Values.auth.existingSecret }}
 - name: AUTH_JWKS
   valueFrom:
     secretKeyRef:
@@ -154,6 +164,13 @@ NOTIFIER_WEBHOOK_ALLOWED_NETWORKS: {{ $root.Values.notifier.webhookAllowedNetwor
       name: {{ default $own $root.Values.payment.existingSecret }}
       key: webhook-secret
 {{- end }}
+{{- if eq .service "notifier" }}
+- name: NOTIFIER_SECRETS_KEYS
+  valueFrom:
+    secretKeyRef:
+      name: {{ default $own $root.Values.notifier.secretsKeysSecret }}
+      key: secrets-keys
+{{- end }}
 {{- if and (eq .service "notifier") $root.Values.notifier.smtp.username }}
 - name: NOTIFIER_SMTP_PASSWORD
   valueFrom:
@@ -164,6 +181,9 @@ NOTIFIER_WEBHOOK_ALLOWED_NETWORKS: {{ $root.Values.notifier.webhookAllowedNetwor
 {{- end -}}
 
 {{/* "true" when no identity provider is configured: the release signs its own tokens. */}}
-{{- define "bp.ownSigner" -}}{{ if not (or .Values.auth.jwks .Values.auth.existingSecret) }}true{{ end }}{{- end -}}
+{{- define "bp.ownSigner" -}}{{ if not (or .Values.auth.jwks .Values.auth.existingSecret .Values.auth.jwksUrl .Values.auth.oidcDiscoveryUrl) }}true{{ end }}{{- end -}}
+
+{{/* The release's own token signer (development only), apart from the services' secrets. */}}
+{{- define "bp.signerSecretName" -}}{{ include "bp.fullname" . }}-token-signer{{- end -}}
 
 {{- define "bp.configName" -}}{{ include "bp.fullname" .root }}-{{ .service }}{{- end -}}

@@ -301,7 +301,7 @@ def token(
         list[str] | None, typer.Option(help="guest, staff or admin; repeatable.")
     ] = None,
     subject: str | None = None,
-    ttl_minutes: Annotated[int, typer.Option(min=1, max=7 * 24 * 60)] = 480,
+    ttl_minutes: Annotated[int, typer.Option(min=1, max=24 * 60)] = 480,
     signing_key: Annotated[
         Path | None,
         typer.Option(

@@ -32,6 +32,7 @@ def offline_definition(service: str) -> ServiceDefinition:
     os.environ.setdefault(
         f"{service.upper()}_DATABASE_URL", "postgresql://offline@127.0.0.1:9/unused"
     )
+    os.environ.setdefault("PLATFORM_PROFILE", "development")  # no production keys needed
     definition: ServiceDefinition = importlib.import_module(f"{service}.bootstrap").SERVICE
     return definition
 

@@ -9,7 +9,9 @@ external infrastructure instead; then nothing of that kind is started.
 from __future__ import annotations
 
 import asyncio
+import base64
 import concurrent.futures
+import hashlib
 import json
 import os
 import sys
@@ -102,6 +104,10 @@ class Platform:
         config.workdir.mkdir(parents=True, exist_ok=True)
         self.keys = DevKeys.load_or_create(config.workdir)
         self.webhook_secret = local_secret(config.workdir, "sim-webhook-secret")
+        # The notifier's key that seals webhook secrets at rest (a Fernet key: 32 bytes).
+        self.secrets_key = base64.urlsafe_b64encode(
+            hashlib.sha256(local_secret(config.workdir, "secrets-key").encode()).digest()
+        ).decode()
 
     # -- addresses ----------------------------------------------------------------------------
 
@@ -146,9 +152,16 @@ class Platform:
             "AUTH_ISSUER": ISSUER,
             "AUTH_AUDIENCE": AUDIENCE,
             "PAYMENT_SIM_WEBHOOK_SECRET": self.webhook_secret,
+            "NOTIFIER_SECRETS_KEYS": self.secrets_key,
             # The local platform is for development and tests: the test cards work.
             "PLATFORM_PROFILE": "development",
+            # Tests stand in for the ingress: what they say in X-Forwarded-For is believed.
+            "TRUSTED_PROXIES": "127.0.0.1/32",
             "PAYMENT_TEST_METHODS_ENABLED": "true",
+            # No rate limits locally: tests drive hundreds of writes a minute from one address
+            # and token (tests/e2e/test_rate_limits.py turns them on).
+            f"{prefix}_RATE_LIMIT_GUEST_PER_MIN": "0",
+            f"{prefix}_RATE_LIMIT_ADDRESS_PER_MIN": "0",
             "PYTHONUNBUFFERED": "1",
         }
         if not self.external_smtp:

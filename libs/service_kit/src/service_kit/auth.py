@@ -18,13 +18,17 @@ Failures answer 401 with ``WWW-Authenticate: Bearer`` and never echo the token.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
+import logging
+import time
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
+import httpx
 import jwt
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
@@ -33,6 +37,8 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from service_kit.problems import Problem
+
+log = logging.getLogger(__name__)
 
 
 class Role(StrEnum):
@@ -99,24 +105,144 @@ def jwks_of_certificate(pem: str) -> dict[str, Any]:
     return jwks_of_public_key(certificate.public_key())
 
 
+def _asymmetric_keys(jwks: Any, source: str) -> list[jwt.PyJWK]:
+    """The signing keys of a JWKS. A symmetric key (``kty`` ``oct``) is refused: whoever can
+    verify with it can also sign, so one leaked configuration would mint tokens."""
+    if not isinstance(jwks, dict) or not isinstance(jwks.get("keys"), list):
+        raise AuthNotConfigured(f"{source} is not a JSON Web Key Set")
+    kinds = {k.get("kty") for k in jwks["keys"] if isinstance(k, dict)}
+    if kinds - _ASYMMETRIC:
+        raise AuthNotConfigured(
+            f"{source} holds a key of type {sorted(str(k) for k in kinds - _ASYMMETRIC)}: "
+            "only asymmetric signing keys (RSA, EC, OKP) are accepted"
+        )
+    try:
+        keyset = jwt.PyJWKSet.from_dict(jwks)
+    except jwt.PyJWTError as exc:
+        raise AuthNotConfigured(f"{source} is not a usable JSON Web Key Set: {exc}") from None
+    keys = [k for k in keyset.keys if (k.public_key_use or "sig") == "sig"]
+    if not keys:
+        raise AuthNotConfigured(f"{source} holds no signing key")
+    return keys
+
+
+class KeysUnavailable(Exception):
+    """The identity provider's keys could not be fetched and none are known yet."""
+
+
+class RemoteKeys:
+    """An identity provider's JWKS fetched over HTTPS (``AUTH_JWKS_URL``), or found through
+    OpenID Connect discovery (``AUTH_OIDC_DISCOVERY_URL``: its ``jwks_uri``). Cached; fetched
+    again after ``refresh_s`` and when a token names a key id not in the cache (a rotation),
+    at most once per ``min_refetch_s`` so unknown ids cannot make us hammer the provider. A
+    fetch that fails keeps the keys already known."""
+
+    def __init__(
+        self,
+        *,
+        jwks_url: str | None = None,
+        discovery_url: str | None = None,
+        refresh_s: float = 600.0,
+        min_refetch_s: float = 30.0,
+        http: httpx.AsyncClient | None = None,
+    ) -> None:
+        if not (jwks_url or discovery_url):
+            raise AuthNotConfigured("a JWKS URL or an OIDC discovery URL is needed")
+        self.jwks_url = jwks_url
+        self.discovery_url = discovery_url
+        self.refresh_s = refresh_s
+        self.min_refetch_s = min_refetch_s
+        self._http = http or httpx.AsyncClient(timeout=httpx.Timeout(5.0), follow_redirects=False)
+        self._keys: list[jwt.PyJWK] = []
+        self._fetched_at = -1e18
+        self._tried_at = -1e18
+        self._lock = asyncio.Lock()
+        self.fetches = 0
+
+    @property
+    def keys(self) -> list[jwt.PyJWK]:
+        return self._keys
+
+    def _stale(self) -> bool:
+        return time.monotonic() - self._fetched_at > self.refresh_s
+
+    async def refresh(self, *, unknown_kid: bool = False) -> None:
+        async with self._lock:
+            now = time.monotonic()
+            if now - self._tried_at < self.min_refetch_s:
+                # Tried just now: whatever came of it stands (never hammer the provider).
+                if not self._keys:
+                    raise KeysUnavailable("the identity provider's keys are not known yet")
+                return
+            if self._keys and not unknown_kid and not self._stale():
+                return
+            self._tried_at = now
+            self.fetches += 1
+            try:
+                url = self.jwks_url or await self._discover()
+                response = await self._http.get(url, headers={"accept": "application/json"})
+                response.raise_for_status()
+                self._keys = _asymmetric_keys(response.json(), url)
+                self._fetched_at = time.monotonic()
+            except (httpx.HTTPError, ValueError, AuthNotConfigured) as exc:
+                log.warning("the identity provider's keys could not be fetched: %s", exc)
+                if not self._keys:
+                    raise KeysUnavailable(str(exc)) from None
+
+    async def _discover(self) -> str:
+        assert self.discovery_url is not None
+        response = await self._http.get(self.discovery_url)
+        response.raise_for_status()
+        uri = response.json().get("jwks_uri")
+        if not isinstance(uri, str) or not uri.startswith(("https://", "http://")):
+            raise ValueError("the discovery document names no jwks_uri")
+        return uri
+
+
+def _claim(claims: dict[str, Any], path: str) -> Any:
+    """A claim by name, or a nested one by a dotted path (``realm_access.roles``)."""
+    if path in claims:
+        return claims[path]
+    value: Any = claims
+    for part in path.split("."):
+        if not isinstance(value, dict):
+            return None
+        value = value.get(part)
+    return value
+
+
 class TokenVerifier:
     def __init__(
-        self, jwks: dict[str, Any], *, issuer: str, audience: str, leeway_s: float = 30
+        self,
+        jwks: dict[str, Any] | RemoteKeys,
+        *,
+        issuer: str,
+        audience: str,
+        leeway_s: float = 30,
+        tenant_claim: str = "tenant",
+        roles_claim: str = "roles",
+        max_lifetime_s: float = 24 * 3600,
     ) -> None:
-        try:
-            keyset = jwt.PyJWKSet.from_dict(jwks)
-        except jwt.PyJWTError as exc:
-            raise AuthNotConfigured(f"AUTH_JWKS is not a usable JSON Web Key Set: {exc}") from None
-        self._keys = list(keyset.keys)
-        if not self._keys:
-            raise AuthNotConfigured("AUTH_JWKS holds no key")
-        self._by_kid = {k.key_id: k for k in self._keys if k.key_id}
+        self.remote = jwks if isinstance(jwks, RemoteKeys) else None
+        self._static = [] if self.remote else _asymmetric_keys(jwks, "AUTH_JWKS")
         self.issuer = issuer
         self.audience = audience
         self.leeway_s = leeway_s
+        self.tenant_claim = tenant_claim
+        self.roles_claim = roles_claim
+        self.max_lifetime_s = max_lifetime_s
 
     @classmethod
     def from_settings(cls, settings: Any) -> TokenVerifier:
+        jwks_url = getattr(settings, "auth_jwks_url", None)
+        discovery_url = getattr(settings, "auth_oidc_discovery_url", None)
+        if jwks_url or discovery_url:
+            remote = RemoteKeys(
+                jwks_url=jwks_url,
+                discovery_url=discovery_url,
+                refresh_s=getattr(settings, "auth_jwks_refresh_s", 600.0),
+            )
+            return cls(remote, **cls._options(settings))
         raw: str | None = None
         if settings.auth_jwks is not None:
             raw = settings.auth_jwks.get_secret_value()
@@ -126,37 +252,55 @@ class TokenVerifier:
             raw = json.dumps(jwks_of_certificate(settings.auth_signing_cert))
         if not raw:
             raise AuthNotConfigured(
-                "set AUTH_JWKS, AUTH_JWKS_FILE or AUTH_SIGNING_CERT to the token signing keys"
+                "set AUTH_JWKS_URL, AUTH_OIDC_DISCOVERY_URL, AUTH_JWKS, AUTH_JWKS_FILE or "
+                "AUTH_SIGNING_CERT to the token signing keys"
             )
         try:
             jwks = json.loads(raw)
         except ValueError:
             raise AuthNotConfigured("AUTH_JWKS is not JSON") from None
-        return cls(
-            jwks,
-            issuer=settings.auth_issuer,
-            audience=settings.auth_audience,
-            leeway_s=settings.auth_leeway_s,
-        )
+        return cls(jwks, **cls._options(settings))
 
-    def _key_for(self, token: str) -> jwt.PyJWK:
+    @staticmethod
+    def _options(settings: Any) -> dict[str, Any]:
+        return {
+            "issuer": settings.auth_issuer,
+            "audience": settings.auth_audience,
+            "leeway_s": settings.auth_leeway_s,
+            "tenant_claim": getattr(settings, "auth_tenant_claim", "tenant"),
+            "roles_claim": getattr(settings, "auth_roles_claim", "roles"),
+            "max_lifetime_s": getattr(settings, "auth_max_token_lifetime_s", 24 * 3600),
+        }
+
+    @property
+    def _keys(self) -> list[jwt.PyJWK]:
+        return self.remote.keys if self.remote else self._static
+
+    def _key_for(self, token: str) -> jwt.PyJWK | None:
+        """The key the token names; None when it names one we do not know (yet)."""
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError:
             raise InvalidToken("the bearer token is malformed") from None
         kid = header.get("kid")
+        keys = self._keys
         if kid is not None:
-            key = self._by_kid.get(kid)
-        elif len(self._keys) == 1:
-            key = self._keys[0]
-        else:
-            key = None
-        if key is None:
-            raise InvalidToken("the bearer token is signed with an unknown key")
-        return key
+            return next((k for k in keys if k.key_id == kid), None)
+        return keys[0] if len(keys) == 1 else None
+
+    async def authenticate(self, token: str) -> Principal:
+        """``verify``, fetching the identity provider's keys first when they are stale or the
+        token names a key id not yet known (the provider rotated its keys)."""
+        if self.remote is not None:
+            await self.remote.refresh()
+            if self._key_for(token) is None:
+                await self.remote.refresh(unknown_kid=True)
+        return self.verify(token)
 
     def verify(self, token: str) -> Principal:
         key = self._key_for(token)
+        if key is None:
+            raise InvalidToken("the bearer token is signed with an unknown key")
         try:
             claims = jwt.decode(
                 token,
@@ -171,8 +315,16 @@ class TokenVerifier:
             raise InvalidToken("the bearer token has expired") from None
         except jwt.PyJWTError:
             raise InvalidToken("the bearer token is not valid") from None
-        tenant = claims.get("tenant")
-        raw_roles = claims.get("roles")
+        issued = claims.get("iat") if isinstance(claims.get("iat"), int | float) else time.time()
+        if claims["exp"] - issued > self.max_lifetime_s + self.leeway_s:
+            raise InvalidToken(
+                f"the bearer token lives longer than {self.max_lifetime_s:.0f} s "
+                "(AUTH_MAX_TOKEN_LIFETIME_S)"
+            )
+        tenant = _claim(claims, self.tenant_claim)
+        raw_roles = _claim(claims, self.roles_claim)
+        if isinstance(raw_roles, str):
+            raw_roles = raw_roles.split()  # a space-separated claim, like OAuth's scope
         if not isinstance(tenant, str) or not tenant or not isinstance(raw_roles, list):
             raise InvalidToken("the bearer token names no tenant or roles")
         roles = frozenset(Role(r) for r in raw_roles if r in Role._value2member_map_)
@@ -209,9 +361,17 @@ async def authenticated(
         )
     verifier: TokenVerifier = request.app.state.token_verifier
     try:
-        return verifier.verify(credentials.credentials)
+        return await verifier.authenticate(credentials.credentials)
     except InvalidToken as exc:
         raise _unauthorized(f"{str(exc).capitalize()}.") from None
+    except KeysUnavailable:
+        raise Problem(
+            503,
+            "identity-provider-unavailable",
+            "Identity provider unavailable",
+            "The token signing keys cannot be fetched; try again shortly.",
+            headers={"Retry-After": "5"},
+        ) from None
 
 
 async def staff_only(principal: Annotated[Principal, Depends(authenticated)]) -> Principal:

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import logging
 import socket
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+import asyncpg
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
@@ -120,3 +122,15 @@ def make_engine(
         timeouts.keep_alive(dbapi_connection.driver_connection)
 
     return engine
+
+
+def raw_connector(url: str, timeouts: DbTimeouts) -> Callable[[], Awaitable[asyncpg.Connection]]:
+    """Opens a plain asyncpg connection outside the pool (the relay's, a LISTEN), with the
+    same timeouts and keepalives as the engine's."""
+
+    async def connect() -> asyncpg.Connection:
+        conn = await asyncpg.connect(asyncpg_dsn(url), **timeouts.asyncpg_kwargs())
+        timeouts.keep_alive(conn)
+        return conn
+
+    return connect

@@ -1,5 +1,8 @@
 """Input types shared by every API.
 
+Emails and phone numbers are checked for what they are, not by a pattern: ``Email`` by
+``email-validator`` and ``Phone`` by ``phonenumbers`` (normalised to E.164).
+
 Pydantic's lax mode reads a date from a number (seconds since 1970) and from a datetime string;
 an API that promises ``format: date`` takes exactly ``YYYY-MM-DD`` and refuses the rest with a
 clear 422.
@@ -11,7 +14,9 @@ import re
 from datetime import date, datetime
 from typing import Annotated, Any
 
-from pydantic import BeforeValidator
+import email_validator
+import phonenumbers
+from pydantic import AfterValidator, BeforeValidator, Field
 
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
@@ -25,3 +30,31 @@ def _iso_date(value: Any) -> Any:
 
 
 IsoDate = Annotated[date, BeforeValidator(_iso_date)]
+
+
+def _email(value: str) -> str:
+    """An email address as RFC 5321/5322 and IDNA allow it (``email-validator``, no DNS
+    lookup), normalised (the domain lowercased and IDNA-encoded). The message never repeats
+    the address."""
+    try:
+        return str(email_validator.validate_email(value, check_deliverability=False).normalized)
+    except email_validator.EmailNotValidError:
+        raise ValueError("not a valid email address") from None
+
+
+def _phone(value: str) -> str:
+    """A phone number in international form (``+`` and the country code), normalised to E.164
+    (``+351912345678``); refused unless ``phonenumbers`` knows it as a possible, valid number."""
+    try:
+        number = phonenumbers.parse(value, None)
+    except phonenumbers.NumberParseException:
+        raise ValueError(
+            "a phone number is written in international form: +<country><number>"
+        ) from None
+    if not phonenumbers.is_valid_number(number):
+        raise ValueError("not a valid phone number")
+    return str(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164))
+
+
+Email = Annotated[str, Field(min_length=3, max_length=254), AfterValidator(_email)]
+Phone = Annotated[str, Field(min_length=6, max_length=32), AfterValidator(_phone)]

@@ -11,7 +11,6 @@ from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
-import asyncpg
 from fastapi import APIRouter, FastAPI
 from prometheus_client import Gauge
 from sqlalchemy import MetaData, Table, text
@@ -26,7 +25,7 @@ from messaging.outbox import Outbox
 from messaging.relay import OutboxRelay, RelayConfig
 from messaging.runner import ConsumerRunner, RetryPolicy, Subscription
 from service_kit import logs, telemetry
-from service_kit.db import asyncpg_dsn, make_engine, redact
+from service_kit.db import make_engine, raw_connector, redact
 from service_kit.ops import ops_server
 from service_kit.settings import ServiceSettings
 from service_kit.web import create_app
@@ -64,6 +63,9 @@ class ServiceDefinition:
     # The API needs bearer tokens (service_kit.auth); the web process refuses to start without
     # signing keys configured.
     authenticated_api: bool = False
+    # Its write routes that carry service_kit.ratelimit.RATE_LIMITED are counted (its
+    # migrations add the table).
+    rate_limited_api: bool = False
 
     def wire(self, settings: ServiceSettings | None = None, process: str = "web") -> Wiring:
         """``process``: the role (web, worker, relay) this process plays, for its spans."""
@@ -93,21 +95,13 @@ class ServiceDefinition:
             settings=wiring.settings,
             routers=self.routers(wiring),
             authenticate=self.authenticated_api,
+            rate_limited=self.rate_limited_api,
         )
 
     def relay(self, wiring: Wiring) -> OutboxRelay:
         s = wiring.settings
-        timeouts = s.db_timeouts
-
-        async def connect() -> asyncpg.Connection:
-            conn = await asyncpg.connect(
-                asyncpg_dsn(s.database_url.get_secret_value()), **timeouts.asyncpg_kwargs()
-            )
-            timeouts.keep_alive(conn)
-            return conn
-
         return OutboxRelay(
-            connect=connect,
+            connect=raw_connector(s.database_url.get_secret_value(), s.db_timeouts),
             producer_factory=lambda: reliable_producer(
                 s.kafka_bootstrap_servers, f"{self.name}-relay"
             ),

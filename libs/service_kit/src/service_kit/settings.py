@@ -14,6 +14,7 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from contracts.topics import max_retention_ms
+from service_kit.clients import parse_networks
 from service_kit.db import DbTimeouts
 
 _LOOPBACK = {"127.0.0.1", "localhost", "::1"}
@@ -34,6 +35,16 @@ class ServiceSettings(BaseSettings):
     allow_public_bind: bool = False
     # Worker and standalone relay: /healthz, /readyz and /metrics on this port (0: off).
     ops_port: int = Field(default=0, ge=0, le=65535)
+    # The proxies in front (the ingress controller, a load balancer), as CIDRs: only they are
+    # believed about the client's address (X-Forwarded-For).
+    trusted_proxies: str = Field(default="", validation_alias="TRUSTED_PROXIES")
+    # Writes a minute on the public write paths (a service that has them): per guest token and
+    # per client address, counted in the database across replicas; 0 turns one off.
+    rate_limit_guest_per_min: int = Field(default=60, ge=0)
+    rate_limit_address_per_min: int = Field(default=600, ge=0)
+    # The largest request body accepted (413 past it, before the body is read or the caller
+    # authenticated).
+    max_body_bytes: int = Field(default=256 * 1024, ge=1024, le=16 * 1024 * 1024)
     log_level: str = "INFO"
     log_json: bool = True
     db_pool_size: int = Field(default=10, ge=1, le=200)
@@ -61,6 +72,22 @@ class ServiceSettings(BaseSettings):
     # settings meant for development only (test payment methods, ...) at start-up.
     profile: Literal["development", "production"] = Field(
         default="production", validation_alias="PLATFORM_PROFILE"
+    )
+    # The identity provider's keys, fetched and refreshed (rotation): its JWKS URL, or its
+    # OpenID Connect discovery document; else static keys (AUTH_JWKS, _FILE, AUTH_SIGNING_CERT).
+    auth_jwks_url: str | None = Field(default=None, validation_alias="AUTH_JWKS_URL")
+    auth_oidc_discovery_url: str | None = Field(
+        default=None, validation_alias="AUTH_OIDC_DISCOVERY_URL"
+    )
+    auth_jwks_refresh_s: float = Field(
+        default=600, ge=30, le=86400, validation_alias="AUTH_JWKS_REFRESH_S"
+    )
+    # Where the tenant and the roles are in the token (a dotted path for a nested claim, e.g.
+    # Keycloak's realm_access.roles), and the longest lifetime (exp - iat) accepted.
+    auth_tenant_claim: str = Field(default="tenant", validation_alias="AUTH_TENANT_CLAIM")
+    auth_roles_claim: str = Field(default="roles", validation_alias="AUTH_ROLES_CLAIM")
+    auth_max_token_lifetime_s: float = Field(
+        default=24 * 3600, ge=60, le=30 * 86400, validation_alias="AUTH_MAX_TOKEN_LIFETIME_S"
     )
     auth_jwks: SecretStr | None = Field(default=None, validation_alias="AUTH_JWKS")
     auth_jwks_file: str | None = Field(default=None, validation_alias="AUTH_JWKS_FILE")
@@ -94,6 +121,10 @@ class ServiceSettings(BaseSettings):
         return ",".join(hosts)
 
     def model_post_init(self, __context: object) -> None:
+        try:
+            parse_networks(self.trusted_proxies)
+        except ValueError:
+            raise ValueError("TRUSTED_PROXIES must be CIDRs, comma-separated") from None
         longest_s = max_retention_ms() / 1000
         if self.inbox_retention_s <= longest_s:
             raise ValueError(

@@ -16,7 +16,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from messaging import logcontext, tracing
 from service_kit import problems
 from service_kit.auth import TokenVerifier
+from service_kit.clients import parse_networks
 from service_kit.health import dependency_checks
+from service_kit.ratelimit import RateLimiter
 from service_kit.settings import ServiceSettings
 
 REQUESTS = Counter("http_requests_total", "HTTP requests", ["service", "method", "route", "status"])
@@ -33,13 +35,28 @@ _NUL = problems.Problem(
 )
 
 
+def _too_large(limit: int) -> problems.Problem:
+    return problems.Problem(
+        413,
+        "body-too-large",
+        "Request body too large",
+        f"A request body may have at most {limit} bytes.",
+    )
+
+
 class RejectNul:
     """No text reaches the database with U+0000 in it (Postgres cannot store it, and the query
     would fail as a 500): a path, query or JSON body that carries one is a 422 problem before
-    any route runs. A body is read whole first (API bodies are small) and handed on as it was."""
+    any route runs. A body is read whole first (API bodies are small) and handed on as it was.
 
-    def __init__(self, app: ASGIApp) -> None:
+    Bodies are capped at ``max_body_bytes`` (``<SERVICE>_MAX_BODY_BYTES``), before anything
+    else runs (authentication included): a declared Content-Length past it is refused with 413
+    unread, and a body streamed without one is refused as soon as it passes the cap, so no
+    more than the cap is ever held in memory."""
+
+    def __init__(self, app: ASGIApp, max_body_bytes: int = 256 * 1024) -> None:
         self.app = app
+        self.max_body_bytes = max_body_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -49,12 +66,22 @@ class RejectNul:
         if b"%00" in query or b"\x00" in query or "\x00" in scope["path"]:
             await self._refuse(scope, receive, send)
             return
+        declared = dict(scope.get("headers") or ()).get(b"content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > self.max_body_bytes):
+            await self._refuse(scope, receive, send, _too_large(self.max_body_bytes))
+            return
         chunks: list[bytes] = []
+        size = 0
         while True:
             message = await receive()
             if message["type"] != "http.request":  # the client went away
                 return
-            chunks.append(message.get("body", b""))
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_body_bytes:
+                await self._refuse(scope, receive, send, _too_large(self.max_body_bytes))
+                return
+            chunks.append(chunk)
             if not message.get("more_body", False):
                 break
         body = b"".join(chunks)
@@ -73,8 +100,10 @@ class RejectNul:
         await self.app(scope, replay, send)
 
     @staticmethod
-    async def _refuse(scope: Scope, receive: Receive, send: Send) -> None:
-        await problems.problem_response(_NUL, Request(scope))(scope, receive, send)
+    async def _refuse(
+        scope: Scope, receive: Receive, send: Send, problem: problems.Problem = _NUL
+    ) -> None:
+        await problems.problem_response(problem, Request(scope))(scope, receive, send)
 
 
 def create_app(
@@ -85,6 +114,7 @@ def create_app(
     settings: ServiceSettings,
     routers: list[APIRouter],
     authenticate: bool = False,
+    rate_limited: bool = False,
 ) -> FastAPI:
     """``authenticate``: the routers use ``service_kit.auth``; the signing keys must be
     configured, or the app refuses to start (never an open API by accident)."""
@@ -98,9 +128,14 @@ def create_app(
         title=title, version="1.0.0", lifespan=lifespan, openapi_url="/api/v1/openapi.json"
     )
     problems.install(app)
-    app.add_middleware(RejectNul)
+    app.add_middleware(RejectNul, max_body_bytes=settings.max_body_bytes)
+    app.state.trusted_proxies = parse_networks(settings.trusted_proxies)
     if authenticate:
         app.state.token_verifier = TokenVerifier.from_settings(settings)
+    if rate_limited:  # the service's migrations made service_kit.ratelimit's table
+        app.state.rate_limiter = RateLimiter(
+            engine, settings.rate_limit_guest_per_min, settings.rate_limit_address_per_min
+        )
 
     @app.middleware("http")
     async def trace_and_measure(

@@ -110,6 +110,7 @@ SERVICE = ServiceDefinition(
     outbox_table=tables.outbox,
     inbox_table=tables.inbox,
     authenticated_api=True,
+    rate_limited_api=True,
     routers=_routers,
     subscriptions=_subscriptions,
     background=_background,

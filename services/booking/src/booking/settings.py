@@ -27,10 +27,16 @@ class BookingSettings(ServiceSettings):
     deadline_scan_interval_s: float = Field(default=1.0, gt=0, le=60)
     idempotency_ttl_s: float = Field(default=24 * 3600, ge=60)
     max_prefer_wait_s: float = Field(default=30.0, ge=0, le=120)
+    # How many requests of one web process may wait (Prefer: wait) at once; more answer at once.
+    max_prefer_waiters: int = Field(default=200, ge=1, le=10_000)
     # An unpaid booking (bank transfer, 3-D Secure) expires this long after it was made.
     payment_deadline_s: float = Field(default=30 * 60, ge=1, le=7 * 24 * 3600)
     # How long a waitlist offer (and the hold behind it) stays open.
     waitlist_offer_s: float = Field(default=24 * 3600, ge=10, le=7 * 24 * 3600)
+    # Per guest (staff are not limited): unpaid bookings (bank transfers not yet paid, each
+    # holding capacity until its deadline) and waiting waitlist entries.
+    guest_max_unpaid_bookings: int = Field(default=3, ge=1, le=1000)
+    guest_max_waitlist_entries: int = Field(default=10, ge=1, le=1000)
 
     @property
     def claim_hold_s(self) -> int:

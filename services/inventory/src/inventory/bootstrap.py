@@ -51,6 +51,7 @@ SERVICE = ServiceDefinition(
     name="inventory",
     title="Inventory service",
     authenticated_api=True,
+    rate_limited_api=True,
     settings_factory=InventorySettings,  # type: ignore[arg-type]
     metadata=tables.metadata,
     outbox_table=tables.outbox,

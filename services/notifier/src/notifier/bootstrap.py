@@ -7,8 +7,9 @@ from collections.abc import Awaitable, Callable
 from contracts.booking import BookingEvent, WaitlistEvent
 from contracts.registry import REGISTRY
 from contracts.topics import BOOKING_EVENTS
+from messaging.jobs import periodic
 from messaging.runner import Handler, Subscription
-from notifier.adapters import tables
+from notifier.adapters import sealing, tables
 from notifier.adapters.http import webhook_client
 from notifier.adapters.smtp import SmtpMailer
 from notifier.api import routes, webhooks
@@ -43,7 +44,19 @@ def _background(wiring: Wiring) -> list[Callable[[], Awaitable[None]]]:
         SmtpMailer(settings),
         webhook_client(settings.allowed_networks, settings.webhook_timeout_s),
     )
-    return [job(dispatcher, settings.dispatch_interval_s)]
+    box = settings.secret_box
+    engine = wiring.engine
+
+    async def reseal_tick() -> bool:
+        await sealing.reseal(engine, box)
+        return False
+
+    # Secrets from before sealing, or sealed under a key that was rotated out, are sealed
+    # under the current key soon after start and then every ten minutes.
+    return [
+        job(dispatcher, settings.dispatch_interval_s),
+        periodic("webhook-secret-reseal", 600.0, reseal_tick),
+    ]
 
 
 SERVICE = ServiceDefinition(

@@ -90,6 +90,7 @@ class Dispatcher:
         self.settings = settings
         self.mailer = mailer
         self.http = http
+        self.box = settings.secret_box
         self._lease_s = max(settings.webhook_timeout_s, settings.smtp_timeout_s) + LEASE_MARGIN_S
         self._slots = asyncio.Semaphore(settings.dispatch_concurrency)
 
@@ -155,11 +156,12 @@ class Dispatcher:
         if endpoint is None or endpoint.status != "active":
             return Outcome(ok=False, error="endpoint disabled", permanent=True)
         now = datetime.now(UTC)
-        secrets = [endpoint.secret]
+        box = self.box
+        secrets = [box.open(endpoint.secret)]
         if endpoint.previous_secret and (
             endpoint.previous_secret_expires_at is None or endpoint.previous_secret_expires_at > now
         ):
-            secrets.append(endpoint.previous_secret)
+            secrets.append(box.open(endpoint.previous_secret))
         body = row.payload["body"].encode()
         headers = webhooks.headers(secrets, webhooks.webhook_id(row.id), int(now.timestamp()), body)
         try:

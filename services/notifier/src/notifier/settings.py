@@ -6,7 +6,11 @@ from typing import ClassVar, Literal
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
 
+from notifier.adapters.sealing import SecretBox
 from service_kit.settings import ServiceSettings
+
+# Seals webhook secrets when no key is set, in development only: it is public (it is here).
+DEVELOPMENT_KEY = "ZGV2ZWxvcG1lbnQtb25seS1ub3QtYS1zZWNyZXQtISE="
 
 # Standard Webhooks' suggested schedule after the first attempt: 5 s, 5 min, 30 min, 2 h, 5 h,
 # 10 h, 10 h (about a day and a half in all), then the delivery has failed.
@@ -46,6 +50,10 @@ class NotifierSettings(ServiceSettings):
     # Networks a webhook may target although they are not public (loopback, RFC 1918, ...).
     # Empty by default: private and loopback targets are refused (no SSRF into the cluster).
     webhook_allowed_networks: str = ""
+    # Keys that seal webhook secrets at rest (Fernet, comma-separated; the first seals, any
+    # opens: rotate by putting a new key first). Required under PLATFORM_PROFILE=production;
+    # in development a fixed, public key is used when none is given.
+    secrets_keys: SecretStr | None = None
     # An old secret keeps signing beside the new one this long after a rotation.
     webhook_rotation_grace_s: float = Field(default=24 * 3600, ge=0)
     webhook_max_retry_after_s: float = Field(default=24 * 3600, gt=0)
@@ -69,6 +77,20 @@ class NotifierSettings(ServiceSettings):
             if item.strip():
                 ipaddress.ip_network(item.strip(), strict=False)
         return value
+
+    def model_post_init(self, __context: object) -> None:
+        super().model_post_init(__context)
+        if self.secrets_keys is None and self.profile == "production":
+            raise ValueError(
+                "NOTIFIER_SECRETS_KEYS is required under PLATFORM_PROFILE=production: the key "
+                "that seals webhook secrets at rest"
+            )
+        self.secret_box  # noqa: B018  # a malformed key is refused at start-up
+
+    @property
+    def secret_box(self) -> SecretBox:
+        keys = self.secrets_keys.get_secret_value() if self.secrets_keys else DEVELOPMENT_KEY
+        return SecretBox.of(keys)
 
     @property
     def schedule(self) -> tuple[float, ...]:

@@ -47,6 +47,7 @@ from contracts.payment import VerifyPayment
 from service_kit.auth import Admin, Caller, Principal, Staff
 from service_kit.clock import db_now
 from service_kit.problems import Problem
+from service_kit.ratelimit import RATE_LIMITED
 from service_kit.runtime import Wiring
 
 S = BookingStatus
@@ -121,6 +122,7 @@ def router(wiring: Wiring) -> APIRouter:
         "/bookings/{booking_id}/cancel",
         response_model=BookingPublic,
         responses={409: {}, 412: {}, 422: {}},
+        dependencies=[RATE_LIMITED],
     )
     async def cancel(
         booking_id: str,

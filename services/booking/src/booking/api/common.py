@@ -21,6 +21,7 @@ from booking.api.schemas import BookingPublic
 from booking.domain.booking import IllegalTransition
 from contracts.base import Money
 from service_kit.auth import Principal
+from service_kit.clients import client_of
 from service_kit.ids import canonical_uuid
 from service_kit.problems import Problem
 
@@ -49,7 +50,7 @@ def actor_of(request: Request, who: Principal) -> Actor:
     return Actor(
         subject=who.subject,
         roles=",".join(sorted(who.roles)),
-        ip=request.client.host if request.client else None,
+        ip=client_of(request),
         user_agent=(request.headers.get("user-agent") or "")[:500] or None,
     )
 

@@ -37,6 +37,7 @@ from booking.settings import BookingSettings
 from service_kit.auth import BearerToken, Caller
 from service_kit.clock import db_now
 from service_kit.problems import Problem
+from service_kit.ratelimit import RATE_LIMITED
 from service_kit.runtime import Wiring
 
 
@@ -57,6 +58,7 @@ def router(wiring: Wiring, places: Places) -> APIRouter:
         status_code=202,
         response_model=BookingPublic,
         responses={409: {}, 412: {}, 422: {}, 428: {}},
+        dependencies=[RATE_LIMITED],
     )
     async def modify_booking(
         booking_id: str,

@@ -25,6 +25,24 @@ from booking.settings import BookingSettings
 from messaging.outbox import Outbox
 from service_kit.auth import Principal
 from service_kit.clock import db_now
+from service_kit.quotas import GuestQuota
+
+BANK_TRANSFER = "bank_transfer"
+
+
+def unpaid_quota(settings: BookingSettings) -> GuestQuota:
+    """Bank-transfer bookings a guest has not paid yet (each holds capacity until its
+    deadline): at most BOOKING_GUEST_MAX_UNPAID_BOOKINGS (409 unpaid-booking-quota-exceeded)."""
+    return GuestQuota(
+        name="unpaid-booking",
+        limit=settings.guest_max_unpaid_bookings,
+        count_sql=(
+            "SELECT count(*) FROM bookings WHERE tenant_id = :tenant AND guest_id = :guest "
+            "AND payment_method = 'bank_transfer' AND status IN ('pending', 'awaiting_payment')"
+        ),
+        what="unpaid bank-transfer bookings",
+        remedy="Pay one, or cancel one, first.",
+    )
 
 
 @dataclass(frozen=True)
@@ -44,6 +62,8 @@ class Opening:
         place: dict[str, Any],
         when: dict[str, Any],
     ) -> Row[Any]:
+        if body.payment_method == BANK_TRANSFER:
+            await unpaid_quota(self.settings).enforce(conn, who, guest_id)
         booking_id = str(uuid.uuid4())
         now = await db_now(conn)
         party = body.party.model_dump(mode="json")

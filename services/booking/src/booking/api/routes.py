@@ -4,9 +4,7 @@ Status actions live in ``booking.api.actions``."""
 
 from __future__ import annotations
 
-import asyncio
 import re
-import time
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request, Response
@@ -39,11 +37,14 @@ from booking.api.schemas import (
     StatusChange,
     TimelineEntry,
 )
+from booking.api.waiting import StatusWaiters
 from booking.domain.booking import IMMUTABLE, SETTLED, WAIT_ENDS, BookingStatus
 from booking.settings import BookingSettings
 from service_kit.auth import BearerToken, Caller, Principal, Staff
+from service_kit.db import raw_connector
 from service_kit.fields import IsoDate
 from service_kit.problems import Problem
+from service_kit.ratelimit import RATE_LIMITED
 from service_kit.runtime import Wiring
 
 _PREFER_WAIT = re.compile(r"(?:^|[,;\s])wait=(\d+)")
@@ -86,6 +87,7 @@ def router(wiring: Wiring, places: Places) -> APIRouter:
         status_code=202,
         response_model=BookingPublic,
         responses={201: {"model": BookingPublic}, 409: {}, 422: {}, 503: {}},
+        dependencies=[RATE_LIMITED],
     )
     async def create_booking(
         body: BookingCreate,
@@ -150,19 +152,21 @@ def router(wiring: Wiring, places: Places) -> APIRouter:
             headers={**location, "ETag": etag(result.body["version"])},
         )
 
+    waiters = StatusWaiters(
+        raw_connector(settings.database_url.get_secret_value(), settings.db_timeouts),
+        settings.max_prefer_waiters,
+    )
+
     async def wait_for_answer(booking_id: str, wait_s: float) -> BookingPublic | None:
-        deadline = time.monotonic() + wait_s
-        delay = 0.02
-        current = None
-        while time.monotonic() < deadline:
+        async def look() -> BookingPublic | None:
             async with engine.connect() as conn:
                 row = await repository.load(conn, booking_id)
-            current = public(row) if row else None
-            if current is not None and current.status in WAIT_ENDS:
-                return current
-            await asyncio.sleep(delay)
-            delay = min(delay * 1.5, 0.25)
-        return current
+            return public(row) if row else None
+
+        answer: BookingPublic | None = await waiters.wait(
+            booking_id, wait_s, look, lambda b: b is not None and b.status in WAIT_ENDS
+        )
+        return answer
 
     @api.get("/bookings/{booking_id}", response_model=BookingPublic)
     async def get_booking(booking_id: str, who: Caller, response: Response) -> BookingPublic:
@@ -256,6 +260,7 @@ def router(wiring: Wiring, places: Places) -> APIRouter:
         "/bookings/{booking_id}",
         response_model=BookingPublic,
         responses={409: {}, 412: {}, 428: {}},
+        dependencies=[RATE_LIMITED],
     )
     async def update_booking(
         booking_id: str,

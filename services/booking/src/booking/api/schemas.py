@@ -8,11 +8,9 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from contracts.base import Money
-from service_kit.fields import IsoDate
+from service_kit.fields import Email, IsoDate, Phone
 
 MAX_NIGHTS = 365
-PHONE = r"^\+?[0-9][0-9 ().-]{4,30}$"
-EMAIL = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 # A BCP 47 language tag as mail clients send them: 'en', 'pt-PT', 'zh-Hant-TW'.
 LOCALE = r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8}){0,3}$"
 NOTE = Field(default=None, max_length=2000)
@@ -57,8 +55,8 @@ class GuestIn(BaseModel):
         "token and cannot be set.",
     )
     name: str = Field(min_length=1, max_length=200)
-    email: str = Field(max_length=254, pattern=EMAIL)
-    phone: str = Field(min_length=6, max_length=32, pattern=PHONE)
+    email: Email
+    phone: Phone = Field(description="International form (+<country><number>), kept as E.164.")
     locale: str | None = Field(
         default=None,
         max_length=35,
@@ -108,8 +106,8 @@ class GuestPatch(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     name: str | None = Field(default=None, min_length=1, max_length=200)
-    email: str | None = Field(default=None, max_length=254, pattern=EMAIL)
-    phone: str | None = Field(default=None, min_length=6, max_length=32, pattern=PHONE)
+    email: Email | None = None
+    phone: Phone | None = None
     locale: str | None = Field(default=None, max_length=35, pattern=LOCALE)
 
 

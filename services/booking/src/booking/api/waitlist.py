@@ -31,6 +31,8 @@ from service_kit.auth import BearerToken, Caller, Principal
 from service_kit.clock import db_now
 from service_kit.ids import canonical_uuid
 from service_kit.problems import Problem
+from service_kit.quotas import GuestQuota
+from service_kit.ratelimit import RATE_LIMITED
 from service_kit.runtime import Wiring
 
 WaitlistStatus = Literal["waiting", "offered", "accepted", "expired", "cancelled"]
@@ -54,6 +56,21 @@ async def _visible(
     return row
 
 
+def entry_quota(settings: BookingSettings) -> GuestQuota:
+    """Waiting entries per guest: at most BOOKING_GUEST_MAX_WAITLIST_ENTRIES (409
+    waitlist-entry-quota-exceeded)."""
+    return GuestQuota(
+        name="waitlist-entry",
+        limit=settings.guest_max_waitlist_entries,
+        count_sql=(
+            "SELECT count(*) FROM waitlist_entries WHERE tenant_id = :tenant "
+            "AND guest_id = :guest AND status IN ('waiting', 'offered')"
+        ),
+        what="waitlist entries",
+        remedy="Leave one first.",
+    )
+
+
 def router(wiring: Wiring, places: Places) -> APIRouter:
     api = APIRouter(prefix="/api/v1", tags=["waitlist"])
     engine = wiring.engine
@@ -62,7 +79,12 @@ def router(wiring: Wiring, places: Places) -> APIRouter:
     assert isinstance(settings, BookingSettings)
     opening = Opening(outbox, settings, settings.timing)
 
-    @api.post("/waitlist", status_code=201, response_model=WaitlistEntryPublic)
+    @api.post(
+        "/waitlist",
+        status_code=201,
+        response_model=WaitlistEntryPublic,
+        dependencies=[RATE_LIMITED],
+    )
     async def join(
         body: WaitlistJoin, who: Caller, bearer: BearerToken, response: Response
     ) -> WaitlistEntryPublic:
@@ -79,12 +101,14 @@ def router(wiring: Wiring, places: Places) -> APIRouter:
             body.check_out,
             bearer.credentials if bearer else None,
         )
+        guest_id = (body.contact.id or who.subject) if who.is_staff else who.subject
         async with engine.begin() as conn:
+            await entry_quota(settings).enforce(conn, who, guest_id)
             row = await waitlist.insert(
                 conn,
                 {
                     "tenant_id": who.tenant,
-                    "guest_id": (body.contact.id or who.subject) if who.is_staff else who.subject,
+                    "guest_id": guest_id,
                     "resource_id": body.resource_id,
                     "slot_id": body.slot_id,
                     "check_in": when["check_in"],
@@ -130,7 +154,11 @@ def router(wiring: Wiring, places: Places) -> APIRouter:
         async with engine.connect() as conn:
             return _public(await _visible(conn, entry_id, who))
 
-    @api.post("/waitlist/{entry_id}/cancel", response_model=WaitlistEntryPublic)
+    @api.post(
+        "/waitlist/{entry_id}/cancel",
+        response_model=WaitlistEntryPublic,
+        dependencies=[RATE_LIMITED],
+    )
     async def cancel_entry(entry_id: str, who: Caller) -> WaitlistEntryPublic:
         """Stop waiting; an open offer is given up and its hold released for the next entry."""
         async with engine.begin() as conn:
@@ -152,6 +180,7 @@ def router(wiring: Wiring, places: Places) -> APIRouter:
         status_code=202,
         response_model=BookingPublic,
         responses={409: {}},
+        dependencies=[RATE_LIMITED],
     )
     async def accept_offer(
         entry_id: str,

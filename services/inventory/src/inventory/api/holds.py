@@ -25,6 +25,8 @@ from inventory.settings import InventorySettings
 from service_kit.auth import Caller, Principal
 from service_kit.clock import db_now
 from service_kit.problems import Problem, uuid_or
+from service_kit.quotas import GuestQuota
+from service_kit.ratelimit import RATE_LIMITED
 from service_kit.runtime import Wiring
 
 
@@ -135,21 +137,54 @@ async def visible_claim(
     return claim
 
 
+def guest_ttl(settings: InventorySettings, who: Principal, asked: int | None) -> timedelta:
+    """A hold's time: what was asked, else the default; a guest's at most
+    INVENTORY_GUEST_HOLD_MAX_TTL_S (15 min) at a time (422 past it)."""
+    cap = settings.guest_hold_max_ttl_s
+    if who.is_staff:
+        return timedelta(seconds=asked or settings.hold_ttl_s)
+    if asked is not None and asked > cap:
+        raise Problem(
+            422,
+            "hold-too-long",
+            "Hold too long",
+            f"A guest holds for at most {cap:.0f} seconds at a time.",
+            limit_seconds=int(cap),
+        )
+    return timedelta(seconds=asked or min(settings.hold_ttl_s, cap))
+
+
+def hold_quota(settings: InventorySettings) -> GuestQuota:
+    """At most INVENTORY_GUEST_MAX_HOLDS live holds per guest (409 hold-quota-exceeded)."""
+    return GuestQuota(
+        name="hold",
+        limit=settings.guest_max_holds,
+        count_sql=(
+            "SELECT count(*) FROM reservations WHERE tenant_id = :tenant AND holder = :guest "
+            "AND booking_id IS NULL AND status = 'held' AND expires_at > now()"
+        ),
+        what="live holds",
+        remedy="Release one or book it.",
+    )
+
+
 def router(wiring: Wiring, ledger: Ledger) -> APIRouter:
     api = APIRouter(prefix="/api/v1", tags=["holds"])
     engine = wiring.engine
     settings = wiring.settings
     assert isinstance(settings, InventorySettings)
 
-    @api.post("/holds", status_code=201, response_model=HoldPublic)
+    @api.post("/holds", status_code=201, response_model=HoldPublic, dependencies=[RATE_LIMITED])
     async def create_hold(body: HoldCreate, response: Response, who: Caller) -> HoldPublic:
         """Hold one unit for the stay. 422 when the rules refuse it (every failed rule is
-        listed), 409 when the nights are full."""
-        ttl = timedelta(seconds=body.ttl_seconds or settings.hold_ttl_s)
+        listed) or a guest asks for more than 15 minutes, 409 when the nights are full or the
+        guest already holds their quota."""
+        ttl = guest_ttl(settings, who, body.ttl_seconds)
         party = body.party.size
         holder = holder_for(who, body.holder)
         try:
             async with engine.begin() as conn:
+                await hold_quota(settings).enforce(conn, who, holder)
                 claim = await ledger.claim(
                     conn,
                     resource_id=body.resource_id,
@@ -180,14 +215,32 @@ def router(wiring: Wiring, ledger: Ledger) -> APIRouter:
         async with engine.connect() as conn:
             return claim_public(await visible_claim(conn, hold_id, who, lock=False))
 
-    @api.post("/holds/{hold_id}/extend", response_model=HoldPublic)
+    @api.post("/holds/{hold_id}/extend", response_model=HoldPublic, dependencies=[RATE_LIMITED])
     async def extend_hold(hold_id: str, body: HoldExtend, who: Caller) -> HoldPublic:
-        """Keep a hold ``ttl_seconds`` more from now. 409 when it is no longer held."""
+        """Keep a hold ``ttl_seconds`` more from now. 409 when it is no longer held, or when a
+        guest's hold would outlive INVENTORY_GUEST_HOLD_MAX_LIFE_S (an hour) from when it was
+        made; 422 when a guest asks for more than 15 minutes at a time."""
+        ttl = guest_ttl(settings, who, body.ttl_seconds)
         async with engine.begin() as conn:
             claim = await visible_claim(conn, hold_id, who, lock=True)
-            until = await ledger.extend(
-                conn, claim, await db_now(conn), timedelta(seconds=body.ttl_seconds)
-            )
+            now = await db_now(conn)
+            if not who.is_staff:
+                made = (
+                    await conn.execute(
+                        text("SELECT created_at FROM reservations WHERE id = CAST(:id AS uuid)"),
+                        {"id": claim.id},
+                    )
+                ).scalar_one()
+                life = timedelta(seconds=settings.guest_hold_max_life_s)
+                if now + ttl > made + life:
+                    raise Problem(
+                        409,
+                        "hold-limit-reached",
+                        "The hold cannot be kept longer",
+                        f"A guest's hold lives at most {life.total_seconds():.0f} seconds: book "
+                        "it or let it go.",
+                    )
+            until = await ledger.extend(conn, claim, now, ttl)
             if until is None:
                 raise Problem(
                     409,
@@ -199,7 +252,7 @@ def router(wiring: Wiring, ledger: Ledger) -> APIRouter:
         assert fresh is not None
         return claim_public(fresh)
 
-    @api.delete("/holds/{hold_id}", status_code=204)
+    @api.delete("/holds/{hold_id}", status_code=204, dependencies=[RATE_LIMITED])
     async def delete_hold(hold_id: str, who: Caller) -> Response:
         """Release a hold. A hold already released or expired answers 204 too (idempotent);
         one that became a confirmed booking is 409 (cancel the booking instead)."""

@@ -13,7 +13,14 @@ from sqlalchemy import text
 
 from inventory.adapters.ledger import CLAIM_COLUMNS, Claim, Ledger, blackouts_for, load_resource
 from inventory.api.availability import PartyIn
-from inventory.api.holds import HoldPublic, claim_public, holder_for, refusal_problem
+from inventory.api.holds import (
+    HoldPublic,
+    claim_public,
+    guest_ttl,
+    hold_quota,
+    holder_for,
+    refusal_problem,
+)
 from inventory.domain.resources import (
     BookingMode,
     InventoryRuleBroken,
@@ -25,6 +32,7 @@ from inventory.settings import InventorySettings
 from service_kit.auth import Caller, Principal, Staff
 from service_kit.clock import db_now
 from service_kit.problems import Problem, uuid_or
+from service_kit.ratelimit import RATE_LIMITED
 from service_kit.runtime import Wiring
 
 
@@ -290,22 +298,30 @@ def router(wiring: Wiring, ledger: Ledger) -> APIRouter:
             affected = [claim_public(Claim(*c)) for c in claims]
         return Cancelled(slot=_slot_public(slot), affected_claims=affected)
 
-    @api.post("/slots/{slot_id}/holds", status_code=201, response_model=HoldPublic)
+    @api.post(
+        "/slots/{slot_id}/holds",
+        status_code=201,
+        response_model=HoldPublic,
+        dependencies=[RATE_LIMITED],
+    )
     async def hold_slot(
         slot_id: str, body: SlotHoldIn, response: Response, who: Caller
     ) -> HoldPublic:
-        """Hold seats of a slot for the party. 409 when fewer seats are left."""
+        """Hold seats of a slot for the party. 409 when fewer seats are left or the guest
+        already holds their quota; 422 when a guest asks for more than 15 minutes."""
         party = body.party.size
-        ttl = timedelta(seconds=body.ttl_seconds or settings.hold_ttl_s)
+        ttl = guest_ttl(settings, who, body.ttl_seconds)
+        holder = holder_for(who, body.holder)
         try:
             async with engine.begin() as conn:
+                await hold_quota(settings).enforce(conn, who, holder)
                 claim = await ledger.claim_slot(
                     conn,
                     slot_id=uuid_or(slot_id, slot_missing(slot_id)),
                     quantity=party,
                     now=await db_now(conn),
                     ttl=ttl,
-                    holder=holder_for(who, body.holder),
+                    holder=holder,
                     tenant=who.tenant,
                 )
         except SlotNotFound:

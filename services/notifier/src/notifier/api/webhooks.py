@@ -110,6 +110,7 @@ def router(wiring: Wiring) -> APIRouter:
     engine = wiring.engine
     settings = wiring.settings
     assert isinstance(settings, NotifierSettings)
+    box = settings.secret_box  # secrets are stored sealed, shown once in clear
 
     async def check_url(url: str) -> None:
         try:
@@ -154,7 +155,7 @@ def router(wiring: Wiring) -> APIRouter:
                         "url": body.url,
                         "d": body.description,
                         "types": sorted(set(body.event_types)),
-                        "secret": secret,
+                        "secret": box.seal(secret),
                         "by": who.subject,
                     },
                 )
@@ -203,7 +204,7 @@ def router(wiring: Wiring) -> APIRouter:
                         f"updated_at = now() WHERE id = CAST(:id AS uuid) RETURNING {COLUMNS}"
                     ),
                     {
-                        "secret": secret,
+                        "secret": box.seal(secret),
                         "grace": settings.webhook_rotation_grace_s,
                         "id": endpoint_id,
                     },
