@@ -3,6 +3,7 @@ tenant's ids answer exactly like ids that do not exist."""
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from datetime import date, timedelta
@@ -359,3 +360,79 @@ def test_one_tenant_cannot_price_another_tenants_bookings(
     none = _booked(platform, y_guest, unpriced, day)
     assert (none["status"], none["reason"]) == ("rejected", "pricing_failed"), none
     assert "no_rate_plan" in (none["reason_detail"] or ""), none
+
+
+async def test_a_price_command_without_a_tenant_is_never_priced_by_a_venue_plan(
+    platform: Platform, tenants: dict[str, As]
+) -> None:
+    """An orchestrator older than tenant-scoped commands (a rolling upgrade) sends PriceBooking
+    without a tenant: it is priced by a plan made for that very resource, never by another
+    tenant's plan for a venue of the same name."""
+    import asyncio
+    from datetime import UTC, datetime
+
+    from aiokafka import AIOKafkaProducer
+
+    from contracts.common import Party, StayPeriod
+    from contracts.pricing import PriceBooking
+    from contracts.topics import PRICING_COMMANDS
+    from messaging.envelope import Envelope
+    from tests.support.db import fetch
+
+    y_admin, x_admin = tenants["admin1"], tenants["staff2"]
+    venue = f"quay-{uuid.uuid4().hex[:6]}"
+    own_plan = _resource(y_admin, venue_id=venue)["id"]
+    venue_only = _resource(y_admin, venue_id=venue)["id"]
+    x_resource = _resource(x_admin, venue_id=venue)["id"]
+    with httpx.Client(base_url=platform.url("pricing") + "/api/v1", timeout=30) as http:
+        assert _plan(http, y_admin, "90.00", resource_id=own_plan).status_code == 201
+        assert _plan(http, x_admin, "1.00", resource_id=x_resource).status_code == 201
+        assert _plan(http, x_admin, "1.00", venue_id=venue).status_code == 201
+    producer = AIOKafkaProducer(bootstrap_servers=platform.bootstrap)
+    await producer.start()
+    booking_ids = {}
+    try:
+        for name, rid in (("own_plan", own_plan), ("venue_only", venue_only)):
+            booking_id = str(uuid.uuid4())
+            booking_ids[name] = booking_id
+            cmd = PriceBooking(
+                booking_id=booking_id,
+                step="price_booking",
+                resource_id=rid,
+                period=StayPeriod(check_in=START, check_out=START + timedelta(days=2)),
+                party=Party(adults=2),
+                venue_id=venue,
+            )
+            assert cmd.tenant_id is None
+            env = Envelope(
+                id=str(uuid.uuid4()),
+                source="/tests",
+                type=cmd.ce_type(),
+                time=datetime.now(UTC),
+                data=cmd.model_dump_json().encode(),
+                partitionkey=booking_id,
+            )
+            await producer.send_and_wait(
+                PRICING_COMMANDS.name, env.data, key=booking_id.encode(), headers=env.headers()
+            )
+    finally:
+        await producer.stop()
+
+    async def reply_of(booking_id: str) -> dict[str, Any]:
+        for _ in range(300):
+            rows = fetch(
+                platform.database_urls["pricing"],
+                "SELECT ce_type, payload FROM outbox WHERE key = $1",
+                booking_id,
+            )
+            if rows:
+                return {"type": rows[0]["ce_type"], **json.loads(rows[0]["payload"])}
+            await asyncio.sleep(0.1)
+        raise AssertionError(f"no reply for {booking_id}")
+
+    priced = await reply_of(booking_ids["own_plan"])
+    assert priced["type"].startswith("pricing.BookingPriced"), priced
+    assert Decimal(priced["total"]["amount"]) >= Decimal("180.00"), priced
+    refused = await reply_of(booking_ids["venue_only"])
+    assert refused["type"].startswith("pricing.BookingPricingFailed"), refused
+    assert refused["reason"] == "no_rate_plan", refused

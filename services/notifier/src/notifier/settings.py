@@ -6,7 +6,7 @@ from typing import ClassVar, Literal
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
 
-from notifier.adapters.sealing import SecretBox
+from notifier.adapters.sealing import SealingKeyError, SecretBox
 from service_kit.settings import ServiceSettings
 
 # Seals webhook secrets when no key is set, in development only: it is public (it is here).
@@ -78,19 +78,19 @@ class NotifierSettings(ServiceSettings):
                 ipaddress.ip_network(item.strip(), strict=False)
         return value
 
-    def model_post_init(self, __context: object) -> None:
-        super().model_post_init(__context)
-        if self.secrets_keys is None and self.profile == "production":
-            raise ValueError(
-                "NOTIFIER_SECRETS_KEYS is required under PLATFORM_PROFILE=production: the key "
-                "that seals webhook secrets at rest"
-            )
-        self.secret_box  # noqa: B018  # a malformed key is refused at start-up
-
     @property
     def secret_box(self) -> SecretBox:
-        keys = self.secrets_keys.get_secret_value() if self.secrets_keys else DEVELOPMENT_KEY
-        return SecretBox.of(keys)
+        """The keys that seal webhook secrets. The web and the worker ask for it as they are
+        wired, so a missing (under the production profile) or malformed key stops them at
+        start-up; the migrate job, which needs only the database, does not."""
+        if self.secrets_keys is None:
+            if self.profile == "production":
+                raise SealingKeyError(
+                    "NOTIFIER_SECRETS_KEYS is required under PLATFORM_PROFILE=production: the "
+                    "key that seals webhook secrets at rest"
+                )
+            return SecretBox.of(DEVELOPMENT_KEY)
+        return SecretBox.of(self.secrets_keys.get_secret_value())
 
     @property
     def schedule(self) -> tuple[float, ...]:

@@ -50,3 +50,19 @@ def test_standard_base64_keys_are_accepted() -> None:
     assert "+" in standard or "/" in standard
     box = SecretBox.of(standard)
     assert box.open(box.seal(SECRET)) == SECRET
+
+
+def test_the_key_is_required_to_run_but_not_to_migrate(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The chart's migrate job gets only the database URL: its settings must load. The web and
+    worker, which seal and open secrets, refuse to start without a key in production."""
+    from notifier.settings import NotifierSettings
+
+    for name in ("PLATFORM_PROFILE", "NOTIFIER_SECRETS_KEYS"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("NOTIFIER_DATABASE_URL", "postgresql://n@localhost/notifier")
+    settings = NotifierSettings()  # type: ignore[call-arg]
+    with pytest.raises(SealingKeyError, match="NOTIFIER_SECRETS_KEYS is required"):
+        settings.secret_box  # noqa: B018
+    monkeypatch.setenv("NOTIFIER_SECRETS_KEYS", new_key())
+    box = NotifierSettings().secret_box  # type: ignore[call-arg]
+    assert box.open(box.seal(SECRET)) == SECRET

@@ -23,16 +23,22 @@ PLAN_COLUMNS = (
 
 
 async def plan_in_force(
-    conn: AsyncConnection, resource_id: str, venue_id: str | None, tenant: str
+    conn: AsyncConnection, resource_id: str, venue_id: str | None, tenant: str | None
 ) -> Any:
     """The newest active plan of the resource, else of its venue, among ``tenant``'s plans only
-    (venue names are per tenant, and a plan can only be made for the tenant's own resources)."""
+    (venue names are per tenant, and a plan can only be made for the tenant's own resources).
+
+    ``tenant`` None: a command from an orchestrator older than tenant-scoped commands (a rolling
+    upgrade). Only a plan made for that very resource prices it (resource ids are unique, and
+    plans are only made for the owner's resources); a venue's plan never does, since venue
+    names are not unique across tenants."""
     row = (
         await conn.execute(
             text(
                 f"SELECT {PLAN_COLUMNS} FROM rate_plans WHERE active "
-                "AND (resource_id = :r OR (CAST(:v AS text) IS NOT NULL AND venue_id = :v)) "
-                "AND tenant_id = :t "
+                "AND (resource_id = :r OR (CAST(:v AS text) IS NOT NULL AND venue_id = :v "
+                "     AND CAST(:t AS text) IS NOT NULL)) "
+                "AND (CAST(:t AS text) IS NULL OR tenant_id = :t) "
                 "ORDER BY (resource_id IS NULL), created_at DESC LIMIT 1"
             ),
             {"r": resource_id, "v": venue_id, "t": tenant},
@@ -77,7 +83,7 @@ async def price_and_store(
     *,
     resource_id: str,
     venue_id: str | None,
-    tenant: str,
+    tenant: str | None,
     party: PartyMix,
     stay: Stay | None,
     window: Window | None,

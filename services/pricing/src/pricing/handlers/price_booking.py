@@ -4,8 +4,8 @@ stored quote.
 
 Only the booking's tenant's plans price it (the command's ``tenant_id``): a plan another tenant
 made for the same resource id or venue name never applies. A command without a tenant (sent by
-an orchestrator older than tenant-scoped commands) is refused as ``tenant_required`` rather
-than priced from any tenant's plans."""
+an orchestrator older than tenant-scoped commands, during a rolling upgrade) is priced only by a
+plan made for that very resource, never by a venue's plan (``quoting.plan_in_force``)."""
 
 from __future__ import annotations
 
@@ -36,7 +36,8 @@ async def price_booking(ctx: HandlerContext, cmd: PriceBooking) -> None:
         await ctx.conn.execute(
             text(
                 "SELECT id::text, nights, nightly_rate, total, currency, doc, valid_until "
-                "FROM quotes WHERE quote_key = :k AND tenant_id = :t"
+                "FROM quotes WHERE quote_key = :k "
+                "AND (CAST(:t AS text) IS NULL OR tenant_id = :t)"
             ),
             {"k": cmd.key, "t": cmd.tenant_id},
         )
@@ -44,13 +45,6 @@ async def price_booking(ctx: HandlerContext, cmd: PriceBooking) -> None:
     reply: BookingPriced | BookingPricingFailed
     if existing is not None:
         reply = _priced(cmd, *existing)
-    elif cmd.tenant_id is None:
-        reply = BookingPricingFailed(
-            booking_id=cmd.booking_id,
-            step=cmd.step,
-            reason="tenant_required",
-            detail="the command names no tenant",
-        )
     else:
         try:
             stored = await price_and_store(
