@@ -36,6 +36,8 @@ command -v npm >/dev/null 2>&1 || missing+=(npm)
 command -v go >/dev/null 2>&1 || missing+=(golang-go)
 # libfaketime: the clock-skew fault test runs the booking processes a minute off.
 command -v faketime >/dev/null 2>&1 || missing+=(faketime)
+# A Postgres built with TLS (the embedded one from PyPI is not): the sslmode=verify-full tests.
+ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || missing+=(postgresql)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "installing ${missing[*]} from Debian" >&2

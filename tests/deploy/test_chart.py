@@ -589,3 +589,141 @@ def test_an_identity_providers_jwks_url_replaces_the_releases_own_signer() -> No
         )
         assert config["AUTH_MAX_TOKEN_LIFETIME_S"] == "3600"
     helm("template", "bp", str(CHART), "--set", "auth.jwksUrl=http://plain.example/keys", ok=False)
+
+
+def _containers(docs: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Every Deployment's and Job's container, by its object's name."""
+    return {
+        d["metadata"]["name"]: d["spec"]["template"]["spec"]["containers"][0]
+        for d in docs
+        if d["kind"] in ("Deployment", "Job")
+    }
+
+
+def _env(container: dict[str, Any]) -> dict[str, Any]:
+    return {e["name"]: e.get("value", e.get("valueFrom")) for e in container.get("env", [])}
+
+
+def test_postgres_is_reached_over_verified_tls_by_default(
+    manifests: list[dict[str, Any]],
+) -> None:
+    urls = next(
+        d
+        for d in of_kind(manifests, "Secret")
+        if d["metadata"]["name"] == "bp-booking-platform-secrets"
+    )["stringData"]
+    database_urls = {k: v for k, v in urls.items() if k.endswith("-database-url")}
+    assert len(database_urls) == len(SERVICES)
+    assert all(v.endswith("?sslmode=verify-full") for v in database_urls.values()), database_urls
+    for name, container in _containers(manifests).items():
+        if name.endswith("-topics"):
+            continue  # Kafka only
+        assert _env(container)["PGSSLROOTCERT"] == "/etc/ssl/certs/ca-certificates.crt", name
+    # The operator's CA: mounted from its Secret wherever Postgres is reached.
+    docs = render(sets=("postgres.caSecret=pg-ca",))
+    for d in docs:
+        if d["kind"] not in ("Deployment", "Job") or d["metadata"]["name"].endswith("-topics"):
+            continue
+        pod = d["spec"]["template"]["spec"]
+        assert _env(pod["containers"][0])["PGSSLROOTCERT"] == (
+            "/etc/booking-platform/postgres-ca/ca.crt"
+        )
+        mounts = {m["name"]: m["mountPath"] for m in pod["containers"][0]["volumeMounts"]}
+        assert mounts["postgres-ca"] == "/etc/booking-platform/postgres-ca"
+        volumes = {v["name"]: v for v in pod["volumes"]}
+        assert volumes["postgres-ca"]["secret"]["secretName"] == "pg-ca"
+
+
+def test_migrations_run_as_the_tables_owner_and_the_services_as_their_own_role() -> None:
+    docs = render(
+        sets=(
+            "postgres.credentials.booking.password=app-pw",
+            "postgres.credentials.booking.ownerUsername=booking_owner",
+            "postgres.credentials.booking.ownerPassword=owner-pw",
+        )
+    )
+    hooks = next(d for d in of_kind(docs, "Secret") if d["metadata"]["name"].endswith("-hooks"))
+    assert hooks["stringData"]["booking-migrations-database-url"].startswith(
+        "postgresql://booking_owner:owner-pw@"
+    )
+    assert "inventory-migrations-database-url" not in hooks["stringData"]
+    for name, container in _containers(docs).items():
+        env = _env(container)
+        if name.endswith("-migrate"):
+            service = name.removeprefix("bp-booking-platform-").removesuffix("-migrate")
+            ref = env[f"{service.upper()}_MIGRATIONS_DATABASE_URL"]["secretKeyRef"]
+            assert ref == {
+                "name": "bp-booking-platform-hooks",
+                "key": f"{service}-migrations-database-url",
+                "optional": True,  # not given: the services' role migrates
+            }
+            assert f"{service.upper()}_DATABASE_URL" in env  # whose role is granted
+        else:
+            # The owner's password reaches no long-running pod.
+            assert not [k for k in env if k.endswith("_MIGRATIONS_DATABASE_URL")], name
+    own = next(
+        d for d in of_kind(docs, "Secret") if d["metadata"]["name"] == "bp-booking-platform-secrets"
+    )
+    assert "owner-pw" not in json.dumps(own)
+
+
+def _kafka_secured(*extra: str) -> list[dict[str, Any]]:
+    principals = [f"kafka.principals.{p}.secret=kafka-{p}" for p in (*SERVICES, "topics")]
+    return render(
+        sets=("kafka.securityProtocol=SASL_SSL", "kafka.caSecret=kafka-ca", *principals, *extra)
+    )
+
+
+def test_kafka_is_plain_text_unless_asked_and_each_pod_is_its_own_principal() -> None:
+    for env in map(_env, _containers(render()).values()):
+        assert env.get("KAFKA_SECURITY_PROTOCOL", "PLAINTEXT") == "PLAINTEXT"
+        assert not [k for k in env if k.startswith("KAFKA_SASL")]
+    docs = _kafka_secured()
+    for name, container in _containers(docs).items():
+        if name.endswith("-migrate"):
+            continue  # Postgres only
+        env = _env(container)
+        who = "topics" if name.endswith("-topics") else name.split("-")[3]
+        expected_user = "admin" if who == "topics" else who
+        assert env["KAFKA_SECURITY_PROTOCOL"] == "SASL_SSL", name
+        assert env["KAFKA_SASL_MECHANISM"] == "SCRAM-SHA-512", name
+        assert env["KAFKA_SASL_USERNAME"] == expected_user, name
+        assert env["KAFKA_SASL_PASSWORD"]["secretKeyRef"] == {
+            "name": f"kafka-{who}",
+            "key": "password",
+        }, name
+        assert env["KAFKA_SSL_CA_FILE"] == "/etc/booking-platform/kafka-ca/ca.crt", name
+        mounts = {m["name"] for m in container["volumeMounts"]}
+        assert "kafka-ca" in mounts, name
+
+
+def test_the_topics_job_applies_the_acls_when_asked() -> None:
+    (job,) = [
+        c for n, c in _containers(_kafka_secured("kafka.applyAcls=true")).items() if "topics" in n
+    ]
+    assert "--acls" in job["command"]
+    assert "booking=booking" in job["command"]
+    (plain,) = [c for n, c in _containers(_kafka_secured()).items() if "topics" in n]
+    assert "--acls" not in plain["command"]
+
+
+def test_oauthbearer_reads_a_client_secret_and_sasl_without_a_secret_is_refused() -> None:
+    docs = _kafka_secured(
+        "kafka.saslMechanism=OAUTHBEARER", "kafka.oauth.tokenUrl=https://idp.example.com/token"
+    )
+    web = _env(_containers(docs)["bp-booking-platform-pricing-web"])
+    assert web["KAFKA_OAUTH_CLIENT_ID"] == "pricing"
+    assert web["KAFKA_OAUTH_CLIENT_SECRET"]["secretKeyRef"]["name"] == "kafka-pricing"
+    assert web["KAFKA_OAUTH_TOKEN_URL"] == "https://idp.example.com/token"
+    assert "KAFKA_SASL_PASSWORD" not in web
+    refused = helm(
+        "template",
+        "bp",
+        str(CHART),
+        "--kube-version",
+        KUBE,
+        "--set",
+        "kafka.securityProtocol=SASL_SSL",
+        ok=False,
+    )
+    assert "needs the principal's password from a Secret" in refused

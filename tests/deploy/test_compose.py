@@ -20,7 +20,12 @@ from service_kit.main import SERVICES, load
 
 COMPOSE = REPO_ROOT / "deploy" / "compose.yml"
 SCHEMA = REPO_ROOT / ".cache" / "compose-spec" / "compose-spec.json"
-ENV = {"POSTGRES_PASSWORD": "pw", "AUTH_JWKS": '{"keys": []}', "PAYMENT_SIM_WEBHOOK_SECRET": "s"}
+ENV = {
+    "POSTGRES_PASSWORD": "pw",
+    "POSTGRES_APP_PASSWORD": "apw",
+    "AUTH_JWKS": '{"keys": []}',
+    "PAYMENT_SIM_WEBHOOK_SECRET": "s",
+}
 VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?])([^}]*))?\}")
 
 

@@ -20,7 +20,7 @@ import pytest
 from contracts.topics import BOOKING_EVENTS
 from devstack.client import PlatformClient, booking_body
 from devstack.kafka import REPO_ROOT
-from devstack.platform import SERVICES, Platform
+from devstack.platform import ANALYTICS_PRINCIPAL, SERVICES, Platform
 from devstack.procs import Proc, spawn
 from tests.e2e.test_booking_lifecycle import until
 from tests.support.db import fetch
@@ -35,7 +35,9 @@ def analytics_env(platform: Platform) -> dict[str, str]:
         **os.environ,
         "ANALYTICS_DATABASE_URL": platform.create_database(f"analytics_{uuid.uuid4().hex[:6]}"),
         "KAFKA_BOOTSTRAP_SERVERS": platform.bootstrap,
-        "ANALYTICS_GROUP": f"analytics-test-{uuid.uuid4().hex[:6]}",
+        # Its own principal: it may read booking.events with groups booking-analytics*.
+        **platform.kafka_env(ANALYTICS_PRINCIPAL),
+        "ANALYTICS_GROUP": f"booking-analytics-test-{uuid.uuid4().hex[:6]}",
         "ANALYTICS_DATADIR": str(platform.config.workdir),
         "PYTHONUNBUFFERED": "1",
     }

@@ -124,7 +124,7 @@ def test_dead_letters_are_listed_and_redriven_once(bpctl: Run, platform: Platfor
     ids = [str(uuid.uuid4()) for _ in range(3)]
 
     async def publish() -> None:
-        producer = AIOKafkaProducer(bootstrap_servers=platform.bootstrap)
+        producer = AIOKafkaProducer(**platform.kafka_kwargs())
         await producer.start()
         try:
             for ce_id in ids:
@@ -165,7 +165,7 @@ def test_replay_rewinds_a_stopped_group_and_refuses_a_running_one(
     async def consume_to_end(stay: bool = False) -> AIOKafkaConsumer:
         consumer = AIOKafkaConsumer(
             BOOKING_EVENTS.name,
-            bootstrap_servers=platform.bootstrap,
+            **platform.kafka_kwargs(),
             group_id=group,
             auto_offset_reset="earliest",
             enable_auto_commit=False,

@@ -37,7 +37,7 @@ async def read_dlq(
     topic: TopicSpec = INVENTORY_COMMANDS,
 ) -> list:
     """The records of ``key`` in ``topic``'s DLQ, once ``want`` are there or ``timeout``."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=platform.bootstrap, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(**platform.kafka_kwargs(), enable_auto_commit=False)
     await consumer.start()
     try:
         dlq = topic.dlq
@@ -86,7 +86,7 @@ async def test_poison_messages_go_to_the_dlq_and_the_next_message_is_processed(
         data=b'{"booking_id": 42}',
         partitionkey=booking_id,
     )
-    producer = AIOKafkaProducer(bootstrap_servers=platform.bootstrap, acks="all")
+    producer = AIOKafkaProducer(**platform.kafka_kwargs(), acks="all")
     await producer.start()
     try:
         garbage = await producer.send_and_wait(
@@ -139,7 +139,7 @@ async def test_poison_messages_go_to_the_dlq_and_the_next_message_is_processed(
 
 
 async def publish(platform: Platform, topic: str, records: list[tuple[bytes, bytes, list]]) -> list:
-    producer = AIOKafkaProducer(bootstrap_servers=platform.bootstrap, acks="all")
+    producer = AIOKafkaProducer(**platform.kafka_kwargs(), acks="all")
     await producer.start()
     try:
         return [
@@ -178,7 +178,7 @@ async def test_poison_on_the_reply_and_event_topics_is_dead_lettered_and_nothing
         topic.name,
         [(key, b"\xffnot json", [("x", b"y")]), (key, bad.data, bad.headers())],
     )
-    consumer = AIOKafkaConsumer(bootstrap_servers=platform.bootstrap, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(**platform.kafka_kwargs(), enable_auto_commit=False)
     await consumer.start()
     try:
         tps = [TopicPartition(topic.dlq.name, p) for p in range(topic.dlq.partitions)]
@@ -308,3 +308,84 @@ async def test_a_guests_data_stays_out_of_dlq_headers_and_logs(platform: Platfor
     for log in (platform.config.workdir / "logs").glob("*.log"):
         text = log.read_text(errors="replace")
         assert email not in text and "934 567" not in text, log.name
+
+
+async def test_a_webhook_secret_stays_out_of_logs_dlq_and_the_database(platform: Platform) -> None:
+    """A tenant's webhook endpoint answers 500, then its secret is rotated and the endpoint
+    disabled, while bookings of that tenant flow: neither the signing secret nor the rotated one
+    appears in any log line, any dead-letter record or header, or any column of the notifier's
+    database (sealed at rest); a delivery that did fail is visible by its status alone."""
+    from tests.support.receiver import start_receiver
+
+    receiver = start_receiver()
+    receiver.scripts["/failing"] = lambda path, seen: (500, {})
+    tenant = f"sec-{uuid.uuid4().hex[:6]}"
+    c = PlatformClient(
+        {s: platform.url(s) for s in ("booking", "inventory", "pricing", "payment", "notifier")},
+        token=platform.token(tenant=tenant, roles=("admin",)),
+        timeout=30.0,
+    )
+    hooks = f"{platform.url('notifier')}/api/v1/webhook-endpoints"
+    try:
+        made = c.http.post(hooks, json={"url": f"{receiver.base_url}/failing"})
+        assert made.status_code == 201, made.text
+        endpoint = made.json()
+        secrets = [endpoint["secret"]]
+        resource = c.create_resource("Secret keeper", 2)
+        c.create_rate_plan(resource["id"], "90.00")
+        from devstack.client import booking_body
+
+        start = date.today() + timedelta(days=300)
+        booked = c.book(booking_body(resource["id"], start), wait=20).json()
+        assert booked["status"] == "confirmed", booked
+        deadline = time.monotonic() + 60
+        while len(receiver.at("/failing")) < 2 and time.monotonic() < deadline:
+            await asyncio.sleep(0.5)
+        assert len(receiver.at("/failing")) >= 2, "the failing endpoint was not retried"
+        rotated = c.http.post(f"{hooks}/{endpoint['id']}/rotate-secret")
+        assert rotated.status_code == 200, rotated.text
+        secrets.append(rotated.json()["secret"])
+        assert c.http.post(f"{hooks}/{endpoint['id']}/disable").status_code == 200
+    finally:
+        c.close()
+        receiver.close()
+    await asyncio.sleep(1)  # the logs are flushed line by line
+    for log in (platform.config.workdir / "logs").glob("*.log"):
+        text = log.read_text(errors="replace")
+        for secret in secrets:
+            assert secret not in text, log.name
+    dump = await _notifier_rows(platform)
+    for secret in secrets:
+        assert secret not in dump, "a webhook secret is stored in clear"
+    consumer = AIOKafkaConsumer(enable_auto_commit=False, **platform.kafka_kwargs())
+    await consumer.start()
+    try:
+        dlqs = [t.dlq.name for t in (BOOKING_EVENTS, BOOKING_SAGA_REPLIES)]
+        partitions = [TopicPartition(t, p) for t in dlqs for p in range(6)]
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        batch = await consumer.getmany(timeout_ms=3000)
+        for records in batch.values():
+            for r in records:
+                blob = (r.value or b"") + b"".join(v for _, v in r.headers)
+                assert not any(s.encode() in blob for s in secrets), r.topic
+    finally:
+        await consumer.stop()
+
+
+async def _notifier_rows(platform: Platform) -> str:
+    """Every row of every table of the notifier's database, as text."""
+    import asyncpg
+
+    from service_kit.db import asyncpg_dsn
+
+    conn = await asyncpg.connect(asyncpg_dsn(platform.database_urls["notifier"]))
+    try:
+        tables = [
+            r["tablename"]
+            for r in await conn.fetch("SELECT tablename FROM pg_tables WHERE schemaname='public'")
+        ]
+        rows = [str(await conn.fetch(f'SELECT * FROM "{t}"')) for t in tables]
+        return "\n".join(rows)
+    finally:
+        await conn.close()

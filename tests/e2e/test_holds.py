@@ -153,7 +153,7 @@ async def test_the_extend_hold_command_answers_the_saga(
         data=command.model_dump_json().encode(),
         partitionkey=booking["id"],
     )
-    producer = AIOKafkaProducer(bootstrap_servers=platform.bootstrap)
+    producer = AIOKafkaProducer(**platform.kafka_kwargs())
     await producer.start()
     try:
         await producer.send_and_wait(

@@ -334,7 +334,7 @@ def sagas_of(booking_db: str, booking_id: str) -> int:
 async def delivered(platform: Platform, ids: set[str], want: int) -> dict[str, list[str]]:
     """The status events each booking's consumers received, first delivery of each id only."""
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=platform.bootstrap, enable_auto_commit=False, fetch_max_wait_ms=50
+        **platform.kafka_kwargs(), enable_auto_commit=False, fetch_max_wait_ms=50
     )
     await consumer.start()
     try:

@@ -37,7 +37,7 @@ TENANT = "pay-tenant"
 
 @pytest.fixture()
 async def send(platform: Platform) -> AsyncIterator[Any]:
-    producer = AIOKafkaProducer(bootstrap_servers=platform.bootstrap)
+    producer = AIOKafkaProducer(**platform.kafka_kwargs())
     await producer.start()
 
     async def send_command(command: ContractMessage, key: str) -> None:

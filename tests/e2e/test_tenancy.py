@@ -388,7 +388,7 @@ async def test_a_price_command_without_a_tenant_is_never_priced_by_a_venue_plan(
         assert _plan(http, y_admin, "90.00", resource_id=own_plan).status_code == 201
         assert _plan(http, x_admin, "1.00", resource_id=x_resource).status_code == 201
         assert _plan(http, x_admin, "1.00", venue_id=venue).status_code == 201
-    producer = AIOKafkaProducer(bootstrap_servers=platform.bootstrap)
+    producer = AIOKafkaProducer(**platform.kafka_kwargs())
     await producer.start()
     booking_ids = {}
     try:

@@ -249,7 +249,7 @@ async def test_the_saga_commands_claim_confirm_and_release_slot_seats(
     ).json()[0]
     booking_id = f"slot-{uuid.uuid4()}"
     period = StayPeriod(check_in=day, check_out=day + timedelta(days=1))
-    producer = AIOKafkaProducer(bootstrap_servers=platform.bootstrap)
+    producer = AIOKafkaProducer(**platform.kafka_kwargs())
     await producer.start()
 
     async def send(command) -> None:  # type: ignore[no-untyped-def]

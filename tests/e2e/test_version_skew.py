@@ -54,7 +54,7 @@ async def dlq_depth(platform: Platform) -> int:
 
 async def a_new_event_type(platform: Platform) -> None:
     """What a newer producer may start to publish: a type no consumer of build N knows."""
-    producer = AIOKafkaProducer(bootstrap_servers=platform.bootstrap, acks="all")
+    producer = AIOKafkaProducer(**platform.kafka_kwargs(), acks="all")
     await producer.start()
     try:
         for topic, ce_type in (

@@ -90,7 +90,7 @@ async def consume_all(
 ):  # type: ignore[no-untyped-def]
     """Every record on the topic, per partition in offset order, until ``expected_ids`` distinct ids."""
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=platform.bootstrap, enable_auto_commit=False, fetch_max_wait_ms=50
+        **platform.kafka_kwargs(), enable_auto_commit=False, fetch_max_wait_ms=50
     )
     await consumer.start()
     try:

@@ -26,6 +26,7 @@ from contracts.topics import (
     TopicSpec,
 )
 from devstack.platform import SERVICES, Platform
+from messaging import security
 from tests.support.db import fetch
 
 # Topics whose every message its consumer applies (events may be skipped by type).
@@ -69,7 +70,10 @@ async def first_deliveries(
     seen: set[tuple[str, str]] = set()
     order: dict[Key, list[str]] = defaultdict(list)
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, enable_auto_commit=False, max_partition_fetch_bytes=4 << 20
+        bootstrap_servers=bootstrap,
+        **security.client_kwargs(),
+        enable_auto_commit=False,
+        max_partition_fetch_bytes=4 << 20,
     )
     await consumer.start()
     try:

@@ -11,6 +11,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 from contracts.topics import TopicSpec
+from messaging import security
 
 
 async def records_of(
@@ -19,7 +20,10 @@ async def records_of(
     """The first ``want`` records with ``key`` (any key when None) on ``topic``, in partition
     order."""
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, enable_auto_commit=False, fetch_max_wait_ms=50
+        bootstrap_servers=bootstrap,
+        **security.client_kwargs(),
+        enable_auto_commit=False,
+        fetch_max_wait_ms=50,
     )
     await consumer.start()
     try:
@@ -38,7 +42,9 @@ async def records_of(
 
 async def republish(bootstrap: str, record: Any) -> int:
     """Publish ``record`` again, byte for byte, to its partition; returns the new offset."""
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True)
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap, **security.client_kwargs(), enable_idempotence=True
+    )
     await producer.start()
     try:
         meta = await producer.send_and_wait(
@@ -57,7 +63,7 @@ async def wait_consumed(
     bootstrap: str, group: str, topic: str, partition: int, offset: int, timeout: float = 30.0
 ) -> bool:
     """True once ``group`` has committed past ``offset`` on the partition."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **security.client_kwargs())
     await admin.start()
     try:
         tp = TopicPartition(topic, partition)
@@ -75,8 +81,10 @@ async def wait_consumed(
 
 async def caught_up(bootstrap: str, group: str, topic: TopicSpec, timeout: float = 60.0) -> bool:
     """True once ``group`` has committed the end offset of every partition of ``topic``."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, **security.client_kwargs(), enable_auto_commit=False
+    )
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **security.client_kwargs())
     await consumer.start()
     await admin.start()
     try:

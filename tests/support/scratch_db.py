@@ -40,7 +40,10 @@ def migrated(platform: Platform, service: str, name: str) -> str:
     from devstack.kafka import REPO_ROOT
 
     url = platform.create_database(name)
-    env = platform.env_for(service, {f"{service.upper()}_DATABASE_URL": url})
+    prefix = service.upper()
+    env = platform.env_for(
+        service, {f"{prefix}_DATABASE_URL": url, f"{prefix}_MIGRATIONS_DATABASE_URL": url}
+    )
     subprocess.run(
         [sys.executable, "-m", "service_kit.main", service, "migrate"],
         env=env,

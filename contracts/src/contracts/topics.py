@@ -87,3 +87,21 @@ ALL_TOPICS: tuple[TopicSpec, ...] = PRIMARY_TOPICS + tuple(t.dlq for t in PRIMAR
 def max_retention_ms(topics: tuple[TopicSpec, ...] = ALL_TOPICS) -> int:
     """The longest any declared topic keeps a message (what deduplication must outlive)."""
     return max(int(t.configs.get("retention.ms", str(WEEK_MS))) for t in topics)
+
+
+# Who writes and who reads each topic: each service's Kafka principal is allowed exactly this
+# (messaging.acls), and may publish dead letters of what it reads (``<topic>.dlq``).
+PRODUCES: dict[str, tuple[TopicSpec, ...]] = {
+    "booking": (INVENTORY_COMMANDS, PRICING_COMMANDS, PAYMENT_COMMANDS, BOOKING_EVENTS),
+    "inventory": (BOOKING_SAGA_REPLIES, INVENTORY_EVENTS),
+    "pricing": (BOOKING_SAGA_REPLIES,),
+    "payment": (BOOKING_SAGA_REPLIES, PAYMENT_EVENTS),
+    "notifier": (),
+}
+CONSUMES: dict[str, tuple[TopicSpec, ...]] = {
+    "booking": (BOOKING_SAGA_REPLIES, PAYMENT_EVENTS, INVENTORY_EVENTS),
+    "inventory": (INVENTORY_COMMANDS,),
+    "pricing": (PRICING_COMMANDS,),
+    "payment": (PAYMENT_COMMANDS,),
+    "notifier": (BOOKING_EVENTS,),
+}

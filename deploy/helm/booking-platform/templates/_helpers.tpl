@@ -73,11 +73,87 @@ seccompProfile: {type: RuntimeDefault}
 {{- end -}}
 {{- end -}}
 
-{{/* The database URLs the chart makes when no existingSecret is given (stringData lines). */}}
+{{/* The database URLs the chart makes when no existingSecret is given (stringData lines):
+  the services' (dict "root" . ) and, for the migrate Jobs' hook Secret only, the owners' too
+  (dict "root" . "owners" true). */}}
 {{- define "bp.databaseUrls" -}}
-{{- $root := . -}}
-{{- range $service, $c := .Values.postgres.credentials }}
+{{- $root := .root -}}
+{{- $owners := .owners -}}
+{{- range $service, $c := $root.Values.postgres.credentials }}
 {{ $service }}-database-url: {{ printf "postgresql://%s:%s@%s:%v/%s?sslmode=%s" $c.username (urlquery $c.password) $root.Values.postgres.host $root.Values.postgres.port $c.database $root.Values.postgres.sslmode | quote }}
+{{- if and $owners $c.ownerUsername }}
+{{- with $c.ownerUsername }}
+{{ $service }}-migrations-database-url: {{ printf "postgresql://%s:%s@%s:%v/%s?sslmode=%s" . (urlquery ($c.ownerPassword | default "")) $root.Values.postgres.host $root.Values.postgres.port $c.database $root.Values.postgres.sslmode | quote }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- end -}}
+
+{{/* How a pod reaches Kafka as one principal: env entries. dict "root" . "principal" "booking" */}}
+{{- define "bp.kafkaEnv" -}}
+{{- $k := .root.Values.kafka -}}
+{{- $p := index $k.principals .principal -}}
+- name: KAFKA_SECURITY_PROTOCOL
+  value: {{ $k.securityProtocol | quote }}
+{{- if hasPrefix "SASL_" $k.securityProtocol }}
+{{- if not $p.secret }}
+{{- fail (printf "kafka.principals.%s.secret: %s needs the principal's password from a Secret" .principal $k.securityProtocol) }}
+{{- end }}
+- name: KAFKA_SASL_MECHANISM
+  value: {{ $k.saslMechanism | quote }}
+{{- if eq $k.saslMechanism "OAUTHBEARER" }}
+{{- if not $k.oauth.tokenUrl }}
+{{- fail "kafka.oauth.tokenUrl: OAUTHBEARER needs the identity provider's token endpoint" }}
+{{- end }}
+- name: KAFKA_OAUTH_TOKEN_URL
+  value: {{ $k.oauth.tokenUrl | quote }}
+- name: KAFKA_OAUTH_SCOPE
+  value: {{ $k.oauth.scope | quote }}
+- name: KAFKA_OAUTH_CLIENT_ID
+  value: {{ $p.username | quote }}
+- name: KAFKA_OAUTH_CLIENT_SECRET
+{{- else }}
+- name: KAFKA_SASL_USERNAME
+  value: {{ $p.username | quote }}
+- name: KAFKA_SASL_PASSWORD
+{{- end }}
+  valueFrom:
+    secretKeyRef:
+      name: {{ $p.secret | quote }}
+      key: {{ $p.passwordKey | quote }}
+{{- end }}
+{{- if $k.caSecret }}
+- name: KAFKA_SSL_CA_FILE
+  value: /etc/booking-platform/kafka-ca/ca.crt
+{{- end }}
+{{- end -}}
+{{- define "bp.kafkaCaMount" -}}
+{{- if .Values.kafka.caSecret }}
+- {name: kafka-ca, mountPath: /etc/booking-platform/kafka-ca, readOnly: true}
+{{- end }}
+{{- end -}}
+{{- define "bp.kafkaCaVolume" -}}
+{{- if .Values.kafka.caSecret }}
+- name: kafka-ca
+  secret: {secretName: {{ .Values.kafka.caSecret | quote }}, items: [{key: ca.crt, path: ca.crt}]}
+{{- end }}
+{{- end -}}
+
+{{/* Where Postgres's CA is (PGSSLROOTCERT, read by the driver for sslmode verify-ca and
+  verify-full): env entries, the mount and the volume. */}}
+{{- define "bp.postgresCaEnv" -}}
+- name: PGSSLROOTCERT
+  value: {{ ternary "/etc/booking-platform/postgres-ca/ca.crt" "/etc/ssl/certs/ca-certificates.crt" (ne .Values.postgres.caSecret "") | quote }}
+{{- end -}}
+{{- define "bp.postgresCaMount" -}}
+{{- if .Values.postgres.caSecret }}
+- {name: postgres-ca, mountPath: /etc/booking-platform/postgres-ca, readOnly: true}
+{{- end }}
+{{- end -}}
+{{- define "bp.postgresCaVolume" -}}
+{{- if .Values.postgres.caSecret }}
+- name: postgres-ca
+  secret: {secretName: {{ .Values.postgres.caSecret | quote }}, items: [{key: ca.crt, path: ca.crt}]}
 {{- end }}
 {{- end -}}
 

@@ -24,7 +24,7 @@ import asyncpg
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.structs import OffsetAndMetadata
 
-from analytics import store
+from analytics import connect, store
 from contracts.topics import BOOKING_EVENTS
 
 
@@ -32,7 +32,9 @@ async def move_offsets(bootstrap: str, group: str, since: datetime | None) -> di
     """Commit, for ``group``, the earliest offset (or the first at/after ``since``) of every
     partition of booking.events. The group must have no running member."""
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False
+        **{**connect.aiokafka_kwargs(), "bootstrap_servers": bootstrap},
+        group_id=group,
+        enable_auto_commit=False,
     )
     await consumer.start()
     try:
@@ -80,7 +82,8 @@ async def _rebuild(bootstrap: str, group: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from analytics.app import BOOTSTRAP, GROUP, app
+    from analytics.app import GROUP, app
+    from analytics.connect import BOOTSTRAP
 
     parser = argparse.ArgumentParser(prog="analytics", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)

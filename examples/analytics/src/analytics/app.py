@@ -24,7 +24,7 @@ from typing import Any
 import asyncpg
 import faust
 
-from analytics import store
+from analytics import connect, store
 from contracts import cloudevents
 from contracts.registry import REGISTRY
 from contracts.topics import BOOKING_EVENTS
@@ -32,11 +32,10 @@ from contracts.topics import BOOKING_EVENTS
 log = logging.getLogger("analytics")
 
 GROUP = os.environ.get("ANALYTICS_GROUP", "booking-analytics")
-BOOTSTRAP = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
-
 app = faust.App(
     GROUP,
-    broker=",".join(f"kafka://{h}" for h in BOOTSTRAP.split(",")),
+    broker=",".join(f"kafka://{h}" for h in connect.BOOTSTRAP.split(",")),
+    broker_credentials=connect.faust_credentials(),
     value_serializer="raw",
     key_serializer="raw",
     web_enabled=False,

@@ -26,7 +26,7 @@ from bpctl.config import NotConfigured, Target
 from contracts.topics import ALL_TOPICS
 from devstack.platform import SERVICES
 from devstack.tokens import DEFAULT_TENANT, KEY_FILE, DevKeys, sign_token
-from messaging import admin
+from messaging import acls, admin
 from messaging.kafka import ensure_topics
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__.split("\n\n")[0])
@@ -38,6 +38,8 @@ app.add_typer(topics_app, name="topics")
 app.add_typer(outbox_app, name="outbox")
 app.add_typer(dlq_app, name="dlq")
 app.add_typer(saga_app, name="saga")
+acls_app = typer.Typer(no_args_is_help=True, help="Kafka ACLs of the services' principals.")
+app.add_typer(acls_app, name="acls")
 
 # Piped output (grep, a log) keeps whole rows: wide, not the 80 columns rich assumes.
 _WIDTH = None if sys.stdout.isatty() else 200
@@ -173,6 +175,40 @@ def topics_create(
     console.print(
         f"created {len(created)}: {', '.join(created) or 'none'}; {len(ALL_TOPICS) - len(created)} existed"
     )
+
+
+def _acls(principal: list[str] | None) -> list[acls.Acl]:
+    """``--principal booking=bp-booking``: a service whose principal is not named after it."""
+    names = dict(p.split("=", 1) for p in principal or [])
+    unknown = set(names) - set(SERVICES)
+    if unknown:
+        raise typer.BadParameter(f"no such service: {', '.join(sorted(unknown))}")
+    return acls.platform(names)
+
+
+PrincipalOption = Annotated[
+    list[str] | None, typer.Option("--principal", help="service=principal, when they differ")
+]
+
+
+@acls_app.command("show")
+def acls_show(principal: PrincipalOption = None) -> None:
+    """What each service's principal is allowed: nothing else is."""
+    for acl in _acls(principal):
+        console.print(str(acl))
+
+
+@acls_app.command("apply")
+def acls_apply(principal: PrincipalOption = None) -> None:
+    """Create the services' ACLs (as a principal allowed to: a super user, or one with ALTER
+    on the cluster). Existing ones are left alone."""
+    wanted = _acls(principal)
+
+    async def go() -> int:
+        async with admin.admin(target().kafka()) as client:
+            return await acls.apply(client, wanted)
+
+    console.print(f"applied {asyncio.run(go())} ACLs")
 
 
 @topics_app.command("describe")

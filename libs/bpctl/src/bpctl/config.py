@@ -38,7 +38,14 @@ class Target:
         return bool(self.state)
 
     def kafka(self) -> str:
-        value = os.environ.get("KAFKA_BOOTSTRAP_SERVERS") or self.state.get("kafka")
+        """The bootstrap servers. For the local platform, its admin principal's security
+        settings too (KAFKA_*, into this process's environment, where every client reads
+        them); a cluster's come from the environment as for the services."""
+        value = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
+        if not value:
+            value = self.state.get("kafka")
+            for name, setting in self.state.get("kafka_env", {}).items():
+                os.environ.setdefault(name, setting)
         if not value:
             raise NotConfigured("no platform running here: set KAFKA_BOOTSTRAP_SERVERS")
         return str(value)

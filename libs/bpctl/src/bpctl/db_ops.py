@@ -10,6 +10,7 @@ from typing import Any
 
 import asyncpg
 
+from messaging import tenancy
 from service_kit.db import asyncpg_dsn
 
 
@@ -30,8 +31,17 @@ class Step:
     detail: str
 
 
+async def _connect(url: str) -> asyncpg.Connection:
+    """An operator's tool sees every tenant's rows (row-level security, messaging.tenancy)."""
+    return await asyncpg.connect(
+        asyncpg_dsn(url),
+        timeout=10,
+        server_settings={tenancy.SETTING: tenancy.EVERY_TENANT, "application_name": "bpctl"},
+    )
+
+
 async def _fetch(url: str, query: str, *args: Any) -> list[asyncpg.Record]:
-    conn = await asyncpg.connect(asyncpg_dsn(url), timeout=10)
+    conn = await _connect(url)
     try:
         return list(await conn.fetch(query, *args))
     finally:
@@ -202,7 +212,7 @@ async def retry_held(urls: dict[str, str], ids: list[int] | None) -> dict[str, i
     )
 
     async def one(url: str) -> int:
-        conn = await asyncpg.connect(asyncpg_dsn(url), timeout=10)
+        conn = await _connect(url)
         try:
             status = await conn.execute(query, ids)
             await conn.execute("SELECT pg_notify('outbox_wakeup', '')")

@@ -10,6 +10,7 @@ from datetime import datetime
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.structs import OffsetAndMetadata
 
+from messaging import security
 from messaging.admin import admin, group_states, offsets_reader
 from messaging.kafka import reliable_producer
 
@@ -126,7 +127,10 @@ async def redrive(
         raise Refused(f"another redrive of {dlq} is running ({active[0].members} member(s))")
     done = await _committed(bootstrap, group, tps)
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False
+        bootstrap_servers=bootstrap,
+        group_id=group,
+        enable_auto_commit=False,
+        **security.client_kwargs(),
     )
     producer = reliable_producer(bootstrap, "bpctl-redrive")
     await consumer.start()
@@ -202,7 +206,10 @@ async def reset_offsets(
             target = dict(starts)
     if apply:
         consumer = AIOKafkaConsumer(
-            bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False
+            bootstrap_servers=bootstrap,
+            group_id=group,
+            enable_auto_commit=False,
+            **security.client_kwargs(),
         )
         await consumer.start()
         try:

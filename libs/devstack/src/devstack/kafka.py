@@ -1,5 +1,11 @@
 """A real Apache Kafka broker in KRaft mode, combined broker+controller, single node.
 
+With ``secured`` (the local platform's default) its one client listener is SASL_SSL: TLS with a
+certificate of the platform's own CA (devstack.tls), SCRAM-SHA-512 users for every service
+(made when the storage is formatted) and PLAIN for the admin, a super user; the StandardAuthorizer
+allows nothing that no ACL allows (messaging.acls). The controller listener (loopback) takes the
+admin only, over PLAIN.
+
 Jars come from Maven Central through ``deploy/kafka/pom.xml`` (the version is pinned there) and
 are cached under ``.cache/kafka-<version>``; Maven's own ``~/.m2`` caches the downloads too.
 """
@@ -7,8 +13,10 @@ are cached under ``.cache/kafka-<version>``; Maven's own ``~/.m2`` caches the do
 from __future__ import annotations
 
 import base64
+import json
 import os
 import re
+import secrets
 import shutil
 import subprocess
 import uuid
@@ -16,6 +24,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from devstack.procs import Proc, port_open, spawn, wait_for
+from devstack.tls import LocalCA
+from messaging.security import KafkaSecurity
+
+ADMIN = "admin"
+# A principal that may connect and is allowed nothing: the ACL tests' intruder.
+NOBODY = "nobody"
 
 REPO_ROOT = Path(__file__).resolve().parents[4]
 POM = REPO_ROOT / "deploy" / "kafka" / "pom.xml"
@@ -69,7 +83,88 @@ class KafkaBroker:
     port: int
     controller_port: int
     heap: str = "768m"
+    # SASL_SSL with ACLs: the CA signing its certificate, and the principals besides the admin.
+    ca: LocalCA | None = None
+    principals: tuple[str, ...] = ()
     _proc: Proc | None = field(default=None, repr=False)
+
+    @property
+    def secured(self) -> bool:
+        return self.ca is not None
+
+    def passwords(self) -> dict[str, str]:
+        """Every principal's password, made once and kept beside the broker's data (0600)."""
+        path = self.workdir / "principals.json"
+        known: dict[str, str] = json.loads(path.read_text()) if path.exists() else {}
+        wanted = (ADMIN, NOBODY, *self.principals)
+        if any(p not in known for p in wanted):
+            known |= {p: secrets.token_urlsafe(24) for p in wanted if p not in known}
+            self.workdir.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps(known))
+            path.chmod(0o600)
+        return known
+
+    def security(self, principal: str = ADMIN) -> KafkaSecurity:
+        """How ``principal`` connects (the admin over PLAIN, the others over SCRAM-SHA-512)."""
+        if self.ca is None:
+            return KafkaSecurity()
+        return KafkaSecurity(
+            protocol="SASL_SSL",
+            mechanism="PLAIN" if principal == ADMIN else "SCRAM-SHA-512",
+            username=principal,
+            password=self.passwords()[principal],
+            ca_file=str(self.ca.cert),
+        )
+
+    def client_env(self, principal: str) -> dict[str, str]:
+        """The KAFKA_* variables a process of ``principal`` is started with."""
+        s = self.security(principal)
+        if not s.sasl:
+            return {}
+        return {
+            "KAFKA_SECURITY_PROTOCOL": s.protocol,
+            "KAFKA_SASL_MECHANISM": s.mechanism,
+            "KAFKA_SASL_USERNAME": s.username or "",
+            "KAFKA_SASL_PASSWORD": s.password or "",
+            "KAFKA_SSL_CA_FILE": s.ca_file or "",
+        }
+
+    def _secured_properties(self) -> list[str]:
+        assert self.ca is not None
+        issued = self.ca.issue("kafka-broker")
+        keystore = self.workdir / "broker.pem"
+        keystore.write_bytes(issued.key.read_bytes() + issued.cert.read_bytes())
+        keystore.chmod(0o600)
+        admin = self.passwords()[ADMIN]
+        plain = (
+            "org.apache.kafka.common.security.plain.PlainLoginModule required "
+            f'username="{ADMIN}" password="{admin}" user_{ADMIN}="{admin}";'
+        )
+        scram = "org.apache.kafka.common.security.scram.ScramLoginModule required;"
+        return [
+            f"listeners=SASL_SSL://127.0.0.1:{self.port},CONTROLLER://127.0.0.1:{self.controller_port}",
+            f"advertised.listeners=SASL_SSL://127.0.0.1:{self.port}",
+            "controller.listener.names=CONTROLLER",
+            "inter.broker.listener.name=SASL_SSL",
+            "listener.security.protocol.map=SASL_SSL:SASL_SSL,CONTROLLER:SASL_PLAINTEXT",
+            "sasl.enabled.mechanisms=SCRAM-SHA-512,SCRAM-SHA-256,PLAIN",
+            "sasl.mechanism.inter.broker.protocol=PLAIN",
+            "sasl.mechanism.controller.protocol=PLAIN",
+            "listener.name.controller.sasl.enabled.mechanisms=PLAIN",
+            f"listener.name.controller.plain.sasl.jaas.config={plain}",
+            f"listener.name.sasl_ssl.plain.sasl.jaas.config={plain}",
+            f"listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config={scram}",
+            f"listener.name.sasl_ssl.scram-sha-256.sasl.jaas.config={scram}",
+            "ssl.keystore.type=PEM",
+            f"ssl.keystore.location={keystore}",
+            "ssl.truststore.type=PEM",
+            f"ssl.truststore.location={self.ca.cert}",
+            # A client certificate is checked when one is presented (mutual TLS), not required.
+            "ssl.client.auth=requested",
+            "authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+            f"super.users=User:{ADMIN}",
+            "allow.everyone.if.no.acl.found=false",
+        ]
 
     @property
     def bootstrap(self) -> str:
@@ -88,11 +183,7 @@ class KafkaBroker:
                     "process.roles=broker,controller",
                     "node.id=1",
                     f"controller.quorum.voters=1@127.0.0.1:{self.controller_port}",
-                    f"listeners=PLAINTEXT://127.0.0.1:{self.port},CONTROLLER://127.0.0.1:{self.controller_port}",
-                    f"advertised.listeners=PLAINTEXT://127.0.0.1:{self.port}",
-                    "controller.listener.names=CONTROLLER",
-                    "inter.broker.listener.name=PLAINTEXT",
-                    "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+                    *(self._secured_properties() if self.secured else self._plain_properties()),
                     f"log.dirs={data}",
                     "num.partitions=1",
                     "offsets.topic.replication.factor=1",
@@ -110,13 +201,39 @@ class KafkaBroker:
         )
         return props
 
+    def _plain_properties(self) -> list[str]:
+        return [
+            f"listeners=PLAINTEXT://127.0.0.1:{self.port},CONTROLLER://127.0.0.1:{self.controller_port}",
+            f"advertised.listeners=PLAINTEXT://127.0.0.1:{self.port}",
+            "controller.listener.names=CONTROLLER",
+            "inter.broker.listener.name=PLAINTEXT",
+            "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+        ]
+
+    def _scram_users(self) -> list[str]:
+        """``--add-scram`` arguments of the storage format: every principal but the admin."""
+        if not self.secured:
+            return []
+        return [
+            f"--add-scram=SCRAM-SHA-512=[name={name},password={password}]"
+            for name, password in self.passwords().items()
+            if name != ADMIN
+        ]
+
     def start(self, timeout: float = 120.0) -> None:
         libs = ensure_jars()
         self.workdir.mkdir(parents=True, exist_ok=True)
+        formatted = self.workdir / "data" / "meta.properties"
+        users = self.workdir / "principals.json"
+        if formatted.exists() and self.secured != users.exists():
+            # Storage formatted for the other mode (a local platform of an older checkout): its
+            # users are not there. Local data only: start it afresh.
+            shutil.rmtree(self.workdir / "data")
+            users.unlink(missing_ok=True)
         props = self._properties()
         classpath = f"{libs}/*"
         java = shutil.which("java") or "java"
-        if not (self.workdir / "data" / "meta.properties").exists():
+        if not formatted.exists():
             cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
             subprocess.run(
                 [
@@ -131,6 +248,7 @@ class KafkaBroker:
                     "-c",
                     str(props),
                     "--ignore-formatted",
+                    *self._scram_users(),
                 ],
                 check=True,
                 capture_output=True,

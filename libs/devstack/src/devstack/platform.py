@@ -24,11 +24,15 @@ from typing import Any
 
 import httpx
 
-from contracts.topics import ALL_TOPICS
+from contracts.topics import ALL_TOPICS, BOOKING_EVENTS
+from devstack.kafka import ADMIN as KAFKA_ADMIN
 from devstack.kafka import REPO_ROOT, KafkaBroker
 from devstack.postgres import EmbeddedPostgres
 from devstack.procs import Proc, free_ports, port_open, spawn, wait_for
+from devstack.tls import LocalCA
 from devstack.tokens import AUDIENCE, DEFAULT_TENANT, ISSUER, KEY_FILE, DevKeys, local_secret
+from messaging import acls, security
+from messaging.admin import admin
 from messaging.kafka import ensure_topics
 
 SERVICES: dict[str, int] = {
@@ -39,6 +43,10 @@ SERVICES: dict[str, int] = {
     "notifier": 8004,
 }
 ROLES = ("web", "worker")
+# The local broker's principals: one per service, and the analytics example's (a downstream
+# consumer allowed to read booking.events only).
+ANALYTICS_PRINCIPAL = "analytics"
+KAFKA_PRINCIPALS = (*SERVICES, ANALYTICS_PRINCIPAL)
 
 
 @dataclass
@@ -55,6 +63,9 @@ class PlatformConfig:
     smtp_port: int = 2525  # the mail sink's, unless NOTIFIER_SMTP_HOST names a real relay
     pg_fsync: bool = True
     external_kafka: str | None = None
+    # The local broker's one listener is SASL_SSL with per-service principals and ACLs, as a
+    # production cluster should be (devstack.kafka); False: plain text, no ACLs.
+    kafka_secured: bool = True
     external_db: dict[str, str] = field(default_factory=dict)
     service_env: dict[str, str] = field(default_factory=dict)
     log_json: bool = True
@@ -97,9 +108,13 @@ class Platform:
         self.config = config
         self.postgres: EmbeddedPostgres | None = None
         self.kafka: KafkaBroker | None = None
+        self._saved_env: dict[str, str | None] = {}
         self.procs: dict[tuple[str, str], Proc] = {}
         self.mail_sink: Proc | None = None
+        # The owner's (a superuser on the embedded server: tests and bpctl read every tenant's
+        # rows with these); the services connect as app_database_urls (row-level security).
         self.database_urls: dict[str, str] = {}
+        self.app_database_urls: dict[str, str] = {}
         self._state_written = False
         config.workdir.mkdir(parents=True, exist_ok=True)
         self.keys = DevKeys.load_or_create(config.workdir)
@@ -137,12 +152,21 @@ class Platform:
         """The worker's operations port: /healthz, /readyz, /metrics."""
         return f"http://127.0.0.1:{self.config.ops_ports[service]}"
 
+    def _migrations_url(self, service: str) -> str:
+        """An external database's owner URL, when one is given beside the services' URL."""
+        given = os.environ.get(f"{service.upper()}_MIGRATIONS_DATABASE_URL")
+        if service in self.config.external_db and given:
+            return given
+        return self.database_urls[service]
+
     def env_for(self, service: str, extra: Mapping[str, str] | None = None) -> dict[str, str]:
         prefix = service.upper()
         env = {
             **os.environ,
             "KAFKA_BOOTSTRAP_SERVERS": self.bootstrap,
-            f"{prefix}_DATABASE_URL": self.database_urls[service],
+            **self.kafka_env(service),
+            f"{prefix}_DATABASE_URL": self.app_database_urls[service],
+            f"{prefix}_MIGRATIONS_DATABASE_URL": self._migrations_url(service),
             f"{prefix}_HTTP_PORT": str(self.config.http_ports[service]),
             f"{prefix}_OPS_PORT": str(self.config.ops_ports[service]),
             f"{prefix}_LOG_JSON": "true" if self.config.log_json else "false",
@@ -214,10 +238,23 @@ class Platform:
             for service in missing_db:
                 self.postgres.create_database(service)
                 self.database_urls[service] = self.postgres.url(service)
+                self.app_database_urls[service] = self.postgres.create_app_role(service)
         self.database_urls.update(cfg.external_db)
+        self.app_database_urls.update(cfg.external_db)
         if not cfg.external_kafka:
-            self.kafka = KafkaBroker(cfg.workdir / "kafka", cfg.kafka_port, cfg.controller_port)
+            self.kafka = KafkaBroker(
+                cfg.workdir / "kafka",
+                cfg.kafka_port,
+                cfg.controller_port,
+                ca=LocalCA(cfg.workdir / "tls").ensure() if cfg.kafka_secured else None,
+                principals=KAFKA_PRINCIPALS,
+            )
             self.kafka.start()
+            # This process (a launcher, the tests) speaks to Kafka as the admin, until stop()
+            # puts back what it had (another platform of the same test session may follow).
+            admin_env = self.kafka.client_env(KAFKA_ADMIN)
+            self._saved_env = {name: os.environ.get(name) for name in admin_env}
+            os.environ.update(admin_env)
         if not self.external_smtp:
             self.start_mail_sink()
 
@@ -260,7 +297,31 @@ class Platform:
             list(pool.map(one, SERVICES))
 
     def create_topics(self) -> list[str]:
-        return asyncio.run(ensure_topics(self.bootstrap, ALL_TOPICS))
+        """The topics, and (on the local broker) every principal's ACLs."""
+
+        async def create() -> list[str]:
+            created = await ensure_topics(self.bootstrap, ALL_TOPICS)
+            if self.kafka is not None and self.kafka.secured:
+                async with admin(self.bootstrap) as client:
+                    await acls.apply(client, acls.platform())
+                    await acls.apply(
+                        client,
+                        acls.reader(ANALYTICS_PRINCIPAL, "booking-analytics", (BOOKING_EVENTS,)),
+                    )
+            return created
+
+        return asyncio.run(create())
+
+    def kafka_env(self, principal: str) -> dict[str, str]:
+        """The KAFKA_* variables a process of ``principal`` needs (none for a plain broker,
+        an external one's come from the environment)."""
+        return self.kafka.client_env(principal) if self.kafka is not None else {}
+
+    def kafka_kwargs(self, principal: str = KAFKA_ADMIN) -> dict[str, Any]:
+        """``bootstrap_servers`` and security arguments for an aiokafka client of the tests."""
+        secured = self.kafka.security(principal) if self.kafka is not None else None
+        extra = secured.client_kwargs() if secured else security.client_kwargs()
+        return {"bootstrap_servers": self.bootstrap, **extra}
 
     def _spawn(
         self,
@@ -329,6 +390,8 @@ class Platform:
             "urls": {s: self.url(s) for s in SERVICES},
             "ops_urls": {s: self.ops_url(s) for s in SERVICES},
             "kafka": self.bootstrap,
+            # How bpctl speaks to the local broker (the admin principal; local secrets only).
+            "kafka_env": self.kafka_env(KAFKA_ADMIN),
             "pids": {f"{s}-{r}": p.pid for (s, r), p in self.procs.items()},
             "postgres_pid": self.postgres.pid if self.postgres else None,
             # The embedded server trusts loopback: this admin URL carries no secret.
@@ -354,8 +417,17 @@ class Platform:
         """A development bearer token for this platform's services."""
         return self.keys.mint(tenant=tenant, roles=roles, **kw)
 
+    def _restore_env(self) -> None:
+        for name, value in self._saved_env.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        self._saved_env = {}
+
     def stop(self) -> None:
         """Stop everything this platform started, services first, then Kafka, then Postgres."""
+        self._restore_env()
         for proc in reversed(list(self.procs.values())):
             proc.stop(timeout=15)
         self.procs.clear()

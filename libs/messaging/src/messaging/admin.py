@@ -12,6 +12,8 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
+from messaging import security
+
 
 @dataclass(frozen=True)
 class PartitionLag:
@@ -46,7 +48,9 @@ class TopicInfo:
 
 @asynccontextmanager
 async def admin(bootstrap: str) -> AsyncIterator[AIOKafkaAdminClient]:
-    client = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="booking-admin")
+    client = AIOKafkaAdminClient(
+        bootstrap_servers=bootstrap, client_id="booking-admin", **security.client_kwargs()
+    )
     await client.start()
     try:
         yield client
@@ -58,7 +62,10 @@ async def admin(bootstrap: str) -> AsyncIterator[AIOKafkaAdminClient]:
 async def offsets_reader(bootstrap: str) -> AsyncIterator[AIOKafkaConsumer]:
     """A consumer in no group: reads offsets, commits nothing."""
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False
+        bootstrap_servers=bootstrap,
+        group_id=None,
+        enable_auto_commit=False,
+        **security.client_kwargs(),
     )
     await consumer.start()
     try:

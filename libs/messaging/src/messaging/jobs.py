@@ -22,6 +22,7 @@ from typing import Generic, TypeVar
 from prometheus_client import Counter
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from messaging import tenancy
 from messaging.errors import is_transient
 
 log = logging.getLogger(__name__)
@@ -40,6 +41,8 @@ def periodic(
     name: str, interval_s: float, tick: Callable[[], Awaitable[bool]]
 ) -> Callable[[], Awaitable[None]]:
     async def run_forever() -> None:
+        # A sweeper, a purge: platform work over every tenant's rows (messaging.tenancy).
+        tenancy.act_for(None)
         while True:
             try:
                 if await tick():

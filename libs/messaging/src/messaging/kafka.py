@@ -14,6 +14,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
 from contracts.topics import ALL_TOPICS, TopicSpec
+from messaging import security
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +29,7 @@ def reliable_producer(bootstrap_servers: str, client_id: str) -> AIOKafkaProduce
     return AIOKafkaProducer(
         bootstrap_servers=bootstrap_servers,
         client_id=client_id,
+        **security.client_kwargs(),
         enable_idempotence=True,
         acks="all",
         linger_ms=0,
@@ -47,7 +49,9 @@ async def ensure_topics(
 
     Idempotent: safe to run from every replica of a migration job or launcher.
     """
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id="topic-admin")
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=bootstrap_servers, client_id="topic-admin", **security.client_kwargs()
+    )
     deadline = asyncio.get_running_loop().time() + timeout_s
     while True:
         try:

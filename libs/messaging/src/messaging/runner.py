@@ -45,7 +45,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from contracts import cloudevents as ce
 from contracts.base import ContractMessage
 from contracts.topics import TopicSpec
-from messaging import errors, failpoints, logcontext, tracing
+from messaging import errors, failpoints, logcontext, security, tenancy, tracing
 from messaging.deliveries import Deliveries
 from messaging.envelope import Envelope, Headers
 from messaging.errors import PermanentError, UnknownMessageType, is_transient
@@ -214,6 +214,7 @@ class ConsumerRunner:
         app = PlatformFaustApp(
             self.consumer_name,
             broker=f"kafka://{self.bootstrap_servers}",
+            broker_credentials=security.KafkaSecurity.from_env().faust_credentials(),
             value_serializer="raw",
             key_serializer="raw",
             web_enabled=False,
@@ -393,11 +394,14 @@ class ConsumerRunner:
     async def apply(self, handler: Handler, envelope: Envelope, message: ContractMessage) -> bool:
         """One transaction: inbox claim + the handler's effect and outgoing messages (which
         carry the traceparent of the span it runs in)."""
-        async with self.engine.begin() as conn:
-            if not await self.inbox.claim(conn, self.consumer_name, envelope):
-                return False
-            failpoints.hit(failpoints.HANDLER_CRASH, f"{self.consumer_name}:{envelope.id}")
-            await handler(HandlerContext(conn, self.outbox, envelope), message)
+        # Row-level security: what the handler reads and writes is the message's tenant's (a
+        # message that names none, a reply or one of the previous release: every tenant's).
+        with tenancy.acting_for(getattr(message, "tenant_id", None)):
+            async with self.engine.begin() as conn:
+                if not await self.inbox.claim(conn, self.consumer_name, envelope):
+                    return False
+                failpoints.hit(failpoints.HANDLER_CRASH, f"{self.consumer_name}:{envelope.id}")
+                await handler(HandlerContext(conn, self.outbox, envelope), message)
         return True
 
     async def dead_letter(

@@ -36,6 +36,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from messaging import tenancy
 from service_kit.problems import Problem
 
 log = logging.getLogger(__name__)
@@ -361,7 +362,7 @@ async def authenticated(
         )
     verifier: TokenVerifier = request.app.state.token_verifier
     try:
-        return await verifier.authenticate(credentials.credentials)
+        principal = await verifier.authenticate(credentials.credentials)
     except InvalidToken as exc:
         raise _unauthorized(f"{str(exc).capitalize()}.") from None
     except KeysUnavailable:
@@ -372,6 +373,9 @@ async def authenticated(
             "The token signing keys cannot be fetched; try again shortly.",
             headers={"Retry-After": "5"},
         ) from None
+    # Row-level security: this request's queries see the token's tenant's rows only.
+    tenancy.act_for(principal.tenant)
+    return principal
 
 
 async def staff_only(principal: Annotated[Principal, Depends(authenticated)]) -> Principal:

@@ -9,6 +9,7 @@ locks, or the rows its transaction claimed, for longer than those bounds.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import socket
 from collections.abc import Awaitable, Callable
@@ -16,9 +17,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.util.concurrency import await_only
+
+from messaging import tenancy
 
 log = logging.getLogger(__name__)
 
@@ -36,9 +41,10 @@ class DbTimeouts:
     keepalive_count: int = 3
 
     def server_settings(self, application_name: str = "booking-platform") -> dict[str, str]:
-        """Session settings every connection starts with."""
+        """Session settings every connection starts with (acting for no tenant)."""
         return {
             "application_name": application_name,
+            tenancy.SETTING: tenancy.NO_TENANT,
             "statement_timeout": str(int(self.statement_s * 1000)),
             "lock_timeout": str(int(self.lock_s * 1000)),
             "idle_in_transaction_session_timeout": str(int(self.idle_in_transaction_s * 1000)),
@@ -105,21 +111,49 @@ def make_engine(
     if bookkeeping:
         connect_args["server_settings"]["synchronous_commit"] = "off"
         extra["isolation_level"] = "AUTOCOMMIT"
+    dsn = asyncpg_dsn(url)
+
+    async def connect() -> asyncpg.Connection:
+        # asyncpg reads the URL itself, libpq's sslmode, sslrootcert, sslcert and sslkey
+        # included (SQLAlchemy would hand them to asyncpg as unknown arguments).
+        return await asyncpg.connect(dsn, **connect_args)
+
     engine = create_async_engine(
-        sqlalchemy_url(url),
+        "postgresql+asyncpg://",
+        async_creator=connect,
         pool_size=pool_size,
         max_overflow=pool_size,
         pool_timeout=10,
         pool_recycle=1800,
         # A failed statement's error never carries its parameters (a guest's email, a secret).
         hide_parameters=True,
-        connect_args=connect_args,
         **extra,
     )
 
     @event.listens_for(engine.sync_engine, "connect")
-    def _keep_alive(dbapi_connection: Any, _: Any) -> None:
+    def _keep_alive(dbapi_connection: Any, record: Any) -> None:
         timeouts.keep_alive(dbapi_connection.driver_connection)
+        record.info[tenancy.SETTING] = tenancy.NO_TENANT  # as its server settings say
+
+    @event.listens_for(engine.sync_engine, "checkout")
+    def _act_for_tenant(dbapi_connection: Any, record: Any, _: Any) -> None:
+        # Outside any transaction (SQLAlchemy begins one at the first statement), so the
+        # session keeps the setting until it is told another: once per change of tenant.
+        wanted = tenancy.current()
+        if record.info.get(tenancy.SETTING) != wanted:
+            try:
+                await_only(
+                    dbapi_connection.driver_connection.execute(
+                        "SELECT set_config($1, $2, false)", tenancy.SETTING, wanted
+                    )
+                )
+            except Exception as exc:
+                # A connection that died in the pool (a failover, a terminated backend): the
+                # pool drops it and checks out another (whose failure, if the database is
+                # away, is the error the caller sees).
+                record.info.pop(tenancy.SETTING, None)
+                raise DisconnectionError(type(exc).__name__) from exc
+            record.info[tenancy.SETTING] = wanted
 
     return engine
 
@@ -134,3 +168,27 @@ def raw_connector(url: str, timeouts: DbTimeouts) -> Callable[[], Awaitable[asyn
         return conn
 
     return connect
+
+
+async def warn_if_unwalled(engine: AsyncEngine, timeout_s: float = 5.0) -> bool:
+    """Say so, once at start-up, when the role this process connects as is not held by
+    row-level security (a superuser, or BYPASSRLS): True then. Never blocks start-up."""
+    try:
+        async with asyncio.timeout(timeout_s), engine.connect() as conn:
+            row = (
+                await conn.execute(
+                    text(
+                        "SELECT current_user AS role, rolsuper OR rolbypassrls AS bypasses "
+                        "FROM pg_roles WHERE rolname = current_user"
+                    )
+                )
+            ).one()
+    except Exception:  # the database is away: readiness says so, not this check
+        return False
+    if row.bypasses:
+        log.warning(
+            "database role %s bypasses row-level security (superuser or BYPASSRLS): tenants "
+            "are kept apart by the queries' own filters alone; connect as a role of its own",
+            row.role,
+        )
+    return bool(row.bypasses)

@@ -23,7 +23,9 @@ def load(service: str) -> ServiceDefinition:
 
 def migrate(definition: ServiceDefinition) -> None:
     settings = definition.settings_factory()
-    upgrade_to_head(definition.name, settings.database_url.get_secret_value())
+    app_url = settings.database_url.get_secret_value()
+    owner = settings.migrations_database_url
+    upgrade_to_head(definition.name, owner.get_secret_value() if owner else app_url, app_url)
 
 
 ROLES = {"web": run_web, "worker": run_worker, "relay": run_relay, "migrate": migrate}

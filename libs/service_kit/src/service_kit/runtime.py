@@ -16,7 +16,7 @@ from prometheus_client import Gauge
 from sqlalchemy import MetaData, Table, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from messaging import admin
+from messaging import admin, tenancy
 from messaging.deliveries import Deliveries
 from messaging.inbox import Inbox
 from messaging.jobs import periodic
@@ -25,7 +25,7 @@ from messaging.outbox import Outbox
 from messaging.relay import OutboxRelay, RelayConfig
 from messaging.runner import ConsumerRunner, RetryPolicy, Subscription
 from service_kit import logs, telemetry
-from service_kit.db import make_engine, raw_connector, redact
+from service_kit.db import make_engine, raw_connector, redact, warn_if_unwalled
 from service_kit.ops import ops_server
 from service_kit.settings import ServiceSettings
 from service_kit.web import create_app
@@ -157,6 +157,8 @@ def run_worker(definition: ServiceDefinition) -> None:
     """faust worker for the service's subscriptions; embeds a relay unless told not to."""
     import faust
 
+    # Platform work across tenants, except where a handler acts for its message's tenant.
+    tenancy.act_for(None)
     wiring = definition.wire(process="worker")
     runner = definition.consumer_runner(wiring)
     if wiring.settings.relay_embedded:
@@ -241,6 +243,7 @@ async def wait_for_database(engine: AsyncEngine, every_s: float = 2.0) -> None:
                 log.warning("waiting for the database (%s)", type(exc).__name__)
             await asyncio.sleep(every_s)
             waited += every_s
+    await warn_if_unwalled(engine)
     # The pool's connections belong to this loop; the worker's loop opens its own.
     await engine.dispose()
 
@@ -269,6 +272,7 @@ def run_relay(definition: ServiceDefinition) -> None:
     """A standalone relay process (Helm runs these as their own Deployment)."""
 
     async def main() -> None:
+        tenancy.act_for(None)  # the outbox is the platform's
         wiring = definition.wire(process="relay")
         relay = definition.relay(wiring)
         loop = asyncio.get_running_loop()

@@ -26,7 +26,12 @@ class ServiceSettings(BaseSettings):
     service_name: ClassVar[str]
     default_port: ClassVar[int]
 
+    # The role the web, worker and relay connect as: not the tables' owner, not a superuser,
+    # no BYPASSRLS, so row-level security holds it to one tenant per transaction.
     database_url: SecretStr
+    # The role migrations run as, which owns the tables and grants the one above what it needs
+    # (<SERVICE>_MIGRATIONS_DATABASE_URL); unset, migrations use database_url.
+    migrations_database_url: SecretStr | None = None
     kafka_bootstrap_servers: str = Field(
         default="127.0.0.1:9092", validation_alias="KAFKA_BOOTSTRAP_SERVERS"
     )
@@ -96,9 +101,11 @@ class ServiceSettings(BaseSettings):
     auth_audience: str = Field(default="booking-platform-api", validation_alias="AUTH_AUDIENCE")
     auth_leeway_s: float = Field(default=30, ge=0, le=300, validation_alias="AUTH_LEEWAY_S")
 
-    @field_validator("database_url")
+    @field_validator("database_url", "migrations_database_url")
     @classmethod
-    def _postgres_only(cls, value: SecretStr) -> SecretStr:
+    def _postgres_only(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None:
+            return None
         raw = value.get_secret_value()
         if not raw.startswith(("postgresql://", "postgresql+asyncpg://", "postgres://")):
             raise ValueError("must be a postgresql:// URL")

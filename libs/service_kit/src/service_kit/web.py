@@ -17,6 +17,7 @@ from messaging import logcontext, tracing
 from service_kit import problems
 from service_kit.auth import TokenVerifier
 from service_kit.clients import parse_networks
+from service_kit.db import warn_if_unwalled
 from service_kit.health import dependency_checks
 from service_kit.ratelimit import RateLimiter
 from service_kit.settings import ServiceSettings
@@ -121,6 +122,7 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await warn_if_unwalled(engine)
         yield
         await engine.dispose()
 

@@ -16,6 +16,7 @@ from prometheus_client import Gauge
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from messaging import tenancy
 from service_kit.problems import Problem
 
 IN_FLIGHT = Gauge(
@@ -41,8 +42,9 @@ class Admission:
     async def in_flight(self) -> int:
         now = time.monotonic()
         if now - self._read_at >= self.ttl_s:
-            async with self.engine.connect() as conn:
-                self._count = int((await conn.execute(_COUNT)).scalar_one())
+            with tenancy.every_tenant():  # the platform's backlog, not this tenant's
+                async with self.engine.connect() as conn:
+                    self._count = int((await conn.execute(_COUNT)).scalar_one())
             self._read_at = now
             IN_FLIGHT.set(self._count)
         return self._count

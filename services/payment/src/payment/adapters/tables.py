@@ -19,6 +19,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 
+from messaging import tenancy
 from messaging.tables import deliveries_table, inbox_table, outbox_table
 
 metadata = MetaData()
@@ -84,6 +85,8 @@ provider_calls = Table(
     Column("id", BigInteger, Identity(always=True), primary_key=True),
     Column("payment_id", UUID(as_uuid=False), ForeignKey("payments.id")),
     Column("booking_id", Text),
+    # The tenant its session acted for (column default): row-level security.
+    Column("tenant_id", Text, server_default=text(tenancy.ACTING_TENANT_DEFAULT)),
     Column("provider", Text),
     Column("operation", Text, nullable=False),
     Column("idempotency_key", Text, nullable=False, index=True),

@@ -19,6 +19,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from contracts.base import CURRENCY_EXPONENTS, DecimalStr, to_minor_units
+from messaging import tenancy
 from payment.adapters import repository
 from payment.adapters.desk import PaymentDesk
 from payment.adapters.repository import PaymentRow
@@ -273,6 +274,9 @@ def router(wiring: Wiring, desk: PaymentDesk) -> APIRouter:
             )
         except BadSignature as bad:
             raise Problem(400, "bad-signature", "Signature refused", str(bad)) from None
+        # The provider (signature checked) speaks for the platform: its event names a payment
+        # of whichever tenant, found by the provider's reference.
+        tenancy.act_for(None)
         async with engine.begin() as conn:
             fresh = (
                 await conn.execute(
