@@ -39,6 +39,14 @@ def helm(*args: str, ok: bool = True) -> str:
     return done.stdout
 
 
+def refusal(*sets: str) -> str:
+    """What helm says when it refuses to render with these values."""
+    args = ["template", "bp", str(CHART), "--kube-version", KUBE]
+    for s in sets:
+        args += ["--set", s]
+    return helm(*args, ok=False)
+
+
 def render(*values: Path, sets: tuple[str, ...] = ()) -> list[dict[str, Any]]:
     args = ["template", "bp", str(CHART), "--kube-version", KUBE]
     for v in values:
@@ -112,16 +120,7 @@ def test_unknown_values_are_refused() -> None:
     for bad in ("kafka.brokers=x:9092", "services.booking.web.replica=3", "ingres.enabled=true"):
         err = helm("template", "bp", str(CHART), "--kube-version", KUBE, "--set", bad, ok=False)
         assert "Additional property" in err, err
-    err = helm(
-        "template",
-        "bp",
-        str(CHART),
-        "--kube-version",
-        KUBE,
-        "--set",
-        "kafka.bootstrapServers=no-port",
-        ok=False,
-    )
+    err = refusal("kafka.bootstrapServers=no-port")
     assert "bootstrapServers" in err
 
 
@@ -442,7 +441,7 @@ def test_tracing_reaches_every_process_and_its_collector(
             if rule.get("ports") == [{"port": port, "protocol": "TCP"}]
         ]
         assert to_collector and to_collector[0]["to"] == [{"ipBlock": {"cidr": "10.9.0.0/16"}}]
-    helm("template", "bp", str(CHART), "--set", "tracing.otlpEndpoint=collector:4318", ok=False)
+    refusal("tracing.otlpEndpoint=collector:4318")
 
 
 def test_the_dashboard_ships_for_grafanas_sidecar_and_scrapes_keep_the_service_label() -> None:
@@ -548,16 +547,7 @@ def test_test_payment_methods_are_off_and_refused_outside_development() -> None:
         for c in configs.values()
         if "KAFKA_BOOTSTRAP_SERVERS" in c
     )
-    refused = helm(
-        "template",
-        "bp",
-        str(CHART),
-        "--kube-version",
-        KUBE,
-        "--set",
-        "payment.testMethodsEnabled=true",
-        ok=False,
-    )
+    refused = refusal("payment.testMethodsEnabled=true")
     assert "profile=development" in refused
     dev = render(sets=("payment.testMethodsEnabled=true", "profile=development"))
     dev_payment = {c["metadata"]["name"]: c["data"] for c in of_kind(dev, "ConfigMap")}[
@@ -588,7 +578,7 @@ def test_an_identity_providers_jwks_url_replaces_the_releases_own_signer() -> No
             "tenant",
         )
         assert config["AUTH_MAX_TOKEN_LIFETIME_S"] == "3600"
-    helm("template", "bp", str(CHART), "--set", "auth.jwksUrl=http://plain.example/keys", ok=False)
+    refusal("auth.jwksUrl=http://plain.example/keys")
 
 
 def _containers(docs: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
@@ -716,14 +706,5 @@ def test_oauthbearer_reads_a_client_secret_and_sasl_without_a_secret_is_refused(
     assert web["KAFKA_OAUTH_CLIENT_SECRET"]["secretKeyRef"]["name"] == "kafka-pricing"
     assert web["KAFKA_OAUTH_TOKEN_URL"] == "https://idp.example.com/token"
     assert "KAFKA_SASL_PASSWORD" not in web
-    refused = helm(
-        "template",
-        "bp",
-        str(CHART),
-        "--kube-version",
-        KUBE,
-        "--set",
-        "kafka.securityProtocol=SASL_SSL",
-        ok=False,
-    )
+    refused = refusal("kafka.securityProtocol=SASL_SSL")
     assert "needs the principal's password from a Secret" in refused
