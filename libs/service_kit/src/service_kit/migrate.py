@@ -108,8 +108,8 @@ async def grant_to(url: str, role: str) -> None:
                     text(
                         # The schemas the migrations made (the simulated provider has its own).
                         "SELECT nspname FROM pg_namespace WHERE nspname = 'public' OR "
-                        "(nspowner = current_user::regrole AND nspname <> 'information_schema' "
-                        "AND nspname NOT LIKE 'pg\\_%')"
+                        "(nspowner = (SELECT oid FROM pg_roles WHERE rolname = current_user) "
+                        "AND nspname <> 'information_schema' AND nspname NOT LIKE 'pg\\_%')"
                     )
                 )
             ).scalars()
