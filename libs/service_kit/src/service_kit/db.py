@@ -77,11 +77,6 @@ class DbTimeouts:
             log.debug("no client keepalives on this connection: %s", exc)
 
 
-def sqlalchemy_url(url: str) -> str:
-    parsed = make_url(url)
-    return parsed.set(drivername="postgresql+asyncpg").render_as_string(hide_password=False)
-
-
 def asyncpg_dsn(url: str) -> str:
     parsed = make_url(url)
     return parsed.set(drivername="postgresql").render_as_string(hide_password=False)
