@@ -24,8 +24,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.util.concurrency import await_only
 
 from messaging import tenancy
+from messaging.errors import TransientError, describe
 
 log = logging.getLogger(__name__)
+
+_FRESH = "platform.fresh"  # a pooled connection's record: opened, never checked out yet
 
 
 @dataclass(frozen=True)
@@ -129,12 +132,14 @@ def make_engine(
     def _keep_alive(dbapi_connection: Any, record: Any) -> None:
         timeouts.keep_alive(dbapi_connection.driver_connection)
         record.info[tenancy.SETTING] = tenancy.NO_TENANT  # as its server settings say
+        record.info[_FRESH] = True
 
     @event.listens_for(engine.sync_engine, "checkout")
     def _act_for_tenant(dbapi_connection: Any, record: Any, _: Any) -> None:
         # Outside any transaction (SQLAlchemy begins one at the first statement), so the
         # session keeps the setting until it is told another: once per change of tenant.
         wanted = tenancy.current()
+        fresh = record.info.pop(_FRESH, False)
         if record.info.get(tenancy.SETTING) != wanted:
             try:
                 await_only(
@@ -143,10 +148,19 @@ def make_engine(
                     )
                 )
             except Exception as exc:
-                # A connection that died in the pool (a failover, a terminated backend): the
-                # pool drops it and checks out another (whose failure, if the database is
-                # away, is the error the caller sees).
                 record.info.pop(tenancy.SETTING, None)
+                if fresh:
+                    # Just opened and already gone (this statement cannot fail otherwise): the
+                    # database is away or cutting its sessions. The caller sees an error it
+                    # retries, and the pool discards the connection. (Asking the pool for
+                    # another instead ends, on the second failure, in "This connection is
+                    # closed", which is never retried; asyncpg itself may answer a session cut
+                    # mid-statement with an InternalClientError.)
+                    raise TransientError(
+                        f"a new database connection failed: {describe(exc)}"
+                    ) from exc
+                # A connection that died in the pool (a failover, a terminated backend): the
+                # pool drops it and opens a new one.
                 raise DisconnectionError(type(exc).__name__) from exc
             record.info[tenancy.SETTING] = wanted
 
