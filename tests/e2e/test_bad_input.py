@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import date, timedelta
 
+import httpx
 import pytest
 
 from devstack.client import PlatformClient, booking_body
-from devstack.platform import Platform
+from devstack.openapi import path_of
+from devstack.platform import SERVICES, Platform
 from tests.support.db import scalar
 
 pytestmark = pytest.mark.e2e
@@ -198,3 +201,91 @@ def test_a_guest_phone_is_kept_in_e164(client: PlatformClient, resource_id: str)
     made = client.book(body)
     assert made.status_code == 202, made.text
     assert client.booking(made.json()["id"])["guest"]["phone"] == "+351912345678"
+
+
+def test_an_id_past_its_bound_is_a_422_on_every_operation_that_takes_one(
+    platform: Platform,
+) -> None:
+    """Every operation of the committed documents with an id in its path, called by an admin
+    with an id one character past the bound: a 422 problem naming the path parameter, never a
+    404 after a lookup or a 5xx."""
+    token = platform.token(tenant=f"bounds-{uuid.uuid4().hex[:6]}", roles=("admin",))
+    headers = {"Authorization": f"Bearer {token}", "Idempotency-Key": str(uuid.uuid4())}
+    probed, wrong = 0, []
+    for service in SERVICES:
+        doc = json.loads(path_of(service).read_text())
+        for path, operations in doc["paths"].items():
+            names = [p.strip("{}") for p in path.split("/") if p.startswith("{")]
+            if not names:
+                continue
+            filled = path
+            for name in names:
+                filled = filled.replace("{" + name + "}", "x" * 65)
+            for method in operations:
+                answer = httpx.request(
+                    method.upper(),
+                    platform.url(service) + filled,
+                    params={"start": "2030-01-01", "end": "2030-01-08", "month": "2030-01"},
+                    json={} if method in ("post", "put", "patch") else None,
+                    headers=headers,
+                    timeout=30,
+                )
+                probed += 1
+                errors = answer.json().get("errors") or [] if answer.status_code == 422 else []
+                too_long = {e["field"] for e in errors if e["code"] == "string_too_long"} >= {
+                    f"path.{name}" for name in names
+                }
+                if not too_long:
+                    wrong.append(
+                        f"{method.upper()} {path}: {answer.status_code} {answer.text[:200]}"
+                    )
+    assert probed > 40 and not wrong, "\n".join(wrong)
+
+
+def test_lists_strings_and_headers_past_their_bounds_are_422s_and_nothing_is_written(
+    platform: Platform, client: PlatformClient
+) -> None:
+    token = platform.token(tenant=f"bounds-{uuid.uuid4().hex[:6]}", roles=("admin",))
+    auth = {"Authorization": f"Bearer {token}"}
+    inventory, notifier = platform.url("inventory"), platform.url("notifier")
+    with httpx.Client(headers=auth, timeout=30) as http:
+        made = http.post(
+            f"{inventory}/api/v1/resources",
+            json={"name": "Bounds", "capacity": 2, "timezone": "Europe/Lisbon"},
+        ).json()
+        rules = f"{inventory}/api/v1/resources/{made['id']}/rules"
+        for weekdays in ([0, 1, 2, 3, 4, 5, 6, 0], [7], [-1]):
+            assert_problem(
+                http.put(rules, json={"check_in_weekdays": weekdays}), 422, "validation-error"
+            )
+        after = http.get(f"{inventory}/api/v1/resources/{made['id']}").json()
+        assert after["rules"] == made["rules"], "the refused changes left the rules as they were"
+        endpoints = f"{notifier}/api/v1/webhook-endpoints"
+        before = http.get(endpoints).json()
+        assert_problem(
+            http.post(
+                endpoints,
+                json={"url": "https://hooks.example.com/b", "event_types": ["x" * 101]},
+            ),
+            422,
+            "validation-error",
+        )
+        assert http.get(endpoints).json() == before, "nothing was registered"
+        many = [("status", "confirmed")] * 20
+        assert_problem(
+            http.get(f"{platform.url('booking')}/api/v1/bookings", params=many),
+            422,
+            "validation-error",
+        )
+        assert_problem(
+            http.get(f"{inventory}/api/v1/resources", params={"cursor": "c" * 65}),
+            422,
+            "validation-error",
+        )
+    answer = client.http.patch(
+        f"{client.urls['booking']}/api/v1/bookings/{uuid.uuid4()}",
+        json={"special_requests": "late arrival"},
+        headers={"If-Match": '"' + "9" * 70 + '"'},
+    )
+    body = assert_problem(answer, 422, "validation-error")
+    assert [e["field"] for e in body["errors"]] == ["header.if-match"]

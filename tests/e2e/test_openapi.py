@@ -7,7 +7,7 @@ import json
 import pytest
 
 from devstack.client import PlatformClient
-from devstack.openapi import path_of
+from devstack.openapi import path_of, unbounded_inputs
 from devstack.platform import SERVICES
 
 pytestmark = pytest.mark.e2e
@@ -28,3 +28,10 @@ def test_the_served_document_is_the_committed_one(client: PlatformClient, servic
     served = client.http.get(f"{client.urls[service]}/api/v1/openapi.json").json()
     committed = json.loads(path_of(service).read_text())
     assert served == committed, f"docs/api/{service}.openapi.json is stale: run `make openapi`"
+
+
+def test_every_input_the_committed_documents_take_is_bounded() -> None:
+    """Every string, list and map an operation takes (path, query, header, body) states its
+    bound, so the gateway team can rely on it and the service holds it (422 past it)."""
+    unbounded = {s: unbounded_inputs(json.loads(path_of(s).read_text())) for s in SERVICES}
+    assert not any(unbounded.values()), json.dumps(unbounded, indent=1)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib
 import json
 import os
+import re
 import sys
 import tempfile
 from pathlib import Path
@@ -49,6 +50,63 @@ def render(doc: dict[str, Any]) -> str:
 
 def path_of(service: str) -> Path:
     return DOCS / f"{service}.openapi.json"
+
+
+# Strings whose format bounds them (a parser reads at most so much).
+_BOUNDED_FORMATS = frozenset({"date", "date-time", "time", "uuid", "duration"})
+_OPEN_QUANTIFIER = re.compile(r"[*+]|\{\d*,\}")
+
+
+def _bounded_pattern(pattern: str | None) -> bool:
+    """An anchored pattern with no open-ended repetition matches strings of bounded length."""
+    return bool(pattern and pattern.startswith("^") and pattern.endswith("$")) and not (
+        _OPEN_QUANTIFIER.search(pattern or "")
+    )
+
+
+def unbounded_inputs(doc: dict[str, Any]) -> list[str]:
+    """Where an operation takes input of no stated bound: a string without maxLength (or an
+    enum, a bounding format or pattern), an array without maxItems, a map without
+    maxProperties, in a path, query, header or body. Each as ``METHOD path where``."""
+    found: list[str] = []
+    schemas = doc.get("components", {}).get("schemas", {})
+
+    def walk(schema: dict[str, Any], where: str, seen: frozenset[str]) -> None:
+        if "$ref" in schema:
+            name = schema["$ref"].rsplit("/", 1)[-1]
+            if name not in seen:
+                walk(schemas[name], f"{where} ({name})", seen | {name})
+            return
+        for key in ("anyOf", "oneOf", "allOf"):
+            for sub in schema.get(key, []):
+                walk(sub, where, seen)
+        kind = schema.get("type")
+        if kind == "string" and not (
+            {"enum", "const", "maxLength"} & schema.keys()
+            or schema.get("format") in _BOUNDED_FORMATS
+            or _bounded_pattern(schema.get("pattern"))
+        ):
+            found.append(f"{where}: a string without maxLength")
+        if kind == "array":
+            if "maxItems" not in schema:
+                found.append(f"{where}: an array without maxItems")
+            walk(schema.get("items", {}), f"{where}[]", seen)
+        for name, sub in schema.get("properties", {}).items():
+            walk(sub, f"{where}.{name}", seen)
+        extra = schema.get("additionalProperties")
+        if isinstance(extra, dict):
+            if "maxProperties" not in schema:
+                found.append(f"{where}: a map without maxProperties")
+            walk(extra, f"{where}{{}}", seen)
+
+    for path, operations in doc["paths"].items():
+        for method, op in operations.items():
+            at = f"{method.upper()} {path}"
+            for param in op.get("parameters", []):
+                walk(param.get("schema", {}), f"{at} {param['in']} {param['name']}", frozenset())
+            for body in op.get("requestBody", {}).get("content", {}).values():
+                walk(body.get("schema", {}), f"{at} body", frozenset())
+    return sorted(set(found))
 
 
 def main(argv: list[str]) -> int:

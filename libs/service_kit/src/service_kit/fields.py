@@ -6,6 +6,10 @@ Emails and phone numbers are checked for what they are, not by a pattern: ``Emai
 Pydantic's lax mode reads a date from a number (seconds since 1970) and from a datetime string;
 an API that promises ``format: date`` takes exactly ``YYYY-MM-DD`` and refuses the rest with a
 clear 422.
+
+Every input is bounded (strings, lists, headers, path segments), so what a caller sends costs
+the service a known amount; the OpenAPI documents say each bound and a test fails on an input
+without one.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from typing import Annotated, Any
 
 import email_validator
 import phonenumbers
+from fastapi import Path
 from pydantic import AfterValidator, BeforeValidator, Field
 
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
@@ -58,3 +63,12 @@ def _phone(value: str) -> str:
 
 Email = Annotated[str, Field(min_length=3, max_length=254), AfterValidator(_email)]
 Phone = Annotated[str, Field(min_length=6, max_length=32), AfterValidator(_phone)]
+
+
+# An id in a path (a UUID, a booking reference): anything longer is no id of ours, a 422.
+PathId = Annotated[str, Path(max_length=64)]
+# Days of the week, 0 = Monday, each at most once.
+Weekday = Annotated[int, Field(ge=0, le=6)]
+Weekdays = Annotated[list[Weekday], Field(max_length=7)]
+# An ETag in If-Match (ours are a quoted version number).
+IF_MATCH_MAX = 64

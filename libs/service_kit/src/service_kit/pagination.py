@@ -12,7 +12,8 @@ from service_kit.problems import Problem, uuid_or
 
 # The ``cursor`` query parameter of every list endpoint.
 Cursor = Annotated[
-    str | None, Query(description="the last id of the previous page (see Link: next)")
+    str | None,
+    Query(max_length=64, description="the last id of the previous page (see Link: next)"),
 ]
 
 

@@ -46,6 +46,7 @@ from booking.settings import BookingSettings
 from contracts.payment import VerifyPayment
 from service_kit.auth import Admin, Caller, Principal, Staff
 from service_kit.clock import db_now
+from service_kit.fields import IF_MATCH_MAX, PathId
 from service_kit.problems import Problem
 from service_kit.ratelimit import RATE_LIMITED
 from service_kit.runtime import Wiring
@@ -125,12 +126,12 @@ def router(wiring: Wiring) -> APIRouter:
         dependencies=[RATE_LIMITED],
     )
     async def cancel(
-        booking_id: str,
+        booking_id: PathId,
         who: Caller,
         request: Request,
         body: CancelIn | None = None,
         idempotency_key: Annotated[str | None, Header(max_length=255)] = None,
-        if_match: Annotated[str | None, Header()] = None,
+        if_match: Annotated[str | None, Header(max_length=IF_MATCH_MAX)] = None,
     ) -> Response:
         """Cancel: the booking is ``cancelled`` at once; its capacity is released and the refund
         its cancellation policy snapshot allows is paid back by the cancel saga, which then
@@ -183,33 +184,33 @@ def router(wiring: Wiring) -> APIRouter:
 
     @api.post("/bookings/{booking_id}/check-in", response_model=BookingPublic)
     async def check_in(
-        booking_id: str,
+        booking_id: PathId,
         who: Staff,
         request: Request,
         body: StatusActionIn | None = None,
-        if_match: Annotated[str | None, Header()] = None,
+        if_match: Annotated[str | None, Header(max_length=IF_MATCH_MAX)] = None,
     ) -> Response:
         """Staff: the guest arrived (``confirmed`` → ``checked_in``)."""
         return await move_to(S.CHECKED_IN, booking_id, who, request, body, if_match)
 
     @api.post("/bookings/{booking_id}/complete", response_model=BookingPublic)
     async def complete(
-        booking_id: str,
+        booking_id: PathId,
         who: Staff,
         request: Request,
         body: StatusActionIn | None = None,
-        if_match: Annotated[str | None, Header()] = None,
+        if_match: Annotated[str | None, Header(max_length=IF_MATCH_MAX)] = None,
     ) -> Response:
         """Staff: the stay or visit is over (``checked_in`` → ``completed``, immutable)."""
         return await move_to(S.COMPLETED, booking_id, who, request, body, if_match)
 
     @api.post("/bookings/{booking_id}/no-show", response_model=BookingPublic)
     async def no_show(
-        booking_id: str,
+        booking_id: PathId,
         who: Staff,
         request: Request,
         body: StatusActionIn | None = None,
-        if_match: Annotated[str | None, Header()] = None,
+        if_match: Annotated[str | None, Header(max_length=IF_MATCH_MAX)] = None,
     ) -> Response:
         """Staff: the guest did not come (``confirmed`` → ``no_show``, only after the start).
         The capacity left is released; the payment is kept."""
@@ -242,7 +243,7 @@ def router(wiring: Wiring) -> APIRouter:
         responses={409: {}},
     )
     async def verify_payment(
-        booking_id: str, who: Admin, request: Request, response: Response
+        booking_id: PathId, who: Admin, request: Request, response: Response
     ) -> BookingPublic:
         """Admin: the bank transfer arrived. The payment service records who and when and the
         booking is confirmed by its saga (202: follow the booking). After the payment deadline
@@ -287,7 +288,7 @@ def router(wiring: Wiring) -> APIRouter:
 
     @api.post("/bookings/{booking_id}/saga/retry", response_model=BookingPublic, status_code=202)
     async def retry_saga(
-        booking_id: str, who: Staff, request: Request, response: Response
+        booking_id: PathId, who: Staff, request: Request, response: Response
     ) -> BookingPublic:
         """Staff: resume a parked saga (a compensation or step that kept failing) by sending the
         step it stopped on again. 409 when nothing is parked."""

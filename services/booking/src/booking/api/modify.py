@@ -36,6 +36,7 @@ from booking.domain.sagas import MODIFY_BOOKING
 from booking.settings import BookingSettings
 from service_kit.auth import BearerToken, Caller
 from service_kit.clock import db_now
+from service_kit.fields import IF_MATCH_MAX, PathId
 from service_kit.problems import Problem
 from service_kit.ratelimit import RATE_LIMITED
 from service_kit.runtime import Wiring
@@ -61,13 +62,13 @@ def router(wiring: Wiring, places: Places) -> APIRouter:
         dependencies=[RATE_LIMITED],
     )
     async def modify_booking(
-        booking_id: str,
+        booking_id: PathId,
         body: ModifyIn,
         who: Caller,
         bearer: BearerToken,
         request: Request,
         idempotency_key: Annotated[str | None, Header(max_length=255)] = None,
-        if_match: Annotated[str | None, Header()] = None,
+        if_match: Annotated[str | None, Header(max_length=IF_MATCH_MAX)] = None,
     ) -> Response:
         """Change the dates, slot or party of a confirmed booking that has not started (202:
         follow the booking's ``modification``). Capacity for the new time is reserved first,

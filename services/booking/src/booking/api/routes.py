@@ -42,7 +42,7 @@ from booking.domain.booking import IMMUTABLE, SETTLED, WAIT_ENDS, BookingStatus
 from booking.settings import BookingSettings
 from service_kit.auth import BearerToken, Caller, Principal, Staff
 from service_kit.db import raw_connector
-from service_kit.fields import IsoDate
+from service_kit.fields import IF_MATCH_MAX, IsoDate, PathId
 from service_kit.problems import Problem
 from service_kit.ratelimit import RATE_LIMITED
 from service_kit.runtime import Wiring
@@ -95,7 +95,7 @@ def router(wiring: Wiring, places: Places) -> APIRouter:
         bearer: BearerToken,
         request: Request,
         idempotency_key: Annotated[str | None, Header(max_length=255)] = None,
-        prefer: Annotated[str | None, Header()] = None,
+        prefer: Annotated[str | None, Header(max_length=200)] = None,
     ) -> Response:
         """Accept a booking and start its saga: 202 + Location. ``Prefer: wait=N`` waits up to N
         seconds: 201 when the saga has ended (confirmed, rejected, ...), 202 when it still runs
@@ -169,14 +169,14 @@ def router(wiring: Wiring, places: Places) -> APIRouter:
         return answer
 
     @api.get("/bookings/{booking_id}", response_model=BookingPublic)
-    async def get_booking(booking_id: str, who: Caller, response: Response) -> BookingPublic:
+    async def get_booking(booking_id: PathId, who: Caller, response: Response) -> BookingPublic:
         """A booking; ``ETag`` is its version, for ``If-Match`` on changes."""
         row = await load_visible(booking_id, who)
         response.headers["ETag"] = etag(row.version)
         return public(row)
 
     @api.get("/bookings/reference/{reference}", response_model=BookingPublic)
-    async def get_by_reference(reference: str, who: Caller, response: Response) -> BookingPublic:
+    async def get_by_reference(reference: PathId, who: Caller, response: Response) -> BookingPublic:
         """A booking by its human-friendly reference (``BK-20261121-7K3QX9AB``)."""
         async with engine.connect() as conn:
             found = (
@@ -198,7 +198,7 @@ def router(wiring: Wiring, places: Places) -> APIRouter:
         request: Request,
         response: Response,
         who: Caller,
-        status: Annotated[list[BookingStatus] | None, Query()] = None,
+        status: Annotated[list[BookingStatus] | None, Query(max_length=len(BookingStatus))] = None,
         guest_id: Annotated[str | None, Query(max_length=200)] = None,
         venue_id: Annotated[str | None, Query(max_length=64)] = None,
         resource_id: Annotated[str | None, Query(max_length=64)] = None,
@@ -263,12 +263,12 @@ def router(wiring: Wiring, places: Places) -> APIRouter:
         dependencies=[RATE_LIMITED],
     )
     async def update_booking(
-        booking_id: str,
+        booking_id: PathId,
         body: BookingPatch,
         who: Caller,
         request: Request,
         response: Response,
-        if_match: Annotated[str | None, Header()] = None,
+        if_match: Annotated[str | None, Header(max_length=IF_MATCH_MAX)] = None,
     ) -> BookingPublic:
         """Change contact details and notes. ``If-Match`` with the booking's ETag is required
         (412 when it changed meanwhile, 428 without it). Bookings that ended are immutable."""
@@ -298,7 +298,7 @@ def router(wiring: Wiring, places: Places) -> APIRouter:
         return public(row)
 
     @api.get("/bookings/{booking_id}/history", response_model=list[StatusChange])
-    async def history(booking_id: str, who: Caller) -> list[StatusChange]:
+    async def history(booking_id: PathId, who: Caller) -> list[StatusChange]:
         """Every status transition: from, to, who, why, when, and the version it made."""
         async with engine.connect() as conn:
             row = await visible(conn, booking_id, who)
@@ -306,7 +306,7 @@ def router(wiring: Wiring, places: Places) -> APIRouter:
             return [StatusChange(**r._mapping) for r in rows]
 
     @api.get("/bookings/{booking_id}/audit", response_model=list[AuditEntry])
-    async def audit_log(booking_id: str, who: Staff) -> list[AuditEntry]:
+    async def audit_log(booking_id: PathId, who: Staff) -> list[AuditEntry]:
         """Every change: who, from where (IP, user agent), when, the values before and after."""
         async with engine.connect() as conn:
             row = await visible(conn, booking_id, who)
@@ -320,7 +320,7 @@ def router(wiring: Wiring, places: Places) -> APIRouter:
             return [AuditEntry(**r._mapping) for r in rows]
 
     @api.get("/bookings/{booking_id}/timeline", response_model=BookingTimeline)
-    async def timeline(booking_id: str, who: Staff) -> BookingTimeline:
+    async def timeline(booking_id: PathId, who: Staff) -> BookingTimeline:
         """Why the booking is where it is: its sagas, status history and every saga message."""
         async with engine.connect() as conn:
             found = await visible(conn, booking_id, who)

@@ -5,7 +5,7 @@ their own entries, staff their tenant's; anything else is 404."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
@@ -29,6 +29,7 @@ from contracts.booking import WaitlistOfferAccepted
 from contracts.topics import BOOKING_EVENTS
 from service_kit.auth import BearerToken, Caller, Principal
 from service_kit.clock import db_now
+from service_kit.fields import PathId
 from service_kit.ids import canonical_uuid
 from service_kit.problems import Problem
 from service_kit.quotas import GuestQuota
@@ -126,7 +127,9 @@ def router(wiring: Wiring, places: Places) -> APIRouter:
     async def list_entries(
         who: Caller,
         resource_id: Annotated[str | None, Query(max_length=64)] = None,
-        status: Annotated[list[WaitlistStatus] | None, Query()] = None,
+        status: Annotated[
+            list[WaitlistStatus] | None, Query(max_length=len(get_args(WaitlistStatus)))
+        ] = None,
         limit: Annotated[int, Query(ge=1, le=500)] = 100,
     ) -> list[WaitlistEntryPublic]:
         """A guest's own entries; staff see their tenant's. In queue order."""
@@ -150,7 +153,7 @@ def router(wiring: Wiring, places: Places) -> APIRouter:
             return [_public(r) for r in rows.all()]
 
     @api.get("/waitlist/{entry_id}", response_model=WaitlistEntryPublic)
-    async def get_entry(entry_id: str, who: Caller) -> WaitlistEntryPublic:
+    async def get_entry(entry_id: PathId, who: Caller) -> WaitlistEntryPublic:
         async with engine.connect() as conn:
             return _public(await _visible(conn, entry_id, who))
 
@@ -159,7 +162,7 @@ def router(wiring: Wiring, places: Places) -> APIRouter:
         response_model=WaitlistEntryPublic,
         dependencies=[RATE_LIMITED],
     )
-    async def cancel_entry(entry_id: str, who: Caller) -> WaitlistEntryPublic:
+    async def cancel_entry(entry_id: PathId, who: Caller) -> WaitlistEntryPublic:
         """Stop waiting; an open offer is given up and its hold released for the next entry."""
         async with engine.begin() as conn:
             row = await _visible(conn, entry_id, who, lock=True)
@@ -183,7 +186,7 @@ def router(wiring: Wiring, places: Places) -> APIRouter:
         dependencies=[RATE_LIMITED],
     )
     async def accept_offer(
-        entry_id: str,
+        entry_id: PathId,
         body: WaitlistAccept,
         who: Caller,
         bearer: BearerToken,

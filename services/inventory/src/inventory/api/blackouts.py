@@ -17,6 +17,7 @@ from sqlalchemy import text
 from inventory.adapters.ledger import CLAIM_COLUMNS, Claim, load_resource
 from inventory.api.holds import HoldPublic, claim_public
 from service_kit.auth import Staff
+from service_kit.fields import PathId
 from service_kit.problems import Problem, uuid_or
 from service_kit.runtime import Wiring
 
@@ -165,7 +166,7 @@ def router(wiring: Wiring) -> APIRouter:
             return [BlackoutPublic(**r._mapping) for r in rows]
 
     @api.delete("/blackouts/{blackout_id}", status_code=204)
-    async def delete_blackout(blackout_id: str, who: Staff) -> Response:
+    async def delete_blackout(blackout_id: PathId, who: Staff) -> Response:
         missing = Problem(
             404, "blackout-not-found", "Blackout not found", f"No blackout {blackout_id}."
         )

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import text
 
 from service_kit.auth import Caller, Staff
+from service_kit.fields import PathId
 from service_kit.problems import Problem, uuid_or
 from service_kit.runtime import Wiring
 
@@ -62,7 +63,7 @@ def router(wiring: Wiring) -> APIRouter:
         return GroupPublic(**row._mapping, units=[])
 
     @api.get("/resource-groups/{group_id}", response_model=GroupPublic)
-    async def get_group(group_id: str, who: Caller) -> GroupPublic:
+    async def get_group(group_id: PathId, who: Caller) -> GroupPublic:
         async with engine.connect() as conn:
             row = (
                 await conn.execute(

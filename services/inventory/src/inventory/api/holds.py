@@ -24,6 +24,7 @@ from inventory.domain.resources import (
 from inventory.settings import InventorySettings
 from service_kit.auth import Caller, Principal
 from service_kit.clock import db_now
+from service_kit.fields import PathId
 from service_kit.problems import Problem, uuid_or
 from service_kit.quotas import GuestQuota
 from service_kit.ratelimit import RATE_LIMITED
@@ -210,13 +211,13 @@ def router(wiring: Wiring, ledger: Ledger) -> APIRouter:
         return claim_public(claim)
 
     @api.get("/holds/{hold_id}", response_model=HoldPublic)
-    async def get_hold(hold_id: str, who: Caller) -> HoldPublic:
+    async def get_hold(hold_id: PathId, who: Caller) -> HoldPublic:
         """A hold of the caller's tenant; a guest sees only their own."""
         async with engine.connect() as conn:
             return claim_public(await visible_claim(conn, hold_id, who, lock=False))
 
     @api.post("/holds/{hold_id}/extend", response_model=HoldPublic, dependencies=[RATE_LIMITED])
-    async def extend_hold(hold_id: str, body: HoldExtend, who: Caller) -> HoldPublic:
+    async def extend_hold(hold_id: PathId, body: HoldExtend, who: Caller) -> HoldPublic:
         """Keep a hold ``ttl_seconds`` more from now. 409 when it is no longer held, or when a
         guest's hold would outlive INVENTORY_GUEST_HOLD_MAX_LIFE_S (an hour) from when it was
         made; 422 when a guest asks for more than 15 minutes at a time."""
@@ -253,7 +254,7 @@ def router(wiring: Wiring, ledger: Ledger) -> APIRouter:
         return claim_public(fresh)
 
     @api.delete("/holds/{hold_id}", status_code=204, dependencies=[RATE_LIMITED])
-    async def delete_hold(hold_id: str, who: Caller) -> Response:
+    async def delete_hold(hold_id: PathId, who: Caller) -> Response:
         """Release a hold. A hold already released or expired answers 204 too (idempotent);
         one that became a confirmed booking is 409 (cancel the booking instead)."""
         async with engine.begin() as conn:

@@ -16,6 +16,7 @@ from inventory.domain.resources import UnknownTimezone, validate_timezone
 from inventory.domain.rules import AvailabilityRules, InvalidRules
 from service_kit.auth import Caller, Staff
 from service_kit.clock import db_now
+from service_kit.fields import PathId, Weekdays
 from service_kit.pagination import Cursor, cursor_id, set_next_link
 from service_kit.problems import Problem, uuid_or
 from service_kit.runtime import Wiring
@@ -36,10 +37,10 @@ class RulesIn(BaseModel):
     buffer_minutes: int = Field(
         default=0, ge=0, le=720, description="around slots of exclusive units"
     )
-    check_in_weekdays: list[int] | None = Field(
+    check_in_weekdays: Weekdays | None = Field(
         default=None, description="allowed check-in weekdays, 0 = Monday; null = any"
     )
-    check_out_weekdays: list[int] | None = Field(default=None, description="0 = Monday")
+    check_out_weekdays: Weekdays | None = Field(default=None, description="0 = Monday")
     booking_horizon_days: int | None = Field(default=None, ge=1, le=3660)
     min_notice_hours: int = Field(default=0, ge=0, le=24 * 365)
     min_party: int = Field(default=1, ge=1, le=1000)
@@ -189,7 +190,7 @@ def router(wiring: Wiring) -> APIRouter:
         return items
 
     @api.get("/resources/{resource_id}", response_model=ResourcePublic)
-    async def get_resource(resource_id: str, who: Caller) -> ResourcePublic:
+    async def get_resource(resource_id: PathId, who: Caller) -> ResourcePublic:
         async with engine.connect() as conn:
             row = (
                 await conn.execute(
@@ -205,7 +206,9 @@ def router(wiring: Wiring) -> APIRouter:
         return _public(row)
 
     @api.patch("/resources/{resource_id}", response_model=ResourcePublic)
-    async def update_resource(resource_id: str, body: ResourceUpdate, who: Staff) -> ResourcePublic:
+    async def update_resource(
+        resource_id: PathId, body: ResourceUpdate, who: Staff
+    ) -> ResourcePublic:
         """Rename, move, (de)activate or resize a resource. A capacity below what some night
         already has claimed is refused (409, with those nights) and nothing changes."""
         changes = body.model_dump(exclude_unset=True)
@@ -263,7 +266,7 @@ def router(wiring: Wiring) -> APIRouter:
         return _public(row)
 
     @api.put("/resources/{resource_id}/rules", response_model=ResourcePublic)
-    async def replace_rules(resource_id: str, body: RulesIn, who: Staff) -> ResourcePublic:
+    async def replace_rules(resource_id: PathId, body: RulesIn, who: Staff) -> ResourcePublic:
         """Replace the resource's availability rules. Existing reservations keep their nights."""
         rules = body.to_domain()
         async with engine.begin() as conn:
@@ -286,7 +289,7 @@ def router(wiring: Wiring) -> APIRouter:
 
     @api.get("/resources/{resource_id}/availability", response_model=list[NightAvailability])
     async def availability(
-        resource_id: str, start: date, end: date, who: Caller
+        resource_id: PathId, start: date, end: date, who: Caller
     ) -> list[NightAvailability]:
         """Units taken and free per night (expired holds count as free)."""
         if end <= start or (end - start).days > 366:

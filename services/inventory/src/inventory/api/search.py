@@ -26,6 +26,7 @@ from inventory.domain.rules import (
 )
 from service_kit.auth import Caller
 from service_kit.clock import db_now
+from service_kit.fields import PathId
 from service_kit.problems import Problem, uuid_or
 from service_kit.runtime import Wiring
 
@@ -196,7 +197,7 @@ def router(wiring: Wiring) -> APIRouter:
 
     @api.get("/resources/{resource_id}/calendar", response_model=MonthCalendar)
     async def month_calendar(
-        resource_id: str,
+        resource_id: PathId,
         who: Caller,
         month: str = Query(pattern=r"^[12]\d{3}-(0[1-9]|1[0-2])$", examples=["2027-03"]),
     ) -> MonthCalendar:

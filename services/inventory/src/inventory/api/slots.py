@@ -31,6 +31,7 @@ from inventory.domain.schedules import InvalidSchedule, Recurrence, Schedule, ge
 from inventory.settings import InventorySettings
 from service_kit.auth import Caller, Principal, Staff
 from service_kit.clock import db_now
+from service_kit.fields import PathId, Weekdays
 from service_kit.problems import Problem, uuid_or
 from service_kit.ratelimit import RATE_LIMITED
 from service_kit.runtime import Wiring
@@ -48,7 +49,7 @@ class ScheduleIn(BaseModel):
     capacity: int | None = Field(
         default=None, ge=1, le=100_000, description="default: the resource's"
     )
-    weekdays: list[int] | None = None
+    weekdays: Weekdays | None = None
     rrule: str | None = Field(default=None, max_length=500)
     start_time: time | None = None
     duration_minutes: int | None = None
@@ -158,7 +159,7 @@ def router(wiring: Wiring, ledger: Ledger) -> APIRouter:
         return resource
 
     @api.post("/resources/{resource_id}/schedules", status_code=201, response_model=SchedulePublic)
-    async def create_schedule(resource_id: str, body: ScheduleIn, who: Staff) -> SchedulePublic:
+    async def create_schedule(resource_id: PathId, body: ScheduleIn, who: Staff) -> SchedulePublic:
         async with engine.begin() as conn:
             resource = await timeslot_resource(conn, resource_id, who)
             doc = body.model_dump()
@@ -177,7 +178,7 @@ def router(wiring: Wiring, ledger: Ledger) -> APIRouter:
         return SchedulePublic(id=schedule_id, resource_id=resource.id, spec=schedule.to_json())
 
     @api.post("/resources/{resource_id}/slots/generate", response_model=Generated)
-    async def generate_slots(resource_id: str, body: GenerateIn, who: Staff) -> Generated:
+    async def generate_slots(resource_id: PathId, body: GenerateIn, who: Staff) -> Generated:
         """Create the slots of every schedule of the resource in [start, end). Idempotent:
         slots that exist are left alone. Blacked-out days get no slots."""
         if body.start < datetime.now(UTC).date() - timedelta(days=1):
@@ -225,7 +226,9 @@ def router(wiring: Wiring, ledger: Ledger) -> APIRouter:
         )
 
     @api.get("/resources/{resource_id}/slots", response_model=list[SlotPublic])
-    async def list_slots(resource_id: str, start: date, end: date, who: Caller) -> list[SlotPublic]:
+    async def list_slots(
+        resource_id: PathId, start: date, end: date, who: Caller
+    ) -> list[SlotPublic]:
         """The slots starting in [start, end) (UTC dates), with the seats still free."""
         if end <= start or (end - start).days > 92:
             raise Problem(422, "bad-range", "Bad date range", "end after start, at most 92 days.")
@@ -245,7 +248,7 @@ def router(wiring: Wiring, ledger: Ledger) -> APIRouter:
             return [_slot_public(r) for r in rows]
 
     @api.get("/slots/{slot_id}", response_model=SlotPublic)
-    async def get_slot(slot_id: str, who: Caller) -> SlotPublic:
+    async def get_slot(slot_id: PathId, who: Caller) -> SlotPublic:
         """One slot of the caller's tenant, with the seats still free."""
         async with engine.connect() as conn:
             row = (
@@ -262,7 +265,7 @@ def router(wiring: Wiring, ledger: Ledger) -> APIRouter:
         return _slot_public(row)
 
     @api.post("/slots/{slot_id}/cancel", response_model=Cancelled)
-    async def cancel_slot(slot_id: str, body: CancelIn, who: Staff) -> Cancelled:
+    async def cancel_slot(slot_id: PathId, body: CancelIn, who: Staff) -> Cancelled:
         """Cancel a slot with a reason. Its claims are listed for staff to act on (a booking is
         cancelled through the booking service, which releases its seats)."""
         async with engine.begin() as conn:
@@ -305,7 +308,7 @@ def router(wiring: Wiring, ledger: Ledger) -> APIRouter:
         dependencies=[RATE_LIMITED],
     )
     async def hold_slot(
-        slot_id: str, body: SlotHoldIn, response: Response, who: Caller
+        slot_id: PathId, body: SlotHoldIn, response: Response, who: Caller
     ) -> HoldPublic:
         """Hold seats of a slot for the party. 409 when fewer seats are left or the guest
         already holds their quota; 422 when a guest asks for more than 15 minutes."""

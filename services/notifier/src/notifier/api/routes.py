@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from notifier.domain.webhooks import webhook_id
 from service_kit.auth import Staff
+from service_kit.fields import PathId
 from service_kit.pagination import Cursor, cursor_id, set_next_link
 from service_kit.problems import Problem, uuid_or
 from service_kit.runtime import Wiring
@@ -146,7 +147,7 @@ def router(wiring: Wiring) -> APIRouter:
         return items
 
     @api.get("/notifications/{notification_id}", response_model=NotificationDetail)
-    async def get_notification(notification_id: str, who: Staff) -> NotificationDetail:
+    async def get_notification(notification_id: PathId, who: Staff) -> NotificationDetail:
         """One notification, what it sent, and every attempt: when, how long, the answer."""
         nid = uuid_or(notification_id, _not_found(notification_id))
         async with engine.connect() as conn:
@@ -184,7 +185,7 @@ def router(wiring: Wiring) -> APIRouter:
         status_code=202,
         responses={409: {"description": "already pending, or its webhook endpoint is disabled"}},
     )
-    async def replay(notification_id: str, who: Staff) -> NotificationPublic:
+    async def replay(notification_id: PathId, who: Staff) -> NotificationPublic:
         """Send a notification again, now, with a fresh schedule: the same message and, for a
         webhook, the same ``webhook-id`` (the receiver may already have it)."""
         nid = uuid_or(notification_id, _not_found(notification_id))

@@ -27,6 +27,7 @@ from notifier.domain.targets import TargetRefused, split_url
 from notifier.domain.webhooks import new_secret
 from notifier.settings import NotifierSettings
 from service_kit.auth import Admin
+from service_kit.fields import PathId
 from service_kit.pagination import Cursor, cursor_id, set_next_link
 from service_kit.problems import Problem, uuid_or
 from service_kit.runtime import Wiring
@@ -52,7 +53,7 @@ class EndpointIn(BaseModel):
         examples=["https://hooks.example.com/booking"],
     )
     description: str | None = Field(default=None, max_length=500)
-    event_types: list[str] = Field(
+    event_types: list[Annotated[str, Field(max_length=100)]] = Field(
         default_factory=list,
         max_length=len(EVENT_TYPES),
         description="Event types to receive (e.g. booking.confirmed); empty: all of them.",
@@ -185,12 +186,12 @@ def router(wiring: Wiring) -> APIRouter:
         return items
 
     @api.get("/webhook-endpoints/{endpoint_id}", response_model=EndpointPublic)
-    async def get_endpoint(endpoint_id: str, who: Admin) -> EndpointPublic:
+    async def get_endpoint(endpoint_id: PathId, who: Admin) -> EndpointPublic:
         async with engine.connect() as conn:
             return _public(await _owned(conn, endpoint_id, who.tenant))
 
     @api.post("/webhook-endpoints/{endpoint_id}/rotate-secret", response_model=EndpointWithSecret)
-    async def rotate_secret(endpoint_id: str, who: Admin) -> EndpointWithSecret:
+    async def rotate_secret(endpoint_id: PathId, who: Admin) -> EndpointWithSecret:
         """A new secret. The old one keeps signing beside it for the grace period (a rotation
         during the grace period ends the older secret at once)."""
         secret = new_secret()
@@ -213,7 +214,7 @@ def router(wiring: Wiring) -> APIRouter:
         return EndpointWithSecret(**row._mapping, secret=secret)
 
     @api.post("/webhook-endpoints/{endpoint_id}/disable", response_model=EndpointPublic)
-    async def disable(endpoint_id: str, who: Admin) -> EndpointPublic:
+    async def disable(endpoint_id: PathId, who: Admin) -> EndpointPublic:
         """No more deliveries; those waiting are cancelled (replay them after enabling)."""
         async with engine.begin() as conn:
             await _owned(conn, endpoint_id, who.tenant, lock=True)
@@ -221,7 +222,7 @@ def router(wiring: Wiring) -> APIRouter:
             return _public(await _owned(conn, endpoint_id, who.tenant))
 
     @api.post("/webhook-endpoints/{endpoint_id}/enable", response_model=EndpointPublic)
-    async def enable(endpoint_id: str, who: Admin) -> EndpointPublic:
+    async def enable(endpoint_id: PathId, who: Admin) -> EndpointPublic:
         """Deliver again, from the next event on (the URL is checked again)."""
         async with engine.connect() as conn:
             current = await _owned(conn, endpoint_id, who.tenant)
@@ -242,7 +243,7 @@ def router(wiring: Wiring) -> APIRouter:
 
     @api.get("/webhook-endpoints/{endpoint_id}/deliveries", response_model=list[NotificationPublic])
     async def deliveries(
-        endpoint_id: str,
+        endpoint_id: PathId,
         request: Request,
         response: Response,
         who: Admin,

@@ -34,6 +34,7 @@ from payment.domain.payments import (
 from payment.settings import PaymentSettings
 from service_kit.auth import Admin, Principal, Staff
 from service_kit.clock import db_now
+from service_kit.fields import PathId
 from service_kit.problems import Problem, uuid_or
 from service_kit.runtime import Wiring
 
@@ -162,7 +163,7 @@ def router(wiring: Wiring, desk: PaymentDesk) -> APIRouter:
             return [await public(conn, PaymentRow.of(r)) for r in rows.all()]
 
     @api.get("/bookings/{booking_id}/payment", response_model=PaymentPublic)
-    async def payment_of_booking(booking_id: str, who: Staff) -> PaymentPublic:
+    async def payment_of_booking(booking_id: PathId, who: Staff) -> PaymentPublic:
         """The payment of a booking (one per booking)."""
         async with engine.connect() as conn:
             p = await repository.for_booking(conn, booking_id, lock=False)
@@ -173,12 +174,12 @@ def router(wiring: Wiring, desk: PaymentDesk) -> APIRouter:
             return await public(conn, p)
 
     @api.get("/payments/{payment_id}", response_model=PaymentPublic)
-    async def get_payment(payment_id: str, who: Staff) -> PaymentPublic:
+    async def get_payment(payment_id: PathId, who: Staff) -> PaymentPublic:
         async with engine.connect() as conn:
             return await public(conn, await visible(conn, payment_id, who, lock=False))
 
     @api.get("/payments/{payment_id}/provider-calls", response_model=list[ProviderCall])
-    async def provider_calls(payment_id: str, who: Staff) -> list[ProviderCall]:
+    async def provider_calls(payment_id: PathId, who: Staff) -> list[ProviderCall]:
         """Every call made to the provider for this payment, failed ones included."""
         async with engine.connect() as conn:
             p = await visible(conn, payment_id, who, lock=False)
@@ -192,7 +193,7 @@ def router(wiring: Wiring, desk: PaymentDesk) -> APIRouter:
             return [ProviderCall(**r._mapping) for r in rows]
 
     @api.post("/payments/{payment_id}/verify", response_model=PaymentPublic)
-    async def verify_transfer(payment_id: str, who: Admin) -> PaymentPublic:
+    async def verify_transfer(payment_id: PathId, who: Admin) -> PaymentPublic:
         """An admin confirms a bank transfer arrived: captured, with who and when. After the
         payment deadline this is a late payment (``late``), which the booking saga settles."""
         async with engine.begin() as conn:
@@ -210,7 +211,7 @@ def router(wiring: Wiring, desk: PaymentDesk) -> APIRouter:
         responses={428: {}},
     )
     async def refund(
-        payment_id: str,
+        payment_id: PathId,
         body: RefundIn,
         who: Admin,
         response: Response,

@@ -25,6 +25,7 @@ from pricing.domain.plans import RatePlan
 from pricing.domain.quotes import PartyMix, Stay, Window, modification_difference, refund_quote
 from service_kit.auth import Admin, BearerToken, Caller, Principal
 from service_kit.clock import db_now
+from service_kit.fields import PathId, Weekdays
 from service_kit.inventory import (
     InventoryClient,
     InventoryRefusedCaller,
@@ -89,12 +90,12 @@ class PlanSpec(_Strict):
     basis: Literal["per_night", "per_hour", "per_slot", "per_person"] = "per_night"
     base_price: Amount
     weekend_price: Amount | None = None
-    weekend_days: list[int] = Field(default=[4, 5], description="0 = Monday; default Fri, Sat")
+    weekend_days: Weekdays = Field(default=[4, 5], description="0 = Monday; default Fri, Sat")
     seasons: list[SeasonIn] = Field(default=[], max_length=100)
     length_discounts: list[LengthDiscountIn] = Field(default=[], max_length=20)
     fees: list[FeeIn] = Field(default=[], max_length=20)
     taxes: list[TaxIn] | None = Field(default=None, max_length=10)
-    party_categories: list[CategoryIn] | None = None
+    party_categories: list[CategoryIn] | None = Field(default=None, max_length=20)
     cancellation_policy: list[TierIn] | None = Field(default=None, max_length=20)
     quote_valid_minutes: int = Field(default=30, ge=1, le=7 * 24 * 60)
 
@@ -395,7 +396,7 @@ def router(wiring: Wiring, inventory: InventoryClient) -> APIRouter:
             return [_plan_public(r) for r in rows]
 
     @api.get("/rate-plans/{plan_id}", response_model=RatePlanPublic)
-    async def get_rate_plan(plan_id: str, who: Caller) -> RatePlanPublic:
+    async def get_rate_plan(plan_id: PathId, who: Caller) -> RatePlanPublic:
         async with engine.connect() as conn:
             row = (
                 await conn.execute(
@@ -411,7 +412,7 @@ def router(wiring: Wiring, inventory: InventoryClient) -> APIRouter:
         return _plan_public(row)
 
     @api.put("/rate-plans/{plan_id}", response_model=RatePlanPublic)
-    async def replace_rate_plan(plan_id: str, body: PlanSpec, who: Admin) -> RatePlanPublic:
+    async def replace_rate_plan(plan_id: PathId, body: PlanSpec, who: Admin) -> RatePlanPublic:
         """Replace a plan's prices and policies (a new version). Quotes and bookings keep the
         snapshot they were priced with."""
         plan = body.to_domain()
@@ -437,7 +438,7 @@ def router(wiring: Wiring, inventory: InventoryClient) -> APIRouter:
         return _plan_public(row)
 
     @api.delete("/rate-plans/{plan_id}", status_code=204)
-    async def deactivate_rate_plan(plan_id: str, who: Admin) -> Response:
+    async def deactivate_rate_plan(plan_id: PathId, who: Admin) -> Response:
         """Stop using a plan for new quotes (existing quotes are unaffected)."""
         async with engine.begin() as conn:
             result = await conn.execute(
@@ -461,12 +462,12 @@ def router(wiring: Wiring, inventory: InventoryClient) -> APIRouter:
         return _quote_public(row)
 
     @api.get("/quotes/{quote_id}", response_model=QuotePublic)
-    async def get_quote(quote_id: str, who: Caller) -> QuotePublic:
+    async def get_quote(quote_id: PathId, who: Caller) -> QuotePublic:
         async with engine.connect() as conn:
             return _quote_public(await load_quote(conn, quote_id, who))
 
     @api.post("/quotes/{quote_id}/refund", response_model=RefundPublic)
-    async def refund_for(quote_id: str, body: RefundRequest, who: Caller) -> RefundPublic:
+    async def refund_for(quote_id: PathId, body: RefundRequest, who: Caller) -> RefundPublic:
         """What cancelling refunds, from the quote's policy snapshot (never the plan's current
         policy) and the time of cancellation. A read: nothing is refunded here."""
         async with engine.connect() as conn:
@@ -501,7 +502,7 @@ def router(wiring: Wiring, inventory: InventoryClient) -> APIRouter:
         )
 
     @api.post("/quotes/{quote_id}/modification", response_model=ModificationPublic)
-    async def modification(quote_id: str, body: QuoteRequest, who: Caller) -> ModificationPublic:
+    async def modification(quote_id: PathId, body: QuoteRequest, who: Caller) -> ModificationPublic:
         """Price the modified booking (a new quote at today's plan) and the difference to the
         old quote: positive to charge, negative to refund."""
         async with engine.begin() as conn:
