@@ -303,6 +303,11 @@ def test_a_410_disables_the_endpoint_and_a_replay_sends_the_same_message_again(
     assert sent[0].webhook_id == sent[1].webhook_id and sent[0].body == sent[1].body
     log = tenant.http.get(notifier(tenant, f"webhook-endpoints/{endpoint['id']}/deliveries"))
     assert [d["id"] for d in log.json()] == [note["id"]]
+    # The platform's own disabling is in the endpoint's audit trail, beside the admin's enabling.
+    trail = tenant.http.get(notifier(tenant, f"webhook-endpoints/{endpoint['id']}/audit")).json()
+    assert [e["action"] for e in trail] == ["create", "disable", "enable"], trail
+    assert trail[1]["actor"] == "notifier-dispatcher" and trail[2]["actor"].startswith("dev-")
+    assert "410" in trail[1]["new"]["disabled_reason"]
 
 
 def test_a_429_or_503_is_retried_no_sooner_than_retry_after_and_redirects_are_not_followed(

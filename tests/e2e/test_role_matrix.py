@@ -69,6 +69,7 @@ MIN_ROLE: dict[tuple[str, str, str], str] = {
     ("inventory", "POST", "/api/v1/resources"): "staff",
     ("inventory", "GET", "/api/v1/resources/{resource_id}"): "guest",
     ("inventory", "PATCH", "/api/v1/resources/{resource_id}"): "staff",
+    ("inventory", "GET", "/api/v1/resources/{resource_id}/audit"): "staff",
     ("inventory", "GET", "/api/v1/resources/{resource_id}/availability"): "guest",
     ("inventory", "GET", "/api/v1/resources/{resource_id}/calendar"): "guest",
     ("inventory", "PUT", "/api/v1/resources/{resource_id}/rules"): "staff",
@@ -85,6 +86,7 @@ MIN_ROLE: dict[tuple[str, str, str], str] = {
     ("notifier", "GET", "/api/v1/webhook-endpoints"): "admin",
     ("notifier", "POST", "/api/v1/webhook-endpoints"): "admin",
     ("notifier", "GET", "/api/v1/webhook-endpoints/{endpoint_id}"): "admin",
+    ("notifier", "GET", "/api/v1/webhook-endpoints/{endpoint_id}/audit"): "admin",
     ("notifier", "GET", "/api/v1/webhook-endpoints/{endpoint_id}/deliveries"): "admin",
     ("notifier", "POST", "/api/v1/webhook-endpoints/{endpoint_id}/disable"): "admin",
     ("notifier", "POST", "/api/v1/webhook-endpoints/{endpoint_id}/enable"): "admin",
@@ -103,6 +105,7 @@ MIN_ROLE: dict[tuple[str, str, str], str] = {
     ("pricing", "GET", "/api/v1/rate-plans"): "guest",
     ("pricing", "POST", "/api/v1/rate-plans"): "admin",
     ("pricing", "GET", "/api/v1/rate-plans/{plan_id}"): "guest",
+    ("pricing", "GET", "/api/v1/rate-plans/{plan_id}/audit"): "admin",
     ("pricing", "PUT", "/api/v1/rate-plans/{plan_id}"): "admin",
     ("pricing", "DELETE", "/api/v1/rate-plans/{plan_id}"): "admin",
 }

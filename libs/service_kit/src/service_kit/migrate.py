@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
 from messaging import tenancy
+from service_kit.audit import APPEND_ONLY
 from service_kit.db import asyncpg_dsn
 
 
@@ -94,7 +95,8 @@ def upgrade_to_head(service_package: str, url: str, app_url: str | None = None) 
 
 async def grant_to(url: str, role: str) -> None:
     """The services' role may read and write rows of every table and use their sequences; it
-    owns nothing, so it can neither change the schema nor lift a table's row-level security."""
+    owns nothing, so it can neither change the schema nor lift a table's row-level security.
+    Audit trails it may only read and add to."""
     engine = owner_engine(url)
     quoted = '"' + role.replace('"', '""') + '"'
     try:
@@ -124,5 +126,10 @@ async def grant_to(url: str, role: str) -> None:
                     await conn.execute(text(statement))
             await conn.execute(text(f"REVOKE ALL ON TABLE alembic_version FROM {quoted}"))
             await conn.execute(text(f"GRANT SELECT ON TABLE alembic_version TO {quoted}"))
+            for table in APPEND_ONLY:  # audit trails: rows are added, never changed
+                if (await conn.execute(text("SELECT to_regclass(:t)"), {"t": table})).scalar():
+                    await conn.execute(
+                        text(f"REVOKE UPDATE, DELETE, TRUNCATE ON TABLE {table} FROM {quoted}")
+                    )
     finally:
         await engine.dispose()

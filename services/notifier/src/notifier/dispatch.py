@@ -37,6 +37,7 @@ from notifier.domain.delivery import Judgement, Outcome, Verdict, judge
 from notifier.domain.notifications import CHANNEL_EMAIL, CHANNEL_WEBHOOK
 from notifier.domain.targets import TargetRefused
 from notifier.settings import NotifierSettings
+from service_kit.audit import Actor
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +50,8 @@ ATTEMPT_SECONDS = Histogram(
     "notifier_delivery_attempt_seconds", "Time of one delivery attempt", ["channel"]
 )
 LEASE_MARGIN_S = 30.0
+
+DISPATCHER = Actor("notifier-dispatcher")  # who disables an endpoint that answers 410
 
 
 class Mailer(Protocol):
@@ -238,7 +241,7 @@ class Dispatcher:
             )
             if verdict is Verdict.GONE and row.endpoint_id:
                 await repository.disable_endpoint(
-                    conn, row.endpoint_id, "the receiver answered 410 Gone"
+                    conn, row.endpoint_id, "the receiver answered 410 Gone", DISPATCHER
                 )
 
 

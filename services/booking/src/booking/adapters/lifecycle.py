@@ -10,7 +10,6 @@ from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from booking.adapters import repository
-from booking.adapters.repository import Actor
 from booking.domain.booking import STAMPS, BookingStatus, transition
 from contracts.base import Money
 from contracts.booking import (
@@ -23,6 +22,7 @@ from contracts.booking import (
 from contracts.common import Contact, Party, StayPeriod, TimeWindow
 from contracts.topics import BOOKING_EVENTS
 from messaging.outbox import Outbox
+from service_kit.audit import Actor
 
 
 def _common(row: Row[Any]) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from booking.domain.saga import SagaState, state_to_json
 from booking.domain.sagas import load_state
+from service_kit.audit import Actor, changes
 
 BOOKING_COLUMNS = (
     "id::text, reference, tenant_id, guest_id, venue_id, resource_id, slot_id, check_in, "
@@ -49,16 +50,6 @@ AUDITED = (
     "payment_verified_by",
     "modification",
 )
-
-
-@dataclass(frozen=True)
-class Actor:
-    """Who changes a booking: a caller (with where they called from) or the platform itself."""
-
-    subject: str
-    roles: str = ""
-    ip: str | None = None
-    user_agent: str | None = None
 
 
 SAGA = Actor("saga")
@@ -186,11 +177,7 @@ async def audit(
     new: Row[Any] | None,
 ) -> None:
     """One audit row: who, from where, what the booking was and became (changed fields only)."""
-    before, after = audit_view(old), audit_view(new)
-    if before is not None and after is not None:
-        changed = {k for k in after if before.get(k) != after.get(k)}
-        before = {k: v for k, v in before.items() if k in changed}
-        after = {k: v for k, v in after.items() if k in changed}
+    before, after = changes(audit_view(old), audit_view(new))
     await conn.execute(
         text(
             "INSERT INTO booking_audit (booking_id, tenant_id, action, actor, actor_roles, ip, "

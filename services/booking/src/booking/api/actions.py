@@ -19,10 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from booking.adapters import lifecycle, orchestrator, repository
 from booking.adapters.orchestrator import COMMAND_TOPICS, saga_data_of
-from booking.adapters.repository import Actor
 from booking.api.common import (
     Outcome,
-    actor_of,
     busy,
     check_if_match,
     etag,
@@ -44,6 +42,7 @@ from booking.domain.saga import Participant, abort, label, retry_parked, start
 from booking.domain.sagas import CANCEL_BOOKING, CANCELLED, NO_SHOW
 from booking.settings import BookingSettings
 from contracts.payment import VerifyPayment
+from service_kit.audit import Actor, actor_of
 from service_kit.auth import Admin, Caller, Principal, Staff
 from service_kit.clock import db_now
 from service_kit.fields import IF_MATCH_MAX, PathId

@@ -10,18 +10,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from fastapi import Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from booking.adapters import idempotency, repository
-from booking.adapters.repository import Actor
 from booking.api.schemas import BookingPublic
 from booking.domain.booking import IllegalTransition
 from contracts.base import Money
 from service_kit.auth import Principal
-from service_kit.clients import client_of
 from service_kit.ids import canonical_uuid
 from service_kit.problems import Problem
 
@@ -44,15 +41,6 @@ def public(row: Row[Any]) -> BookingPublic:
 
 def etag(version: int) -> str:
     return f'"{version}"'
-
-
-def actor_of(request: Request, who: Principal) -> Actor:
-    return Actor(
-        subject=who.subject,
-        roles=",".join(sorted(who.roles)),
-        ip=client_of(request),
-        user_agent=(request.headers.get("user-agent") or "")[:500] or None,
-    )
 
 
 async def visible(

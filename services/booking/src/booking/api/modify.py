@@ -19,7 +19,6 @@ from booking.adapters import lifecycle, orchestrator, repository
 from booking.adapters.orchestrator import saga_data_of
 from booking.api.common import (
     Outcome,
-    actor_of,
     busy,
     check_if_match,
     etag,
@@ -34,6 +33,7 @@ from booking.domain.booking import BookingStatus
 from booking.domain.saga import start
 from booking.domain.sagas import MODIFY_BOOKING
 from booking.settings import BookingSettings
+from service_kit.audit import actor_of
 from service_kit.auth import BearerToken, Caller
 from service_kit.clock import db_now
 from service_kit.fields import IF_MATCH_MAX, PathId

@@ -14,7 +14,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from booking.adapters import lifecycle, orchestrator, repository
 from booking.adapters.orchestrator import Timing
-from booking.adapters.repository import Actor
 from booking.api.schemas import BookingCreate
 from booking.domain.booking import BookingStatus
 from booking.domain.reference import new_reference
@@ -23,6 +22,7 @@ from booking.domain.saga_data import SagaData
 from booking.domain.sagas import CREATE_BOOKING
 from booking.settings import BookingSettings
 from messaging.outbox import Outbox
+from service_kit.audit import Actor
 from service_kit.auth import Principal
 from service_kit.clock import db_now
 from service_kit.quotas import GuestQuota

@@ -15,7 +15,6 @@ from booking.adapters import lifecycle, repository
 from booking.api.admission import Admission
 from booking.api.common import (
     Outcome,
-    actor_of,
     check_if_match,
     decode_cursor,
     encode_cursor,
@@ -28,7 +27,6 @@ from booking.api.common import (
 from booking.api.opening import Opening
 from booking.api.places import Places
 from booking.api.schemas import (
-    AuditEntry,
     BookingCreate,
     BookingPatch,
     BookingPublic,
@@ -40,6 +38,7 @@ from booking.api.schemas import (
 from booking.api.waiting import StatusWaiters
 from booking.domain.booking import IMMUTABLE, SETTLED, WAIT_ENDS, BookingStatus
 from booking.settings import BookingSettings
+from service_kit.audit import AuditEntry, actor_of
 from service_kit.auth import BearerToken, Caller, Principal, Staff
 from service_kit.db import raw_connector
 from service_kit.fields import IF_MATCH_MAX, IsoDate, PathId

@@ -257,17 +257,6 @@ class BookingTimeline(BaseModel):
     messages: list[TimelineEntry]
 
 
-class AuditEntry(BaseModel):
-    at: datetime
-    action: str
-    actor: str
-    actor_roles: str | None
-    ip: str | None
-    user_agent: str | None
-    old: dict[str, Any] | None
-    new: dict[str, Any] | None
-
-
 class WaitlistJoin(BaseModel):
     """Wait for a full resource (dates) or slot. ``priority`` (higher first) is staff's to set;
     entries of equal priority are served in the order they joined."""

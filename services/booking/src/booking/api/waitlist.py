@@ -13,7 +13,7 @@ from sqlalchemy import Row, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from booking.adapters import waitlist
-from booking.api.common import actor_of, etag, public
+from booking.api.common import etag, public
 from booking.api.opening import Opening
 from booking.api.places import Places
 from booking.api.schemas import (
@@ -27,6 +27,7 @@ from booking.api.schemas import (
 from booking.settings import BookingSettings
 from contracts.booking import WaitlistOfferAccepted
 from contracts.topics import BOOKING_EVENTS
+from service_kit.audit import actor_of
 from service_kit.auth import BearerToken, Caller, Principal
 from service_kit.clock import db_now
 from service_kit.fields import PathId

@@ -10,11 +10,14 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from inventory.adapters.ledger import effective_reserved
 from inventory.domain.resources import UnknownTimezone, validate_timezone
 from inventory.domain.rules import AvailabilityRules, InvalidRules
-from service_kit.auth import Caller, Staff
+from service_kit import audit
+from service_kit.audit import AuditEntry, actor_of
+from service_kit.auth import Caller, Principal, Staff
 from service_kit.clock import db_now
 from service_kit.fields import PathId, Weekdays
 from service_kit.pagination import Cursor, cursor_id, set_next_link
@@ -113,13 +116,33 @@ def _public(row: Any) -> ResourcePublic:
     return ResourcePublic(**data)
 
 
+async def _audit(
+    conn: AsyncConnection,
+    request: Request,
+    who: Principal,
+    action: str,
+    old: ResourcePublic | None,
+    new: ResourcePublic,
+) -> None:
+    await audit.record(
+        conn,
+        tenant_id=who.tenant,
+        entity="resource",
+        entity_id=new.id,
+        action=action,
+        actor=actor_of(request, who),
+        old=old,
+        new=new,
+    )
+
+
 def router(wiring: Wiring) -> APIRouter:
     api = APIRouter(prefix="/api/v1", tags=["inventory"])
     engine = wiring.engine
 
     @api.post("/resources", status_code=201, response_model=ResourcePublic)
     async def create_resource(
-        body: ResourceCreate, response: Response, who: Staff
+        body: ResourceCreate, request: Request, response: Response, who: Staff
     ) -> ResourcePublic:
         """Create a resource of the caller's tenant (staff)."""
         try:
@@ -165,8 +188,10 @@ def router(wiring: Wiring) -> APIRouter:
                     },
                 )
             ).one()
+            created = _public(row)
+            await _audit(conn, request, who, "create", None, created)
         response.headers["Location"] = f"/api/v1/resources/{resource_id}"
-        return _public(row)
+        return created
 
     @api.get("/resources", response_model=list[ResourcePublic])
     async def list_resources(
@@ -207,7 +232,7 @@ def router(wiring: Wiring) -> APIRouter:
 
     @api.patch("/resources/{resource_id}", response_model=ResourcePublic)
     async def update_resource(
-        resource_id: PathId, body: ResourceUpdate, who: Staff
+        resource_id: PathId, body: ResourceUpdate, request: Request, who: Staff
     ) -> ResourcePublic:
         """Rename, move, (de)activate or resize a resource. A capacity below what some night
         already has claimed is refused (409, with those nights) and nothing changes."""
@@ -217,14 +242,16 @@ def router(wiring: Wiring) -> APIRouter:
         rid = _uuid_or_404(resource_id)
         async with engine.begin() as conn:
             # Lock order: the resource row first (claims hold it FOR SHARE), then its nights.
-            locked = await conn.execute(
-                text(
-                    "SELECT 1 FROM resources WHERE id = CAST(:id AS uuid) AND tenant_id = :t "
-                    "FOR UPDATE"
-                ),
-                {"id": rid, "t": who.tenant},
-            )
-            if locked.first() is None:
+            locked = (
+                await conn.execute(
+                    text(
+                        f"SELECT {_COLUMNS} FROM resources WHERE id = CAST(:id AS uuid) "
+                        "AND tenant_id = :t FOR UPDATE"
+                    ),
+                    {"id": rid, "t": who.tenant},
+                )
+            ).first()
+            if locked is None:
                 raise _not_found(resource_id)
             if "capacity" in changes:
                 over = (
@@ -263,29 +290,49 @@ def router(wiring: Wiring) -> APIRouter:
             ).first()
             if row is None:
                 raise _not_found(resource_id)
-        return _public(row)
+            updated = _public(row)
+            await _audit(conn, request, who, "update", _public(locked), updated)
+        return updated
 
     @api.put("/resources/{resource_id}/rules", response_model=ResourcePublic)
-    async def replace_rules(resource_id: PathId, body: RulesIn, who: Staff) -> ResourcePublic:
+    async def replace_rules(
+        resource_id: PathId, body: RulesIn, request: Request, who: Staff
+    ) -> ResourcePublic:
         """Replace the resource's availability rules. Existing reservations keep their nights."""
         rules = body.to_domain()
+        rid = _uuid_or_404(resource_id)
         async with engine.begin() as conn:
+            before = (
+                await conn.execute(
+                    text(
+                        f"SELECT {_COLUMNS} FROM resources WHERE id = CAST(:id AS uuid) "
+                        "AND tenant_id = :t FOR UPDATE"
+                    ),
+                    {"id": rid, "t": who.tenant},
+                )
+            ).first()
+            if before is None:
+                raise _not_found(resource_id)
             row = (
                 await conn.execute(
                     text(
                         "UPDATE resources SET rules = CAST(:rules AS jsonb) "
-                        f"WHERE id = CAST(:id AS uuid) AND tenant_id = :t RETURNING {_COLUMNS}"
+                        f"WHERE id = CAST(:id AS uuid) RETURNING {_COLUMNS}"
                     ),
-                    {
-                        "id": _uuid_or_404(resource_id),
-                        "t": who.tenant,
-                        "rules": json.dumps(rules.to_json()),
-                    },
+                    {"id": rid, "rules": json.dumps(rules.to_json())},
                 )
-            ).first()
-        if row is None:
-            raise _not_found(resource_id)
-        return _public(row)
+            ).one()
+            replaced = _public(row)
+            await _audit(conn, request, who, "replace-rules", _public(before), replaced)
+        return replaced
+
+    @api.get("/resources/{resource_id}/audit", response_model=list[AuditEntry])
+    async def resource_audit(resource_id: PathId, who: Staff) -> list[AuditEntry]:
+        """Every change made to the resource (its rules included) through this API: who, from
+        where (client address, user agent), when, and the values before and after."""
+        found = await get_resource(resource_id, who)  # the tenant's own, or 404
+        async with engine.connect() as conn:
+            return await audit.trail(conn, "resource", found.id)
 
     @api.get("/resources/{resource_id}/availability", response_model=list[NightAvailability])
     async def availability(

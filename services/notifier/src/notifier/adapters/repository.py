@@ -11,6 +11,8 @@ from sqlalchemy import Row, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from notifier.domain.notifications import BookingView
+from service_kit import audit
+from service_kit.audit import Actor
 
 VIEW_FIELDS = [f.name for f in dataclasses.fields(BookingView)]
 
@@ -102,15 +104,32 @@ async def queue(
     return row.first() is not None
 
 
-async def disable_endpoint(conn: AsyncConnection, endpoint_id: str, reason: str) -> None:
-    """Disable an endpoint and cancel what was waiting for it (a replay can send it later)."""
-    await conn.execute(
-        text(
-            "UPDATE webhook_endpoints SET status = 'disabled', disabled_reason = :reason, "
-            "disabled_at = now(), updated_at = now() WHERE id = :id AND status = 'active'"
-        ),
-        {"id": endpoint_id, "reason": reason},
-    )
+async def disable_endpoint(
+    conn: AsyncConnection, endpoint_id: str, reason: str, actor: Actor
+) -> None:
+    """Disable an endpoint (audited as ``actor``'s doing) and cancel what was waiting for it (a
+    replay can send it later)."""
+    disabled = (
+        await conn.execute(
+            text(
+                "UPDATE webhook_endpoints SET status = 'disabled', disabled_reason = :reason, "
+                "disabled_at = now(), updated_at = now() WHERE id = :id AND status = 'active' "
+                "RETURNING tenant_id"
+            ),
+            {"id": endpoint_id, "reason": reason},
+        )
+    ).first()
+    if disabled is not None:
+        await audit.record(
+            conn,
+            tenant_id=disabled.tenant_id,
+            entity="webhook_endpoint",
+            entity_id=str(endpoint_id),
+            action="disable",
+            actor=actor,
+            old={"status": "active", "disabled_reason": None},
+            new={"status": "disabled", "disabled_reason": reason},
+        )
     await conn.execute(
         text(
             "UPDATE notifications SET status = 'cancelled', lease_token = NULL, "

@@ -26,7 +26,9 @@ from notifier.api.routes import NotificationPublic, list_rows
 from notifier.domain.targets import TargetRefused, split_url
 from notifier.domain.webhooks import new_secret
 from notifier.settings import NotifierSettings
-from service_kit.auth import Admin
+from service_kit import audit
+from service_kit.audit import AuditEntry, actor_of
+from service_kit.auth import Admin, Principal
 from service_kit.fields import PathId
 from service_kit.pagination import Cursor, cursor_id, set_next_link
 from service_kit.problems import Problem, uuid_or
@@ -106,6 +108,27 @@ async def _owned(
     return row
 
 
+async def _audit(
+    conn: AsyncConnection,
+    request: Request,
+    who: Principal,
+    action: str,
+    old: EndpointPublic | None,
+    new: EndpointPublic,
+) -> None:
+    moments = {"created_at", "updated_at"}
+    await audit.record(
+        conn,
+        tenant_id=who.tenant,
+        entity="webhook_endpoint",
+        entity_id=new.id,
+        action=action,
+        actor=actor_of(request, who),
+        old=old.model_dump(mode="json", exclude=moments) if old else None,
+        new=new.model_dump(mode="json", exclude=moments),
+    )
+
+
 def router(wiring: Wiring) -> APIRouter:
     api = APIRouter(prefix="/api/v1", tags=["webhooks"])
     engine = wiring.engine
@@ -129,7 +152,7 @@ def router(wiring: Wiring) -> APIRouter:
         responses={422: {"description": "the URL is not allowed, or an event type is unknown"}},
     )
     async def create_endpoint(
-        body: EndpointIn, who: Admin, response: Response
+        body: EndpointIn, who: Admin, request: Request, response: Response
     ) -> EndpointWithSecret:
         """Register a URL to receive the tenant's events, signed per Standard Webhooks."""
         unknown = sorted(set(body.event_types) - set(EVENT_TYPES))
@@ -161,6 +184,7 @@ def router(wiring: Wiring) -> APIRouter:
                     },
                 )
             ).one()
+            await _audit(conn, request, who, "create", None, _public(row))
         response.headers["Location"] = f"/api/v1/webhook-endpoints/{row.id}"
         return EndpointWithSecret(**row._mapping, secret=secret)
 
@@ -191,12 +215,14 @@ def router(wiring: Wiring) -> APIRouter:
             return _public(await _owned(conn, endpoint_id, who.tenant))
 
     @api.post("/webhook-endpoints/{endpoint_id}/rotate-secret", response_model=EndpointWithSecret)
-    async def rotate_secret(endpoint_id: PathId, who: Admin) -> EndpointWithSecret:
+    async def rotate_secret(
+        endpoint_id: PathId, request: Request, who: Admin
+    ) -> EndpointWithSecret:
         """A new secret. The old one keeps signing beside it for the grace period (a rotation
         during the grace period ends the older secret at once)."""
         secret = new_secret()
         async with engine.begin() as conn:
-            await _owned(conn, endpoint_id, who.tenant, lock=True)
+            before = _public(await _owned(conn, endpoint_id, who.tenant, lock=True))
             row = (
                 await conn.execute(
                     text(
@@ -211,24 +237,29 @@ def router(wiring: Wiring) -> APIRouter:
                     },
                 )
             ).one()
+            # The secrets themselves are never shown, in the trail either: when the old one
+            # stops signing says that a rotation happened.
+            await _audit(conn, request, who, "rotate-secret", before, _public(row))
         return EndpointWithSecret(**row._mapping, secret=secret)
 
     @api.post("/webhook-endpoints/{endpoint_id}/disable", response_model=EndpointPublic)
-    async def disable(endpoint_id: PathId, who: Admin) -> EndpointPublic:
+    async def disable(endpoint_id: PathId, request: Request, who: Admin) -> EndpointPublic:
         """No more deliveries; those waiting are cancelled (replay them after enabling)."""
         async with engine.begin() as conn:
             await _owned(conn, endpoint_id, who.tenant, lock=True)
-            await disable_endpoint(conn, endpoint_id, f"disabled by {who.subject}")
+            await disable_endpoint(
+                conn, endpoint_id, f"disabled by {who.subject}", actor_of(request, who)
+            )
             return _public(await _owned(conn, endpoint_id, who.tenant))
 
     @api.post("/webhook-endpoints/{endpoint_id}/enable", response_model=EndpointPublic)
-    async def enable(endpoint_id: PathId, who: Admin) -> EndpointPublic:
+    async def enable(endpoint_id: PathId, request: Request, who: Admin) -> EndpointPublic:
         """Deliver again, from the next event on (the URL is checked again)."""
         async with engine.connect() as conn:
             current = await _owned(conn, endpoint_id, who.tenant)
         await check_url(current.url)
         async with engine.begin() as conn:
-            await _owned(conn, endpoint_id, who.tenant, lock=True)
+            before = _public(await _owned(conn, endpoint_id, who.tenant, lock=True))
             row = (
                 await conn.execute(
                     text(
@@ -239,7 +270,17 @@ def router(wiring: Wiring) -> APIRouter:
                     {"id": endpoint_id},
                 )
             ).one()
-        return _public(row)
+            enabled = _public(row)
+            await _audit(conn, request, who, "enable", before, enabled)
+        return enabled
+
+    @api.get("/webhook-endpoints/{endpoint_id}/audit", response_model=list[AuditEntry])
+    async def endpoint_audit(endpoint_id: PathId, who: Admin) -> list[AuditEntry]:
+        """Every change made to the endpoint, by an admin or by the platform (disabled on a 410
+        Gone): who, from where, when, and the values before and after (never a secret)."""
+        async with engine.connect() as conn:
+            found = await _owned(conn, endpoint_id, who.tenant)
+            return await audit.trail(conn, "webhook_endpoint", found.id)
 
     @api.get("/webhook-endpoints/{endpoint_id}/deliveries", response_model=list[NotificationPublic])
     async def deliveries(

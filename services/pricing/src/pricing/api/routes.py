@@ -13,7 +13,7 @@ from decimal import Decimal
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -23,6 +23,8 @@ from pricing.adapters.quoting import PLAN_COLUMNS, StoredQuote, policy_of, price
 from pricing.domain.money import NoRatePlan, PricingRuleBroken
 from pricing.domain.plans import RatePlan
 from pricing.domain.quotes import PartyMix, Stay, Window, modification_difference, refund_quote
+from service_kit import audit
+from service_kit.audit import AuditEntry, actor_of
 from service_kit.auth import Admin, BearerToken, Caller, Principal
 from service_kit.clock import db_now
 from service_kit.fields import PathId, Weekdays
@@ -234,6 +236,45 @@ _QUOTE_COLUMNS = (
 )
 
 
+async def _locked_plan(conn: AsyncConnection, plan_id: str, who: Principal) -> RatePlanPublic:
+    """The tenant's plan, locked for a change, or 404."""
+    row = (
+        await conn.execute(
+            text(
+                f"SELECT {PLAN_COLUMNS} FROM rate_plans "
+                "WHERE id = CAST(:id AS uuid) AND tenant_id = :t FOR UPDATE"
+            ),
+            {"id": uuid_or(plan_id, _plan_missing(plan_id)), "t": who.tenant},
+        )
+    ).first()
+    if row is None:
+        raise _plan_missing(plan_id)
+    return _plan_public(row)
+
+
+async def _audit(
+    conn: AsyncConnection,
+    request: Request,
+    who: Principal,
+    action: str,
+    old: RatePlanPublic | None,
+    new: RatePlanPublic,
+) -> None:
+    """A rate plan's change, with its prices and policies before and after (the times are the
+    audit row's own)."""
+    moments = {"created_at", "updated_at"}
+    await audit.record(
+        conn,
+        tenant_id=who.tenant,
+        entity="rate_plan",
+        entity_id=new.id,
+        action=action,
+        actor=actor_of(request, who),
+        old=old.model_dump(mode="json", exclude=moments) if old else None,
+        new=new.model_dump(mode="json", exclude=moments),
+    )
+
+
 def _plan_public(row: Any) -> RatePlanPublic:
     return RatePlanPublic(
         id=row.id,
@@ -347,7 +388,11 @@ def router(wiring: Wiring, inventory: InventoryClient) -> APIRouter:
 
     @api.post("/rate-plans", status_code=201, response_model=RatePlanPublic)
     async def create_rate_plan(
-        body: RatePlanCreate, response: Response, who: Admin, bearer: BearerToken
+        body: RatePlanCreate,
+        request: Request,
+        response: Response,
+        who: Admin,
+        bearer: BearerToken,
     ) -> RatePlanPublic:
         """A rate plan for a resource (or group) or for every resource of a venue (admin), of
         the caller's own tenant (422 otherwise)."""
@@ -373,8 +418,10 @@ def router(wiring: Wiring, inventory: InventoryClient) -> APIRouter:
                     },
                 )
             ).one()
+            created = _plan_public(row)
+            await _audit(conn, request, who, "create", None, created)
         response.headers["Location"] = f"/api/v1/rate-plans/{plan_id}"
-        return _plan_public(row)
+        return created
 
     @api.get("/rate-plans", response_model=list[RatePlanPublic])
     async def list_rate_plans(
@@ -412,11 +459,14 @@ def router(wiring: Wiring, inventory: InventoryClient) -> APIRouter:
         return _plan_public(row)
 
     @api.put("/rate-plans/{plan_id}", response_model=RatePlanPublic)
-    async def replace_rate_plan(plan_id: PathId, body: PlanSpec, who: Admin) -> RatePlanPublic:
+    async def replace_rate_plan(
+        plan_id: PathId, body: PlanSpec, request: Request, who: Admin
+    ) -> RatePlanPublic:
         """Replace a plan's prices and policies (a new version). Quotes and bookings keep the
         snapshot they were priced with."""
         plan = body.to_domain()
         async with engine.begin() as conn:
+            before = await _locked_plan(conn, plan_id, who)
             row = (
                 await conn.execute(
                     text(
@@ -432,25 +482,35 @@ def router(wiring: Wiring, inventory: InventoryClient) -> APIRouter:
                         "spec": json.dumps(plan.to_json()),
                     },
                 )
-            ).first()
-        if row is None:
-            raise _plan_missing(plan_id)
-        return _plan_public(row)
+            ).one()
+            replaced = _plan_public(row)
+            await _audit(conn, request, who, "replace", before, replaced)
+        return replaced
 
     @api.delete("/rate-plans/{plan_id}", status_code=204)
-    async def deactivate_rate_plan(plan_id: PathId, who: Admin) -> Response:
+    async def deactivate_rate_plan(plan_id: PathId, request: Request, who: Admin) -> Response:
         """Stop using a plan for new quotes (existing quotes are unaffected)."""
         async with engine.begin() as conn:
-            result = await conn.execute(
-                text(
-                    "UPDATE rate_plans SET active = false, updated_at = now() "
-                    "WHERE id = CAST(:id AS uuid) AND tenant_id = :t"
-                ),
-                {"id": uuid_or(plan_id, _plan_missing(plan_id)), "t": who.tenant},
-            )
-        if not result.rowcount:
-            raise _plan_missing(plan_id)
+            before = await _locked_plan(conn, plan_id, who)
+            row = (
+                await conn.execute(
+                    text(
+                        "UPDATE rate_plans SET active = false, updated_at = now() "
+                        f"WHERE id = CAST(:id AS uuid) RETURNING {PLAN_COLUMNS}"
+                    ),
+                    {"id": before.id},
+                )
+            ).one()
+            await _audit(conn, request, who, "deactivate", before, _plan_public(row))
         return Response(status_code=204)
+
+    @api.get("/rate-plans/{plan_id}/audit", response_model=list[AuditEntry])
+    async def rate_plan_audit(plan_id: PathId, who: Admin) -> list[AuditEntry]:
+        """Every change made to the plan (prices and policies) through this API: who, from
+        where (client address, user agent), when, and the values before and after."""
+        found = await get_rate_plan(plan_id, who)  # the tenant's own, or 404
+        async with engine.connect() as conn:
+            return await audit.trail(conn, "rate_plan", found.id)
 
     @api.post("/quotes", status_code=201, response_model=QuotePublic)
     async def create_quote(body: QuoteRequest, response: Response, who: Caller) -> QuotePublic:
