@@ -67,7 +67,8 @@ def _bounded_pattern(pattern: str | None) -> bool:
 def unbounded_inputs(doc: dict[str, Any]) -> list[str]:
     """Where an operation takes input of no stated bound: a string without maxLength (or an
     enum, a bounding format or pattern), an array without maxItems, a map without
-    maxProperties, in a path, query, header or body. Each as ``METHOD path where``."""
+    maxProperties, in a path, query, header or body, and a page size (``limit``) without a
+    maximum. Each as ``METHOD path where: what``."""
     found: list[str] = []
     schemas = doc.get("components", {}).get("schemas", {})
 
@@ -103,7 +104,10 @@ def unbounded_inputs(doc: dict[str, Any]) -> list[str]:
         for method, op in operations.items():
             at = f"{method.upper()} {path}"
             for param in op.get("parameters", []):
-                walk(param.get("schema", {}), f"{at} {param['in']} {param['name']}", frozenset())
+                where = f"{at} {param['in']} {param['name']}"
+                walk(param.get("schema", {}), where, frozenset())
+                if param["name"] == "limit" and "maximum" not in param.get("schema", {}):
+                    found.append(f"{where}: a page size without maximum")
             for body in op.get("requestBody", {}).get("content", {}).values():
                 walk(body.get("schema", {}), f"{at} body", frozenset())
     return sorted(set(found))
