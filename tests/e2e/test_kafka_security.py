@@ -8,25 +8,41 @@ booking event, notifier reading payment commands) is refused by the broker."""
 from __future__ import annotations
 
 import asyncio
+import base64
+import json
 import os
+import secrets
+import threading
+import urllib.parse
 import uuid
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.abc import AbstractTokenProvider
+from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import (
     GroupAuthorizationFailedError,
     KafkaConnectionError,
     KafkaError,
     TopicAuthorizationFailedError,
 )
+from cryptography.hazmat.primitives.asymmetric import rsa
 
-from contracts.topics import BOOKING_EVENTS, CONSUMES, PAYMENT_COMMANDS, PRODUCES
-from devstack.kafka import NOBODY
+from contracts.topics import (
+    BOOKING_EVENTS,
+    CONSUMES,
+    PAYMENT_COMMANDS,
+    PRICING_COMMANDS,
+    PRODUCES,
+)
+from devstack.kafka import ADMIN, NOBODY
 from devstack.platform import SERVICES, Platform
 from devstack.tls import LocalCA
 from messaging import acls
-from messaging.security import KafkaSecurity
+from messaging.security import KafkaSecurity, KafkaSecurityError
 
 pytestmark = pytest.mark.e2e
 
@@ -187,3 +203,163 @@ def test_the_declared_acls_are_what_bpctl_shows() -> None:
     assert "User:pricing WRITE topic pricing.commands.dlq" in shown
     assert not [a for a in shown if a.startswith("User:pricing WRITE topic payment.")]
     assert "User:booking DESCRIBE group payment-worker" in shown
+
+
+class _IdentityProvider:
+    """A stand-in OAuth 2 token endpoint (client-credentials grant) for the broker's issuer:
+    each principal's client secret is its SCRAM password; the access token names it as ``sub``.
+    Counts the grants it answered."""
+
+    def __init__(self, platform: Platform) -> None:
+        broker = platform.kafka
+        assert broker is not None
+        self.grants: list[str] = []
+        provider = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                form = urllib.parse.parse_qs(self.rfile.read(length).decode())
+                scheme, _, encoded = (self.headers.get("Authorization") or "").partition(" ")
+                client, _, secret = base64.b64decode(encoded or "").decode().partition(":")
+                known = broker.passwords().get(client)
+                if (
+                    scheme != "Basic"
+                    or form.get("grant_type") != ["client_credentials"]
+                    or known is None
+                    or not secrets.compare_digest(secret, known)
+                ):
+                    self.send_response(401)
+                    self.end_headers()
+                    return
+                provider.grants.append(client)
+                body = json.dumps(
+                    {"access_token": broker.oauth_token(client), "expires_in": 300}
+                ).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *_: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/token"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def env(self, platform: Platform, client: str, secret: str) -> dict[str, str]:
+        assert platform.kafka is not None and platform.kafka.ca is not None
+        return {
+            "KAFKA_SECURITY_PROTOCOL": "SASL_SSL",
+            "KAFKA_SASL_MECHANISM": "OAUTHBEARER",
+            "KAFKA_SSL_CA_FILE": str(platform.kafka.ca.cert),
+            "KAFKA_OAUTH_TOKEN_URL": self.url,
+            "KAFKA_OAUTH_CLIENT_ID": client,
+            "KAFKA_OAUTH_CLIENT_SECRET": secret,
+            "KAFKA_OAUTH_SCOPE": "kafka",
+        }
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def idp(platform: Platform) -> Iterator[_IdentityProvider]:
+    _secured(platform)
+    provider = _IdentityProvider(platform)
+    yield provider
+    provider.close()
+
+
+def test_oauthbearer_tokens_from_the_identity_provider_connect_as_the_principal_they_name(
+    platform: Platform, idp: _IdentityProvider
+) -> None:
+    """The client-credentials grant (messaging.security.ClientCredentialsTokens) against the
+    broker's OAUTHBEARER listener: the token's ``sub`` is the principal, and its ACLs hold
+    (pricing may not write payment commands, however it authenticated)."""
+    password = platform.kafka.passwords()["pricing"]  # type: ignore[union-attr]
+    security = KafkaSecurity.from_env(idp.env(platform, "pricing", password))
+    assert security.mechanism == "OAUTHBEARER"
+    asyncio.run(_peek(platform, security, PRICING_COMMANDS.name, for_s=1.0))  # let in: it reads
+    assert idp.grants and set(idp.grants) == {"pricing"}
+    refused = _refused(
+        _produce(platform, security, PAYMENT_COMMANDS.name),
+        TopicAuthorizationFailedError,
+        KafkaError,
+    )
+    assert isinstance(refused, TopicAuthorizationFailedError), refused
+
+
+def test_a_token_the_identity_provider_did_not_sign_is_refused(platform: Platform) -> None:
+    """A token for the admin, a super user, made with another key: the broker checks the
+    signature against the provider's JWKS, not only the claims."""
+    _secured(platform)
+    broker = platform.kafka
+    assert broker is not None and broker.ca is not None
+    forged = broker.oauth_token(ADMIN, key=rsa.generate_private_key(65537, 2048))
+
+    class Forged(AbstractTokenProvider):
+        async def token(self) -> str:
+            return forged
+
+    security = KafkaSecurity(protocol="SASL_SSL", ca_file=str(broker.ca.cert))
+    kwargs = {
+        **security.client_kwargs(),
+        "sasl_mechanism": "OAUTHBEARER",
+        "sasl_oauth_token_provider": Forged(),
+    }
+
+    async def list_topics() -> None:
+        client = AIOKafkaAdminClient(
+            bootstrap_servers=platform.bootstrap, request_timeout_ms=10_000, **kwargs
+        )
+        try:
+            await asyncio.wait_for(client.start(), 20)
+            await asyncio.wait_for(client.list_topics(), 20)
+        finally:
+            await client.close()
+
+    _refused(list_topics(), KafkaError, TimeoutError, OSError)
+
+
+def test_a_wrong_client_secret_gets_no_token_and_no_connection(
+    platform: Platform, idp: _IdentityProvider
+) -> None:
+    security = KafkaSecurity.from_env(idp.env(platform, "pricing", "not-the-secret"))
+    _refused(
+        _peek(platform, security, PRICING_COMMANDS.name, for_s=1.0),
+        KafkaSecurityError,
+        KafkaError,
+        TimeoutError,
+    )
+    assert idp.grants == []
+
+
+def test_a_client_certificate_is_checked_when_one_is_presented(
+    platform: Platform, tmp_path: Path
+) -> None:
+    """Mutual TLS beside SASL: a certificate of the platform's CA is accepted, one of another
+    CA ends the handshake, whatever the password."""
+    _secured(platform)
+    broker = platform.kafka
+    assert broker is not None and broker.ca is not None
+    right = broker.security("pricing")
+    ours = broker.ca.issue("pricing-client", client=True)
+    with_cert = KafkaSecurity(
+        **{**right.__dict__, "cert_file": str(ours.cert), "key_file": str(ours.key)}
+    )
+    asyncio.run(_peek(platform, with_cert, PRICING_COMMANDS.name, for_s=1.0))
+    theirs = LocalCA(tmp_path / "other").ensure().issue("pricing-client", client=True)
+    with_stranger = KafkaSecurity(
+        **{**right.__dict__, "cert_file": str(theirs.cert), "key_file": str(theirs.key)}
+    )
+    _refused(
+        _peek(platform, with_stranger, PRICING_COMMANDS.name, for_s=1.0),
+        KafkaError,
+        TimeoutError,
+        OSError,
+    )

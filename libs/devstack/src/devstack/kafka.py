@@ -2,7 +2,9 @@
 
 With ``secured`` (the local platform's default) its one client listener is SASL_SSL: TLS with a
 certificate of the platform's own CA (devstack.tls), SCRAM-SHA-512 users for every service
-(made when the storage is formatted) and PLAIN for the admin, a super user; the StandardAuthorizer
+(made when the storage is formatted) and PLAIN for the admin, a super user, and OAUTHBEARER
+tokens of a stand-in identity provider whose key the broker's directory keeps (``oauth_token``);
+a client certificate, when one is presented, must be of the same CA. The StandardAuthorizer
 allows nothing that no ACL allows (messaging.acls). The controller listener (loopback) takes the
 admin only, over PLAIN.
 
@@ -19,15 +21,25 @@ import re
 import secrets
 import shutil
 import subprocess
+import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import jwt
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 
 from devstack.procs import Proc, port_open, spawn, wait_for
 from devstack.tls import LocalCA
 from messaging.security import KafkaSecurity
 
 ADMIN = "admin"
+OAUTH_ISSUER = "booking-platform-kafka-idp"
+OAUTH_AUDIENCE = "kafka"
+OAUTH_KID = "kafka-idp-1"
+BROKER_JWT_VALIDATOR = "org.apache.kafka.common.security.oauthbearer.BrokerJwtValidator"
 # A principal that may connect and is allowed nothing: the ACL tests' intruder.
 NOBODY = "nobody"
 
@@ -104,6 +116,50 @@ class KafkaBroker:
             path.chmod(0o600)
         return known
 
+    def oauth_key(self) -> RSAPrivateKey:
+        """The key of the broker's stand-in identity provider (OAUTHBEARER tokens are checked
+        against its public half), made once and kept beside the broker's data (0600)."""
+        path = self.workdir / "oauth-issuer.pem"
+        if not path.exists():
+            self.workdir.mkdir(parents=True, exist_ok=True)
+            key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(
+                    key.private_bytes(
+                        serialization.Encoding.PEM,
+                        serialization.PrivateFormat.PKCS8,
+                        serialization.NoEncryption(),
+                    )
+                )
+        loaded = serialization.load_pem_private_key(path.read_bytes(), password=None)
+        assert isinstance(loaded, RSAPrivateKey)
+        return loaded
+
+    def oauth_token(
+        self, principal: str, ttl_s: int = 300, key: RSAPrivateKey | None = None
+    ) -> str:
+        """An OAUTHBEARER access token for ``principal`` (its ``sub``), as an identity provider
+        would issue it; signed with ``key`` instead, one the broker must refuse."""
+        signer = key or self.oauth_key()
+        now = int(time.time())
+        claims = {
+            "iss": OAUTH_ISSUER,
+            "aud": OAUTH_AUDIENCE,
+            "sub": principal,
+            "iat": now,
+            "exp": now + ttl_s,
+            "scope": "kafka",
+        }
+        return jwt.encode(claims, signer, algorithm="RS256", headers={"kid": OAUTH_KID})
+
+    def _oauth_jwks(self) -> Path:
+        public = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(self.oauth_key().public_key()))
+        public.update({"kid": OAUTH_KID, "alg": "RS256", "use": "sig"})
+        path = self.workdir / "oauth-jwks.json"
+        path.write_text(json.dumps({"keys": [public]}))
+        return path
+
     def security(self, principal: str = ADMIN) -> KafkaSecurity:
         """How ``principal`` connects (the admin over PLAIN, the others over SCRAM-SHA-512)."""
         if self.ca is None:
@@ -131,7 +187,7 @@ class KafkaBroker:
 
     def _secured_properties(self) -> list[str]:
         assert self.ca is not None
-        issued = self.ca.issue("kafka-broker")
+        issued = self.ca.issue("kafka-broker", peer=True)
         keystore = self.workdir / "broker.pem"
         keystore.write_bytes(issued.key.read_bytes() + issued.cert.read_bytes())
         keystore.chmod(0o600)
@@ -141,13 +197,18 @@ class KafkaBroker:
             f'username="{ADMIN}" password="{admin}" user_{ADMIN}="{admin}";'
         )
         scram = "org.apache.kafka.common.security.scram.ScramLoginModule required;"
+        bearer = "org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required;"
+        validator = (
+            "org.apache.kafka.common.security.oauthbearer.OAuthBearerValidatorCallbackHandler"
+        )
+        bearer_at = "listener.name.sasl_ssl.oauthbearer."
         return [
             f"listeners=SASL_SSL://127.0.0.1:{self.port},CONTROLLER://127.0.0.1:{self.controller_port}",
             f"advertised.listeners=SASL_SSL://127.0.0.1:{self.port}",
             "controller.listener.names=CONTROLLER",
             "inter.broker.listener.name=SASL_SSL",
             "listener.security.protocol.map=SASL_SSL:SASL_SSL,CONTROLLER:SASL_PLAINTEXT",
-            "sasl.enabled.mechanisms=SCRAM-SHA-512,SCRAM-SHA-256,PLAIN",
+            "sasl.enabled.mechanisms=SCRAM-SHA-512,SCRAM-SHA-256,PLAIN,OAUTHBEARER",
             "sasl.mechanism.inter.broker.protocol=PLAIN",
             "sasl.mechanism.controller.protocol=PLAIN",
             "listener.name.controller.sasl.enabled.mechanisms=PLAIN",
@@ -155,12 +216,23 @@ class KafkaBroker:
             f"listener.name.sasl_ssl.plain.sasl.jaas.config={plain}",
             f"listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config={scram}",
             f"listener.name.sasl_ssl.scram-sha-256.sasl.jaas.config={scram}",
+            # OAUTHBEARER: tokens signed by the stand-in identity provider (oauth_token), checked
+            # against its JWKS (signature, expiry, audience, issuer); the principal is ``sub``.
+            f"{bearer_at}sasl.jaas.config={bearer}",
+            f"{bearer_at}sasl.server.callback.handler.class={validator}",
+            # Named, not left to the default: Kafka 4.1's default validator, built without a
+            # key resolver, checks a token's claims but not its signature.
+            f"sasl.oauthbearer.jwt.validator.class={BROKER_JWT_VALIDATOR}",
+            f"{bearer_at}sasl.oauthbearer.jwks.endpoint.url={self._oauth_jwks().as_uri()}",
+            f"{bearer_at}sasl.oauthbearer.expected.audience={OAUTH_AUDIENCE}",
+            f"{bearer_at}sasl.oauthbearer.expected.issuer={OAUTH_ISSUER}",
             "ssl.keystore.type=PEM",
             f"ssl.keystore.location={keystore}",
             "ssl.truststore.type=PEM",
             f"ssl.truststore.location={self.ca.cert}",
             # A client certificate is checked when one is presented (mutual TLS), not required.
-            "ssl.client.auth=requested",
+            # (Listener-prefixed: the broker-wide setting applies to SSL listeners only.)
+            "listener.name.sasl_ssl.ssl.client.auth=requested",
             "authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer",
             f"super.users=User:{ADMIN}",
             "allow.everyone.if.no.acl.found=false",
@@ -253,8 +325,14 @@ class KafkaBroker:
                 check=True,
                 capture_output=True,
             )
+        allowed = []
+        if self.secured:  # the JWKS the OAUTHBEARER validator may read (Kafka 4 asks to be told)
+            allowed = [
+                f"-Dorg.apache.kafka.sasl.oauthbearer.allowed.urls={self._oauth_jwks().as_uri()}"
+            ]
         argv = [
             java,
+            *allowed,
             "-Xms256m",
             f"-Xmx{self.heap}",
             "-XX:+UseG1GC",

@@ -107,9 +107,11 @@ class LocalCA:
         name: str,
         hosts: tuple[str, ...] = ("localhost", "127.0.0.1", "::1"),
         client: bool = False,
+        peer: bool = False,
     ) -> Issued:
         """A leaf certificate for ``name``: a server's for ``hosts`` (DNS names and addresses),
-        or a client's (``client``: its common name is the principal)."""
+        or a client's (``client``: its common name is the principal). A ``peer`` server's
+        serves for client authentication too (a broker connecting to its cluster)."""
         self.ensure()
         ca_key = serialization.load_pem_private_key(self._key_path.read_bytes(), None)
         assert isinstance(ca_key, ec.EllipticCurvePrivateKey)
@@ -127,7 +129,10 @@ class LocalCA:
             .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
             .add_extension(
                 x509.ExtendedKeyUsage(
-                    [ExtendedKeyUsageOID.CLIENT_AUTH if client else ExtendedKeyUsageOID.SERVER_AUTH]
+                    [ExtendedKeyUsageOID.CLIENT_AUTH]
+                    if client
+                    else [ExtendedKeyUsageOID.SERVER_AUTH]
+                    + ([ExtendedKeyUsageOID.CLIENT_AUTH] if peer else [])
                 ),
                 critical=False,
             )
