@@ -38,7 +38,7 @@ from contracts.topics import (
     PRICING_COMMANDS,
     PRODUCES,
 )
-from devstack.kafka import ADMIN, NOBODY
+from devstack.kafka import ADMIN, NOBODY, KafkaBroker
 from devstack.platform import SERVICES, Platform
 from devstack.tls import LocalCA
 from messaging import acls
@@ -211,8 +211,8 @@ class _IdentityProvider:
     Counts the grants it answered."""
 
     def __init__(self, platform: Platform) -> None:
-        broker = platform.kafka
-        assert broker is not None
+        assert platform.kafka is not None
+        broker: KafkaBroker = platform.kafka
         self.grants: list[str] = []
         provider = self
 
