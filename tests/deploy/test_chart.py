@@ -708,3 +708,34 @@ def test_oauthbearer_reads_a_client_secret_and_sasl_without_a_secret_is_refused(
     assert "KAFKA_SASL_PASSWORD" not in web
     refused = refusal("kafka.securityProtocol=SASL_SSL")
     assert "needs the principal's password from a Secret" in refused
+
+
+def test_a_principal_s_client_certificate_is_mounted_for_mutual_tls_and_only_over_tls() -> None:
+    docs = _kafka_secured(
+        "kafka.principals.payment.certSecret=payment-user",
+        "kafka.principals.payment.certKey=user.crt",
+        "kafka.principals.payment.keyKey=user.key",
+    )
+    for d in docs:
+        if d["kind"] != "Deployment":
+            continue
+        pod = d["spec"]["template"]["spec"]
+        env = _env(pod["containers"][0])
+        volumes = {v["name"]: v for v in pod.get("volumes", [])}
+        mounts = {m["name"]: m["mountPath"] for m in pod["containers"][0]["volumeMounts"]}
+        if "-payment-" not in d["metadata"]["name"]:
+            # Only the principal that has one presents a certificate.
+            assert "KAFKA_SSL_CERT_FILE" not in env and "kafka-client" not in volumes
+            continue
+        assert env["KAFKA_SSL_CERT_FILE"] == "/etc/booking-platform/kafka-client/tls.crt"
+        assert env["KAFKA_SSL_KEY_FILE"] == "/etc/booking-platform/kafka-client/tls.key"
+        assert mounts["kafka-client"] == "/etc/booking-platform/kafka-client"
+        secret = volumes["kafka-client"]["secret"]
+        assert secret["secretName"] == "payment-user"
+        assert secret["items"] == [
+            {"key": "user.crt", "path": "tls.crt"},
+            {"key": "user.key", "path": "tls.key"},
+        ]
+        assert secret["defaultMode"] == 0o440
+    refused = refusal("kafka.principals.booking.certSecret=booking-user")
+    assert "a client certificate needs kafka.securityProtocol SSL or SASL_SSL" in refused

@@ -126,16 +126,42 @@ seccompProfile: {type: RuntimeDefault}
 - name: KAFKA_SSL_CA_FILE
   value: /etc/booking-platform/kafka-ca/ca.crt
 {{- end }}
+{{- if $p.certSecret }}
+{{- if not (has $k.securityProtocol (list "SSL" "SASL_SSL")) }}
+{{- fail (printf "kafka.principals.%s.certSecret: a client certificate needs kafka.securityProtocol SSL or SASL_SSL" .principal) }}
+{{- end }}
+- name: KAFKA_SSL_CERT_FILE
+  value: /etc/booking-platform/kafka-client/tls.crt
+- name: KAFKA_SSL_KEY_FILE
+  value: /etc/booking-platform/kafka-client/tls.key
+{{- end }}
 {{- end -}}
+{{/* The files bp.kafkaEnv names: the CA, and the principal's client certificate (mutual TLS;
+  Strimzi's KafkaUser of authentication type tls keeps it as user.crt / user.key, cert-manager
+  as tls.crt / tls.key). dict "root" . "principal" "booking" */}}
 {{- define "bp.kafkaCaMount" -}}
-{{- if .Values.kafka.caSecret }}
+{{- $p := index .root.Values.kafka.principals .principal -}}
+{{- if .root.Values.kafka.caSecret }}
 - {name: kafka-ca, mountPath: /etc/booking-platform/kafka-ca, readOnly: true}
+{{- end }}
+{{- if $p.certSecret }}
+- {name: kafka-client, mountPath: /etc/booking-platform/kafka-client, readOnly: true}
 {{- end }}
 {{- end -}}
 {{- define "bp.kafkaCaVolume" -}}
-{{- if .Values.kafka.caSecret }}
+{{- $p := index .root.Values.kafka.principals .principal -}}
+{{- if .root.Values.kafka.caSecret }}
 - name: kafka-ca
-  secret: {secretName: {{ .Values.kafka.caSecret | quote }}, items: [{key: ca.crt, path: ca.crt}]}
+  secret: {secretName: {{ .root.Values.kafka.caSecret | quote }}, items: [{key: ca.crt, path: ca.crt}]}
+{{- end }}
+{{- if $p.certSecret }}
+- name: kafka-client
+  secret:
+    secretName: {{ $p.certSecret | quote }}
+    defaultMode: 0440
+    items:
+      - {key: {{ $p.certKey | default "tls.crt" | quote }}, path: tls.crt}
+      - {key: {{ $p.keyKey | default "tls.key" | quote }}, path: tls.key}
 {{- end }}
 {{- end -}}
 
