@@ -163,15 +163,3 @@ async def topics(bootstrap: str, names: list[str] | None = None) -> list[TopicIn
             )
         )
     return sorted(out, key=lambda t: t.name)
-
-
-async def committed_offsets(
-    bootstrap: str, names: list[str]
-) -> dict[str, dict[TopicPartition, int]]:
-    """Per group, the offset it has committed on each partition (the next record it reads)."""
-    async with admin(bootstrap) as client:
-        out: dict[str, dict[TopicPartition, int]] = {}
-        for group in names:
-            offsets = await client.list_consumer_group_offsets(group)
-            out[group] = {tp: meta.offset for tp, meta in offsets.items() if meta.offset >= 0}
-        return out

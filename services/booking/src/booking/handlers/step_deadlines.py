@@ -61,12 +61,23 @@ class CommandProgress:
         if self.bootstrap is None:
             return
         try:
-            self.committed = await admin.committed_offsets(self.bootstrap, sorted(_GROUPS.values()))
-            behind = await admin.lag(
-                self.bootstrap, [REPLY_GROUP], topics={REPLY_GROUP: [BOOKING_SAGA_REPLIES.name]}
+            # One read of every group's offsets: the participants' (how far they consumed their
+            # commands) and the booking workers' (whether a reply is still unread).
+            rows = await admin.lag(
+                self.bootstrap,
+                sorted({*_GROUPS.values(), REPLY_GROUP}),
+                topics={REPLY_GROUP: [BOOKING_SAGA_REPLIES.name]},
             )
+            committed: dict[str, dict[TopicPartition, int]] = {}
+            for row in rows:
+                if row.committed is not None:
+                    tp = TopicPartition(row.topic, row.partition)
+                    committed.setdefault(row.group, {})[tp] = row.committed
+            self.committed = committed
             self.replies_unread = any(
-                row.lag > 0 for row in behind if row.topic == BOOKING_SAGA_REPLIES.name
+                row.lag > 0
+                for row in rows
+                if row.group == REPLY_GROUP and row.topic == BOOKING_SAGA_REPLIES.name
             )
         except Exception as exc:  # Kafka away: nothing counts as consumed, nothing is resent
             log.warning("cannot read the participants' progress (%s)", type(exc).__name__)
