@@ -31,6 +31,7 @@ lint: bootstrap
 		services/notifier/src examples/analytics/src libs/bpctl/src
 	$(BIN)/lint-imports
 	$(PY) -m devstack.openapi --check
+	$(PY) -m devstack.openapi_compat
 	$(PY) -m contracts.asyncapi --check
 	$(PY) -m devstack.chartdata --check
 	$(PY) -m devstack.dashboard --check
@@ -57,6 +58,9 @@ contracts-baseline: bootstrap  # a release: the current contracts become what la
 
 openapi: bootstrap  # write docs/api/<service>.openapi.json (lint fails when they are stale)
 	$(PY) -m devstack.openapi
+
+openapi-baseline: bootstrap  # a release: the current API documents become what later ones must stay compatible with
+	$(PY) -m devstack.openapi_compat --freeze
 
 chart-data: bootstrap  # deploy/helm/booking-platform/files/platform.yaml: topics, consumers, API routes
 	$(PY) -m devstack.chartdata

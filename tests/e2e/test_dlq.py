@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
@@ -22,9 +22,8 @@ from contracts.topics import (
 from devstack.client import PlatformClient
 from devstack.platform import Platform
 from messaging import tracing
-from messaging.envelope import Envelope
 from tests.support.db import scalar
-from tests.support.kafka import records_of
+from tests.support.kafka import envelope, envelope_of, publish, records_of
 
 pytestmark = pytest.mark.e2e
 
@@ -69,23 +68,8 @@ async def test_poison_messages_go_to_the_dlq_and_the_next_message_is_processed(
             check_out=date.today() + timedelta(days=401),
         ),
     )
-    envelope = Envelope(
-        id=str(uuid.uuid4()),
-        source="/tests",
-        type=valid.ce_type(),
-        time=datetime.now(UTC),
-        data=valid.model_dump_json().encode(),
-        partitionkey=booking_id,
-        traceparent=tracing.new_traceparent(),
-    )
-    bad_schema = Envelope(
-        id=str(uuid.uuid4()),
-        source="/tests",
-        type=valid.ce_type(),
-        time=datetime.now(UTC),
-        data=b'{"booking_id": 42}',
-        partitionkey=booking_id,
-    )
+    good_env = envelope_of(valid, booking_id, traceparent=tracing.new_traceparent())
+    bad_schema = envelope(valid.ce_type(), b'{"booking_id": 42}', booking_id)
     producer = AIOKafkaProducer(**platform.kafka_kwargs(), acks="all")
     await producer.start()
     try:
@@ -96,7 +80,7 @@ async def test_poison_messages_go_to_the_dlq_and_the_next_message_is_processed(
             INVENTORY_COMMANDS.name, bad_schema.data, key=key, headers=bad_schema.headers()
         )
         good = await producer.send_and_wait(
-            INVENTORY_COMMANDS.name, envelope.data, key=key, headers=envelope.headers()
+            INVENTORY_COMMANDS.name, good_env.data, key=key, headers=good_env.headers()
         )
     finally:
         await producer.stop()
@@ -138,18 +122,6 @@ async def test_poison_messages_go_to_the_dlq_and_the_next_message_is_processed(
     )
 
 
-async def publish(platform: Platform, topic: str, records: list[tuple[bytes, bytes, list]]) -> list:
-    producer = AIOKafkaProducer(**platform.kafka_kwargs(), acks="all")
-    await producer.start()
-    try:
-        return [
-            await producer.send_and_wait(topic, value, key=key, headers=headers)
-            for key, value, headers in records
-        ]
-    finally:
-        await producer.stop()
-
-
 @pytest.mark.parametrize(
     ("topic", "ce_type"),
     [
@@ -165,14 +137,7 @@ async def test_poison_on_the_reply_and_event_topics_is_dead_lettered_and_nothing
     booking saga and the notifier read: both dead-lettered with their error class, and a
     booking made afterwards confirms (its replies and events flow through the same topics)."""
     key = f"poison-{uuid.uuid4()}".encode()
-    bad = Envelope(
-        id=str(uuid.uuid4()),
-        source="/tests",
-        type=ce_type,
-        time=datetime.now(UTC),
-        data=b'{"booking_id": 42}',
-        partitionkey=key.decode(),
-    )
+    bad = envelope(ce_type, b'{"booking_id": 42}', key.decode())
     await publish(
         platform,
         topic.name,
@@ -224,23 +189,9 @@ async def test_a_message_that_kills_every_worker_is_dead_lettered_after_three_cr
     armed = Path(platform.config.service_env["FAILPOINTS_DIR"]) / failpoints.HANDLER_CRASH
     armed.write_text(f"exit sticky match=inventory-worker:{message_id}")
     command = ReleaseCapacity(booking_id=booking_id, step="release_capacity")
-    env = Envelope(
-        id=message_id,
-        source="/tests",
-        type=command.ce_type(),
-        time=datetime.now(UTC),
-        data=command.model_dump_json().encode(),
-        partitionkey=booking_id,
-    )
+    env = envelope_of(command, booking_id, message_id=message_id)
     after = ReleaseCapacity(booking_id=booking_id, step="release_capacity#2")
-    env_after = Envelope(
-        id=str(uuid.uuid4()),
-        source="/tests",
-        type=after.ce_type(),
-        time=datetime.now(UTC),
-        data=after.model_dump_json().encode(),
-        partitionkey=booking_id,
-    )
+    env_after = envelope_of(after, booking_id)
     key = booking_id.encode()
     try:
         await publish(
@@ -282,18 +233,15 @@ async def test_a_guests_data_stays_out_of_dlq_headers_and_logs(platform: Platfor
     value in the DLQ is the original record, unchanged, for replay.)"""
     email, phone = f"ana.{uuid.uuid4().hex[:8]}@example.org", "+351 934 567 812"
     key = f"pii-{uuid.uuid4()}".encode()
-    bad = Envelope(
-        id=str(uuid.uuid4()),
-        source="/tests",
-        type="booking.waitlist_offered.v1",
-        time=datetime.now(UTC),
-        data=(
+    bad = envelope(
+        "booking.waitlist_offered.v1",
+        (
             '{"entry_id": "e", "tenant_id": "t", "resource_id": "r", "hold_id": "h", '
             '"guest_id": "g", "occurred_at": "2026-01-01T00:00:00Z", '
             f'"expires_at": "2026-01-01T00:10:00Z", "contact_email": ["{email}"], '
             f'"contact_name": {{"phone": "{phone}"}}}}'
         ).encode(),
-        partitionkey=key.decode(),
+        key.decode(),
     )
     await publish(platform, BOOKING_EVENTS.name, [(key, bad.data, bad.headers())])
     dead = await read_dlq(platform, key, want=1, topic=BOOKING_EVENTS)

@@ -10,6 +10,7 @@ import pytest
 from devstack.client import PlatformClient, booking_body
 from devstack.platform import Platform
 from tests.support.db import scalar
+from tests.support.kafka import envelope_of, publish, record_of
 
 pytestmark = pytest.mark.e2e
 
@@ -127,13 +128,9 @@ async def test_the_extend_hold_command_answers_the_saga(
 ) -> None:
     import asyncio
     import time
-    from datetime import UTC, datetime
-
-    from aiokafka import AIOKafkaProducer
 
     from contracts.inventory import ExtendHold
     from contracts.topics import INVENTORY_COMMANDS
-    from messaging.envelope import Envelope
 
     rid = a_resource(client)
     booking = client.wait_terminal(
@@ -145,22 +142,9 @@ async def test_the_extend_hold_command_answers_the_saga(
         reservation_id=booking["reservation_id"],
         seconds=600,
     )
-    env = Envelope(
-        id=str(uuid.uuid4()),
-        source="/tests",
-        type=command.ce_type(),
-        time=datetime.now(UTC),
-        data=command.model_dump_json().encode(),
-        partitionkey=booking["id"],
+    await publish(
+        platform, INVENTORY_COMMANDS.name, [record_of(envelope_of(command, booking["id"]))]
     )
-    producer = AIOKafkaProducer(**platform.kafka_kwargs())
-    await producer.start()
-    try:
-        await producer.send_and_wait(
-            INVENTORY_COMMANDS.name, env.data, key=booking["id"].encode(), headers=env.headers()
-        )
-    finally:
-        await producer.stop()
     deadline = time.monotonic() + 30
     replies: list[str] = []
     while time.monotonic() < deadline and "inventory.HoldExtensionRefused.v1" not in replies:

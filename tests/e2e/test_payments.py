@@ -26,9 +26,9 @@ from contracts.payment import (
 )
 from contracts.topics import PAYMENT_COMMANDS
 from devstack.platform import Platform
-from messaging.envelope import Envelope
 from payment.adapters.simulated_card import SIGNATURE_HEADER, sign, webhook_event
 from tests.support.db import fetch, scalar
+from tests.support.kafka import envelope_of
 
 pytestmark = pytest.mark.e2e
 
@@ -41,14 +41,7 @@ async def send(platform: Platform) -> AsyncIterator[Any]:
     await producer.start()
 
     async def send_command(command: ContractMessage, key: str) -> None:
-        env = Envelope(
-            id=str(uuid.uuid4()),  # a fresh message each time: a resend, not a redelivery
-            source="/tests",
-            type=command.ce_type(),
-            time=datetime.now(UTC),
-            data=command.model_dump_json().encode(),
-            partitionkey=key,
-        )
+        env = envelope_of(command, key)  # a fresh message each time: a resend, not a redelivery
         await producer.send_and_wait(
             PAYMENT_COMMANDS.name, env.data, key=key.encode(), headers=env.headers()
         )

@@ -309,3 +309,48 @@ def test_the_saga_prices_with_the_plan_and_keeps_the_quote_with_its_policy(
     doc = json.loads(row["doc"])
     assert doc["cancellation_policy"][0] == {"hours_before": 24, "refund_percent": "100"}
     assert sum(float(ln["amount"]) for ln in doc["lines"]) == pytest.approx(265.10)
+
+
+def test_the_first_release_s_rate_plan_body_still_makes_a_per_night_plan_that_books(
+    client: PlatformClient,
+) -> None:
+    """``{resource_id, currency, nightly_rate}``, as the first release published it: a per-night
+    plan quoting nights × rate, answered with the fields it answered then (and today's), and a
+    booking on it confirmed at that price. The richer form and the old one are exclusive."""
+    resource = client.create_resource(f"Legacy {uuid.uuid4().hex[:6]}", capacity=1)
+    url = f"{client.urls['pricing']}/api/v1/rate-plans"
+    made = client.http.post(
+        url, json={"resource_id": resource["id"], "currency": "EUR", "nightly_rate": "120.00"}
+    )
+    assert made.status_code == 201, made.text
+    plan = made.json()
+    assert (plan["resource_id"], plan["currency"], plan["nightly_rate"]) == (
+        resource["id"],
+        "EUR",
+        "120.00",
+    )
+    assert plan["active"] is True and plan["id"] and plan["created_at"]
+    assert plan["plan"]["basis"] == "per_night" and plan["plan"]["taxes"] == []
+    fetched = client.http.get(f"{url}/{plan['id']}").json()
+    assert fetched["nightly_rate"] == "120.00"
+
+    start = date.today() + timedelta(days=210)
+    booking = client.wait_terminal(
+        client.book(booking_body(resource["id"], start, nights=3)).json()["id"]
+    )
+    assert booking["status"] == "confirmed", booking
+    assert booking["total"] == {"amount": "360.00", "currency": "EUR"}  # 3 nights × 120.00
+
+    for body, why in (
+        ({"nightly_rate": "120.00", "base_price": "120.00"}, "not both"),
+        ({"nightly_rate": "30.00", "basis": "per_hour"}, "per-night"),
+        ({}, "base_price is required"),
+    ):
+        refused = client.http.post(
+            url, json={"resource_id": resource["id"], "currency": "EUR", **body}
+        )
+        assert refused.status_code == 422, refused.text
+        assert why in refused.text, refused.text
+    # A plan of today's form answers nightly_rate only when it is per night.
+    hourly = _plan(client, basis="per_hour", base_price="30.00")
+    assert hourly["nightly_rate"] is None and hourly["currency"] == "EUR"

@@ -5,7 +5,6 @@ address only, reads are never limited, and nothing is written for a refused requ
 
 from __future__ import annotations
 
-import sys
 import time
 import uuid
 
@@ -13,7 +12,7 @@ import httpx
 import pytest
 
 from devstack.platform import Platform
-from devstack.procs import Proc, free_ports, port_open, spawn, wait_for
+from devstack.procs import Proc, free_ports, port_open, wait_for
 from tests.support.db import scalar
 
 pytestmark = pytest.mark.e2e
@@ -22,13 +21,8 @@ LIMITS = {"BOOKING_RATE_LIMIT_GUEST_PER_MIN": "5", "BOOKING_RATE_LIMIT_ADDRESS_P
 
 
 def _second_web(platform: Platform, port: int) -> Proc:
-    env = platform.env_for("booking", {**LIMITS, "BOOKING_HTTP_PORT": str(port)})
-    proc = spawn(
-        "booking-web-2",
-        [sys.executable, "-m", "service_kit.main", "booking", "web"],
-        log_path=platform.config.workdir / "logs" / "booking-web-2.log",
-        env=env,
-    )
+    env = {**LIMITS, "BOOKING_HTTP_PORT": str(port)}
+    proc = platform.spawn_process("booking", "web", env, name="booking-web-2")
     wait_for(lambda: port_open(port) or None, 60, "the second booking web", proc=proc)
     return proc
 

@@ -369,15 +369,12 @@ async def test_a_price_command_without_a_tenant_is_never_priced_by_a_venue_plan(
     without a tenant: it is priced by a plan made for that very resource, never by another
     tenant's plan for a venue of the same name."""
     import asyncio
-    from datetime import UTC, datetime
-
-    from aiokafka import AIOKafkaProducer
 
     from contracts.common import Party, StayPeriod
     from contracts.pricing import PriceBooking
     from contracts.topics import PRICING_COMMANDS
-    from messaging.envelope import Envelope
     from tests.support.db import fetch
+    from tests.support.kafka import envelope_of, publish, record_of
 
     y_admin, x_admin = tenants["admin1"], tenants["staff2"]
     venue = f"quay-{uuid.uuid4().hex[:6]}"
@@ -388,35 +385,21 @@ async def test_a_price_command_without_a_tenant_is_never_priced_by_a_venue_plan(
         assert _plan(http, y_admin, "90.00", resource_id=own_plan).status_code == 201
         assert _plan(http, x_admin, "1.00", resource_id=x_resource).status_code == 201
         assert _plan(http, x_admin, "1.00", venue_id=venue).status_code == 201
-    producer = AIOKafkaProducer(**platform.kafka_kwargs())
-    await producer.start()
-    booking_ids = {}
-    try:
-        for name, rid in (("own_plan", own_plan), ("venue_only", venue_only)):
-            booking_id = str(uuid.uuid4())
-            booking_ids[name] = booking_id
-            cmd = PriceBooking(
-                booking_id=booking_id,
-                step="price_booking",
-                resource_id=rid,
-                period=StayPeriod(check_in=START, check_out=START + timedelta(days=2)),
-                party=Party(adults=2),
-                venue_id=venue,
-            )
-            assert cmd.tenant_id is None
-            env = Envelope(
-                id=str(uuid.uuid4()),
-                source="/tests",
-                type=cmd.ce_type(),
-                time=datetime.now(UTC),
-                data=cmd.model_dump_json().encode(),
-                partitionkey=booking_id,
-            )
-            await producer.send_and_wait(
-                PRICING_COMMANDS.name, env.data, key=booking_id.encode(), headers=env.headers()
-            )
-    finally:
-        await producer.stop()
+    booking_ids, records = {}, []
+    for name, rid in (("own_plan", own_plan), ("venue_only", venue_only)):
+        booking_id = str(uuid.uuid4())
+        booking_ids[name] = booking_id
+        cmd = PriceBooking(
+            booking_id=booking_id,
+            step="price_booking",
+            resource_id=rid,
+            period=StayPeriod(check_in=START, check_out=START + timedelta(days=2)),
+            party=Party(adults=2),
+            venue_id=venue,
+        )
+        assert cmd.tenant_id is None
+        records.append(record_of(envelope_of(cmd, booking_id)))
+    await publish(platform, PRICING_COMMANDS.name, records)
 
     async def reply_of(booking_id: str) -> dict[str, Any]:
         for _ in range(300):

@@ -8,6 +8,7 @@ from datetime import date, timedelta
 import pytest
 
 from devstack.client import PlatformClient
+from tests.support.kafka import envelope_of
 
 pytestmark = pytest.mark.e2e
 
@@ -217,14 +218,12 @@ async def test_the_saga_commands_claim_confirm_and_release_slot_seats(
 ) -> None:  # type: ignore[no-untyped-def]
     import asyncio
     import time
-    from datetime import UTC, datetime
 
     from aiokafka import AIOKafkaProducer
 
     from contracts.common import StayPeriod
     from contracts.inventory import ConfirmReservation, ReleaseCapacity, ReserveCapacity
     from contracts.topics import INVENTORY_COMMANDS
-    from messaging.envelope import Envelope
     from tests.support.db import fetch
 
     inv = client.urls["inventory"]
@@ -253,14 +252,7 @@ async def test_the_saga_commands_claim_confirm_and_release_slot_seats(
     await producer.start()
 
     async def send(command) -> None:  # type: ignore[no-untyped-def]
-        env = Envelope(
-            id=str(uuid.uuid4()),
-            source="/tests",
-            type=command.ce_type(),
-            time=datetime.now(UTC),
-            data=command.model_dump_json().encode(),
-            partitionkey=booking_id,
-        )
+        env = envelope_of(command, booking_id)
         await producer.send_and_wait(
             INVENTORY_COMMANDS.name, env.data, key=booking_id.encode(), headers=env.headers()
         )

@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import json
-import sys
 import time
 import uuid
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 
 import httpx
 import pytest
@@ -22,11 +21,10 @@ from contracts.topics import ALL_TOPICS, BOOKING_EVENTS, INVENTORY_COMMANDS, INV
 from devstack.client import PlatformClient, booking_body
 from devstack.kafka import REPO_ROOT
 from devstack.platform import SERVICES, Platform
-from devstack.procs import Proc, free_ports, port_open, spawn, wait_for
+from devstack.procs import Proc, free_ports, port_open, wait_for
 from messaging import admin
-from messaging.envelope import Envelope
 from tests.support.db import fetch
-from tests.support.kafka import records_of
+from tests.support.kafka import envelope, records_of
 
 pytestmark = pytest.mark.e2e
 
@@ -36,15 +34,9 @@ BUILD_N1 = REPO_ROOT / "tests" / "support" / "build_n1"
 def start_n1(platform: Platform, service: str, role: str, port: int) -> Proc:
     prefix = service.upper()
     key = f"{prefix}_HTTP_PORT" if role == "web" else f"{prefix}_OPS_PORT"
-    env = platform.env_for(service, {key: str(port)})
-    env["PYTHONPATH"] = f"{BUILD_N1}:{env.get('PYTHONPATH', '')}"
-    return spawn(
-        f"{service}-{role}-n1",
-        [sys.executable, "-m", "service_kit.main", service, role],
-        log_path=platform.config.workdir / "logs" / f"{service}-{role}-n1.log",
-        env=env,
-        cwd=REPO_ROOT,
-    )
+    path = platform.env_for(service).get("PYTHONPATH", "")
+    env = {key: str(port), "PYTHONPATH": f"{BUILD_N1}:{path}"}
+    return platform.spawn_process(service, role, env, name=f"{service}-{role}-n1")
 
 
 async def dlq_depth(platform: Platform) -> int:
@@ -62,13 +54,11 @@ async def a_new_event_type(platform: Platform) -> None:
             (BOOKING_EVENTS, "booking.loyalty_points_awarded.v1"),
         ):
             key = f"skew-{uuid.uuid4()}"
-            env = Envelope(
-                id=str(uuid.uuid4()),
+            env = envelope(
+                ce_type,
+                json.dumps({"booking_id": key, "points": 10}).encode(),
+                key,
                 source="/booking-platform/future",
-                type=ce_type,
-                time=datetime.now(UTC),
-                data=json.dumps({"booking_id": key, "points": 10}).encode(),
-                partitionkey=key,
             )
             await producer.send_and_wait(
                 topic.name, env.data, key=key.encode(), headers=env.headers()

@@ -7,16 +7,14 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import sys
 from datetime import date, timedelta
 from typing import Any
 
 import pytest
 
 from devstack.client import PlatformClient
-from devstack.kafka import REPO_ROOT
 from devstack.platform import SERVICES, Platform
-from devstack.procs import Proc, free_ports, spawn, wait_for
+from devstack.procs import Proc, free_ports, wait_for
 from tests.faults.test_database_outage import dlq_depth, resources
 from tests.support import history, invariants
 from tests.support.db import fetch
@@ -70,14 +68,8 @@ async def test_kafka_killed_with_batches_in_flight_loses_nothing_and_keeps_every
 
 def second_worker(platform: Platform, service: str) -> Proc:
     """Another replica of ``service``'s worker (its own operations port)."""
-    env = platform.env_for(service, {f"{service.upper()}_OPS_PORT": str(free_ports(1)[0])})
-    return spawn(
-        f"{service}-worker-2",
-        [sys.executable, "-m", "service_kit.main", service, "worker"],
-        log_path=platform.config.workdir / "logs" / f"{service}-worker-2.log",
-        env=env,
-        cwd=REPO_ROOT,
-    )
+    env = {f"{service.upper()}_OPS_PORT": str(free_ports(1)[0])}
+    return platform.spawn_process(service, "worker", env, name=f"{service}-worker-2")
 
 
 async def test_a_booking_worker_frozen_past_its_session_timeout_changes_nothing_twice(

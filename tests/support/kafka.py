@@ -1,17 +1,66 @@
-"""Kafka helpers for the tests: read a key's records from the beginning, publish a record again
-exactly as it was (a duplicate delivery), wait until a consumer group has moved past it."""
+"""Kafka helpers for the tests: write CloudEvents as the platform's producers do, read a key's
+records from the beginning, publish a record again exactly as it was (a duplicate delivery),
+wait until a consumer group has moved past it."""
 
 from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any
+import uuid
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
+from contracts.base import ContractMessage
 from contracts.topics import TopicSpec
 from messaging import security
+from messaging.envelope import Envelope
+
+if TYPE_CHECKING:
+    from devstack.platform import Platform
+
+Record = tuple[bytes, bytes, list[tuple[str, bytes]]]  # key, value, headers
+
+
+def envelope(
+    ce_type: str, data: bytes, key: str, *, message_id: str | None = None, **extra: Any
+) -> Envelope:
+    """A CloudEvent of ``ce_type`` carrying ``data`` (valid or not: a poison message), with a
+    fresh id unless one is given (a resend, not a redelivery)."""
+    extra.setdefault("source", "/tests")
+    return Envelope(
+        id=message_id or str(uuid.uuid4()),
+        type=ce_type,
+        time=datetime.now(UTC),
+        data=data,
+        partitionkey=key,
+        **extra,
+    )
+
+
+def envelope_of(message: ContractMessage, key: str, **kw: Any) -> Envelope:
+    """``message`` as the CloudEvent its producer would write."""
+    return envelope(message.ce_type(), message.model_dump_json().encode(), key, **kw)
+
+
+def record_of(env: Envelope) -> Record:
+    assert env.partitionkey is not None
+    return env.partitionkey.encode(), env.data, env.headers()
+
+
+async def publish(platform: Platform, topic: str, records: list[Record]) -> list[Any]:
+    """Write ``records`` in order (acks from every in-sync replica); their metadata."""
+    producer = AIOKafkaProducer(**platform.kafka_kwargs(), acks="all")
+    await producer.start()
+    try:
+        return [
+            await producer.send_and_wait(topic, value, key=key, headers=headers)
+            for key, value, headers in records
+        ]
+    finally:
+        await producer.stop()
 
 
 async def records_of(

@@ -323,6 +323,26 @@ class Platform:
         extra = secured.client_kwargs() if secured else security.client_kwargs()
         return {"bootstrap_servers": self.bootstrap, **extra}
 
+    def spawn_process(
+        self,
+        service: str,
+        role: str,
+        extra_env: Mapping[str, str] | None = None,
+        wrapper: tuple[str, ...] = (),
+        name: str | None = None,
+    ) -> Proc:
+        """A process of ``service`` in ``role``, logged as ``name`` (default
+        ``<service>-<role>``), that the platform does not track: a second replica, say; the
+        caller stops it."""
+        name = name or f"{service}-{role}"
+        return spawn(
+            name,
+            [*wrapper, sys.executable, "-m", "service_kit.main", service, role],
+            log_path=self.config.workdir / "logs" / f"{name}.log",
+            env=self.env_for(service, extra_env),
+            cwd=REPO_ROOT,
+        )
+
     def _spawn(
         self,
         service: str,
@@ -330,14 +350,7 @@ class Platform:
         extra_env: Mapping[str, str] | None = None,
         wrapper: tuple[str, ...] = (),
     ) -> Proc:
-        log = self.config.workdir / "logs" / f"{service}-{role}.log"
-        proc = spawn(
-            f"{service}-{role}",
-            [*wrapper, sys.executable, "-m", "service_kit.main", service, role],
-            log_path=log,
-            env=self.env_for(service, extra_env),
-            cwd=REPO_ROOT,
-        )
+        proc = self.spawn_process(service, role, extra_env, wrapper)
         if role != "migrate":
             self.procs[(service, role)] = proc
         return proc

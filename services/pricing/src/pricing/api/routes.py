@@ -90,7 +90,14 @@ class PlanSpec(_Strict):
 
     currency: str = Field(pattern=r"^[A-Z]{3}$", examples=["EUR"])
     basis: Literal["per_night", "per_hour", "per_slot", "per_person"] = "per_night"
-    base_price: Amount
+    base_price: Amount | None = Field(default=None, description="required unless nightly_rate")
+    nightly_rate: Amount | None = Field(
+        default=None,
+        description=(
+            "The first release's form: a per-night plan at this price, quoting nights x rate "
+            "(no tax unless taxes are given). Give it or base_price, not both."
+        ),
+    )
     weekend_price: Amount | None = None
     weekend_days: Weekdays = Field(default=[4, 5], description="0 = Monday; default Fri, Sat")
     seasons: list[SeasonIn] = Field(default=[], max_length=100)
@@ -101,9 +108,29 @@ class PlanSpec(_Strict):
     cancellation_policy: list[TierIn] | None = Field(default=None, max_length=20)
     quote_valid_minutes: int = Field(default=30, ge=1, le=7 * 24 * 60)
 
+    @model_validator(mode="after")
+    def _price(self) -> PlanSpec:
+        if self.nightly_rate is not None:
+            if self.base_price is not None:
+                raise ValueError("give base_price or nightly_rate, not both")
+            if self.basis != "per_night":
+                raise ValueError("nightly_rate is a per-night price: basis must be per_night")
+        elif self.base_price is None:
+            raise ValueError("base_price is required (or nightly_rate, for a per-night plan)")
+        return self
+
+    def spec(self) -> dict[str, Any]:
+        """The plan as the domain reads it (nightly_rate is base_price with no default tax)."""
+        doc = self.model_dump(mode="json", exclude={"nightly_rate"})
+        if self.nightly_rate is not None:
+            doc["base_price"] = self.nightly_rate
+            if self.taxes is None:
+                doc["taxes"] = []
+        return doc
+
     def to_domain(self) -> RatePlan:
         try:
-            return RatePlan.from_json(self.model_dump(mode="json"))
+            return RatePlan.from_json(self.spec())
         except PricingRuleBroken as broken:
             raise Problem(
                 422, broken.code.replace("_", "-"), "Invalid rate plan", str(broken)
@@ -127,6 +154,10 @@ class RatePlanPublic(BaseModel):
     resource_id: str | None
     venue_id: str | None
     name: str
+    currency: str
+    nightly_rate: str | None = Field(
+        description="the price per night of a per-night plan (the first release's field)"
+    )
     version: int
     active: bool
     plan: dict[str, Any]
@@ -281,6 +312,12 @@ def _plan_public(row: Any) -> RatePlanPublic:
         resource_id=row.resource_id,
         venue_id=row.venue_id,
         name=row.name,
+        currency=row.currency,
+        nightly_rate=(
+            row.spec.get("base_price")
+            if row.spec.get("basis", "per_night") == "per_night"
+            else None
+        ),
         version=row.version,
         active=row.active,
         plan=row.spec,
