@@ -17,6 +17,7 @@ from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
 from contracts.topics import ALL_TOPICS
 from devstack.kafka import REPO_ROOT
+from messaging.kafka import durable_configs
 from service_kit.main import SERVICES
 
 HELM = REPO_ROOT / ".cache" / "helm-v3.16.3" / "helm"
@@ -136,6 +137,8 @@ def test_topics_match_the_contracts() -> None:
         doc = topics[spec.name]
         assert doc["spec"]["partitions"] == spec.partitions
         assert doc["spec"]["config"].items() >= spec.configs.items()
+        # The same durability the topics Job gives its topics (messaging.kafka.durable_configs).
+        assert doc["spec"]["config"].items() >= durable_configs(spec, 3).items()
         assert doc["metadata"]["labels"]["strimzi.io/cluster"] == "kafka"
         assert doc["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep"
     job_mode = render()

@@ -62,3 +62,26 @@ def test_workers_report_lag_dead_letters_and_saga_durations(
     else:
         raise AssertionError("no consumer lag reported")
     assert 'dlq_depth_messages{topic="inventory.commands.dlq"}' in text
+
+
+def test_every_declared_topic_is_made_so_an_acknowledged_write_survives_a_broker(
+    platform: Platform,
+) -> None:
+    """``booking-topics`` (here through the launcher) sets ``min.insync.replicas`` to RF-1 (at
+    least 1) and turns off unclean leader election on every topic it makes, beside the
+    topic's own configs: on the topic itself, whatever the brokers' defaults are."""
+    import asyncio
+
+    from contracts.topics import ALL_TOPICS
+    from messaging.kafka import durable_configs
+    from tests.support.kafka import topic_configs
+
+    configs = asyncio.run(topic_configs(platform.bootstrap, [t.name for t in ALL_TOPICS]))
+    for topic in ALL_TOPICS:
+        got = configs[topic.name]
+        assert got["min.insync.replicas"] == "1", topic.name  # one broker here: RF 1
+        assert got["unclean.leader.election.enable"] == "false", topic.name
+        for key, value in topic.configs.items():
+            assert got[key] == value, (topic.name, key)
+    assert durable_configs(ALL_TOPICS[0], 3)["min.insync.replicas"] == "2"
+    assert durable_configs(ALL_TOPICS[0], 2)["min.insync.replicas"] == "1"

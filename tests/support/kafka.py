@@ -151,3 +151,30 @@ async def caught_up(bootstrap: str, group: str, topic: TopicSpec, timeout: float
     finally:
         await admin.close()
         await consumer.stop()
+
+
+async def topic_configs(bootstrap: str, names: list[str]) -> dict[str, dict[str, str]]:
+    """Each topic's configs set on the topic itself (not the broker's defaults)."""
+    from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **security.client_kwargs())
+    await admin.start()
+    try:
+        answers = await admin.describe_configs(
+            [ConfigResource(ConfigResourceType.TOPIC, name) for name in names]
+        )
+    finally:
+        await admin.close()
+    found: dict[str, dict[str, str]] = {}
+    for answer in answers:
+        for resource in answer.resources:
+            error_code, _message, _type, name, entries = resource[:5]
+            assert error_code == 0, resource
+            # (name, value, read only, then "is default" in version 0 of the answer, the
+            # config's source from version 1 on: 1 is the topic's own).
+            found[name] = {
+                entry[0]: entry[1]
+                for entry in entries
+                if (entry[3] is False if isinstance(entry[3], bool) else entry[3] == 1)
+            }
+    return found

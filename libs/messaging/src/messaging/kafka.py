@@ -38,6 +38,17 @@ def reliable_producer(bootstrap_servers: str, client_id: str) -> AIOKafkaProduce
     )
 
 
+def durable_configs(topic: TopicSpec, replication_factor: int) -> dict[str, str]:
+    """The topic's declared configs, and what makes an acknowledged write survive a broker:
+    with ``acks=all``, ``min.insync.replicas`` of RF-1 (at least 1) replicas must have it, and
+    no replica that missed writes may become leader (``unclean.leader.election.enable``)."""
+    return {
+        "min.insync.replicas": str(max(1, replication_factor - 1)),
+        "unclean.leader.election.enable": "false",
+        **topic.configs,
+    }
+
+
 async def ensure_topics(
     bootstrap_servers: str,
     topics: tuple[TopicSpec, ...] = ALL_TOPICS,
@@ -70,7 +81,7 @@ async def ensure_topics(
                     name=t.name,
                     num_partitions=t.partitions,
                     replication_factor=replication_factor,
-                    topic_configs=dict(t.configs),
+                    topic_configs=durable_configs(t, replication_factor),
                 )
                 for t in missing
             ]
