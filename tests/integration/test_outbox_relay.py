@@ -3,23 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-import sys
 import time
 import uuid
-from collections import defaultdict
-from typing import ClassVar
 
 import asyncpg
 import pytest
-from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaConnectionError
 from sqlalchemy import text
 
-from contracts.base import Event
 from contracts.topics import TopicSpec
-from devstack.kafka import REPO_ROOT
 from devstack.platform import Platform
-from devstack.procs import Proc, spawn
 from messaging.envelope import Envelope
 from messaging.inbox import Inbox
 from messaging.kafka import ensure_topics, reliable_producer
@@ -28,15 +21,17 @@ from messaging.relay import OutboxRelay, RelayConfig
 from service_kit.db import asyncpg_dsn, make_engine
 from tests.support import scratch_db
 from tests.support.kafka import records_of
+from tests.support.outbox_flow import (
+    Ping,
+    assert_per_key_order,
+    consume_all,
+    count_sent,
+    start_relay,
+    write,
+)
 from tests.support.scratch_db import INBOX, OUTBOX
 
 pytestmark = pytest.mark.integration
-
-
-class Ping(Event):
-    type: ClassVar[str] = "test.Ping"
-    key: str
-    seq: int
 
 
 @pytest.fixture(scope="module")
@@ -61,74 +56,6 @@ async def new_topic(platform: Platform, partitions: int = 3) -> TopicSpec:
     spec = TopicSpec(f"test.outbox.{uuid.uuid4().hex[:8]}", partitions, "key", "relay test")
     await ensure_topics(platform.bootstrap, (spec,))
     return spec
-
-
-def start_relay(platform: Platform, db_url: str, batch: int, name: str = "relay") -> Proc:
-    return spawn(
-        name,
-        [
-            sys.executable,
-            "-m",
-            "tests.support.relay_proc",
-            asyncpg_dsn(db_url),
-            platform.bootstrap,
-            str(batch),
-        ],
-        log_path=platform.config.workdir / "logs" / f"test-{name}-{uuid.uuid4().hex[:6]}.log",
-        cwd=REPO_ROOT,
-    )
-
-
-async def write(engine, topic: TopicSpec, key: str, seq: int) -> None:  # type: ignore[no-untyped-def]
-    outbox = Outbox(OUTBOX, "/tests")
-    async with engine.begin() as conn:
-        await outbox.add(conn, topic=topic, key=key, message=Ping(key=key, seq=seq))
-
-
-async def consume_all(
-    platform: Platform, topic: TopicSpec, expected_ids: int, timeout: float = 60.0
-):  # type: ignore[no-untyped-def]
-    """Every record on the topic, per partition in offset order, until ``expected_ids`` distinct ids."""
-    consumer = AIOKafkaConsumer(
-        **platform.kafka_kwargs(), enable_auto_commit=False, fetch_max_wait_ms=50
-    )
-    await consumer.start()
-    try:
-        tps = [TopicPartition(topic.name, p) for p in range(topic.partitions)]
-        consumer.assign(tps)
-        await consumer.seek_to_beginning(*tps)
-        records, ids = [], set()
-        deadline = time.monotonic() + timeout
-        while len(ids) < expected_ids and time.monotonic() < deadline:
-            batch = await consumer.getmany(timeout_ms=200)
-            for tp_records in batch.values():
-                for record in tp_records:
-                    env = Envelope.from_record(record.key, record.value, list(record.headers))
-                    records.append((record.partition, env, Ping.model_validate_json(env.data)))
-                    ids.add(env.id)
-        return records, ids
-    finally:
-        await consumer.stop()
-
-
-def assert_per_key_order(records) -> None:  # type: ignore[no-untyped-def]
-    seen: dict[str, list[int]] = defaultdict(list)
-    first: set[str] = set()
-    for _, env, ping in records:
-        if env.id in first:
-            continue  # a redelivery after a crash: consumers deduplicate by id
-        first.add(env.id)
-        seen[ping.key].append(ping.seq)
-    for key, seqs in seen.items():
-        assert seqs == sorted(seqs), f"key {key} out of order"
-
-
-async def count_sent(db_url: str) -> int:
-    conn = await asyncpg.connect(asyncpg_dsn(db_url))
-    try:
-        return await conn.fetchval("SELECT count(*) FROM outbox WHERE sent_at IS NOT NULL")
-    finally:
-        await conn.close()
 
 
 async def test_nothing_is_lost_when_the_relay_is_killed_between_commit_and_publish(

@@ -31,7 +31,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 
-from devstack.procs import Proc, port_open, spawn, wait_for
+from devstack.procs import Proc, free_ports, port_open, spawn, wait_for
 from devstack.tls import LocalCA
 from messaging.security import KafkaSecurity
 
@@ -89,6 +89,10 @@ def ensure_jars() -> Path:
     return libs
 
 
+def new_cluster_id() -> str:
+    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+
+
 @dataclass
 class KafkaBroker:
     workdir: Path
@@ -98,6 +102,12 @@ class KafkaBroker:
     # SASL_SSL with ACLs: the CA signing its certificate, and the principals besides the admin.
     ca: LocalCA | None = None
     principals: tuple[str, ...] = ()
+    # A node of a cluster (KafkaCluster): its id, every controller (``id@host:port``, comma
+    # separated; default: this node alone), the cluster's id and its replication factor.
+    node_id: int = 1
+    voters: str | None = None
+    cluster_id: str | None = None
+    replicas: int = 1
     _proc: Proc | None = field(default=None, repr=False)
 
     @property
@@ -248,22 +258,26 @@ class KafkaBroker:
 
     def _properties(self) -> Path:
         data = self.workdir / "data"
+        min_isr = max(1, self.replicas - 1)
         props = self.workdir / "server.properties"
         props.write_text(
             "\n".join(
                 [
                     "process.roles=broker,controller",
-                    "node.id=1",
-                    f"controller.quorum.voters=1@127.0.0.1:{self.controller_port}",
+                    f"node.id={self.node_id}",
+                    "controller.quorum.voters="
+                    + (self.voters or f"{self.node_id}@127.0.0.1:{self.controller_port}"),
                     *(self._secured_properties() if self.secured else self._plain_properties()),
                     f"log.dirs={data}",
                     "num.partitions=1",
-                    "offsets.topic.replication.factor=1",
+                    f"offsets.topic.replication.factor={self.replicas}",
                     "offsets.topic.num.partitions=6",
-                    "transaction.state.log.replication.factor=1",
-                    "transaction.state.log.min.isr=1",
-                    "share.coordinator.state.topic.replication.factor=1",
-                    "share.coordinator.state.topic.min.isr=1",
+                    f"transaction.state.log.replication.factor={self.replicas}",
+                    f"transaction.state.log.min.isr={min_isr}",
+                    f"share.coordinator.state.topic.replication.factor={self.replicas}",
+                    f"share.coordinator.state.topic.min.isr={min_isr}",
+                    f"min.insync.replicas={min_isr}",
+                    "unclean.leader.election.enable=false",
                     "group.initial.rebalance.delay.ms=0",
                     "auto.create.topics.enable=false",
                     "log.segment.bytes=67108864",
@@ -293,6 +307,15 @@ class KafkaBroker:
         ]
 
     def start(self, timeout: float = 120.0) -> None:
+        self.launch()
+        self.wait_listening(timeout)
+
+    def wait_listening(self, timeout: float = 120.0) -> None:
+        assert self._proc is not None
+        wait_for(lambda: port_open(self.port), timeout, "kafka to listen", proc=self._proc)
+
+    def launch(self) -> None:
+        """Format the storage (once) and start the broker, without waiting for it."""
         libs = ensure_jars()
         self.workdir.mkdir(parents=True, exist_ok=True)
         formatted = self.workdir / "data" / "meta.properties"
@@ -306,7 +329,7 @@ class KafkaBroker:
         classpath = f"{libs}/*"
         java = shutil.which("java") or "java"
         if not formatted.exists():
-            cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+            cluster_id = self.cluster_id or new_cluster_id()
             subprocess.run(
                 [
                     java,
@@ -345,7 +368,6 @@ class KafkaBroker:
             str(props),
         ]
         self._proc = spawn("kafka", argv, log_path=self.workdir / "kafka.log")
-        wait_for(lambda: port_open(self.port), timeout, "kafka to listen", proc=self._proc)
 
     def stop(self) -> None:
         if self._proc is not None:
@@ -356,3 +378,58 @@ class KafkaBroker:
         if self._proc is not None:
             self._proc.kill()
             self._proc = None
+
+
+@dataclass
+class KafkaCluster:
+    """``size`` combined broker+controller nodes of one KRaft cluster on loopback, in plain
+    text, with small heaps: the topics the tests make there have ``size`` replicas, so a node
+    can be killed while producers write with ``acks=all``."""
+
+    workdir: Path
+    size: int = 3
+    heap: str = "384m"
+    nodes: list[KafkaBroker] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if not self.nodes:
+            ports = free_ports(2 * self.size)
+            client, controller = ports[: self.size], ports[self.size :]
+            voters = ",".join(f"{n + 1}@127.0.0.1:{controller[n]}" for n in range(self.size))
+            cluster_id = new_cluster_id()
+            self.nodes = [
+                KafkaBroker(
+                    self.workdir / f"node-{n + 1}",
+                    client[n],
+                    controller[n],
+                    heap=self.heap,
+                    node_id=n + 1,
+                    voters=voters,
+                    cluster_id=cluster_id,
+                    replicas=self.size,
+                )
+                for n in range(self.size)
+            ]
+
+    @property
+    def bootstrap(self) -> str:
+        return ",".join(node.bootstrap for node in self.nodes)
+
+    def node(self, node_id: int) -> KafkaBroker:
+        return self.nodes[node_id - 1]
+
+    def start(self, timeout: float = 180.0) -> None:
+        # The controllers elect a leader only once a majority runs: launch them all, then wait.
+        # (From this thread: a process dies with the thread that started it.)
+        try:
+            for node in self.nodes:
+                node.launch()
+            for node in self.nodes:
+                node.wait_listening(timeout)
+        except BaseException:
+            self.stop()
+            raise
+
+    def stop(self) -> None:
+        for node in self.nodes:
+            node.stop()

@@ -74,6 +74,9 @@ def spawn(
     cwd: Path | None = None,
     user: tuple[int, int] | None = None,
 ) -> Proc:
+    """Start ``argv`` with its output appended to ``log_path``. The process is signalled when
+    the thread that started it ends (the kernel's parent-death signal follows the thread):
+    start long-lived processes from a thread that lives as long as they should."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
     log = open(log_path, "ab")  # noqa: SIM115 - handed to the child, closed below
 
