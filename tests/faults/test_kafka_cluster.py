@@ -16,6 +16,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Iterator
+from datetime import date, timedelta
 from pathlib import Path
 
 import asyncpg
@@ -152,3 +153,49 @@ async def _written_ids(db_url: str) -> set[str]:
         return {str(r["message_id"]) for r in await conn.fetch("SELECT message_id FROM outbox")}
     finally:
         await conn.close()
+
+
+def test_the_platform_runs_on_a_secured_three_broker_cluster() -> None:
+    """``PLATFORM_KAFKA_BROKERS=3``: the launcher starts three SASL_SSL nodes with one CA and
+    one set of principals, makes every topic with three replicas (two in sync to acknowledge),
+    and a booking is confirmed through it."""
+    from contracts.topics import ALL_TOPICS
+    from devstack.client import PlatformClient, booking_body
+    from devstack.platform import SERVICES, PlatformConfig
+    from tests.support.kafka import topic_configs
+
+    workdir = Path(tempfile.mkdtemp(prefix="booking-cluster-platform-", dir="/var/tmp"))
+    workdir.chmod(0o755)
+    platform = Platform(PlatformConfig.ephemeral(workdir, kafka_brokers=3))
+    try:
+        platform.start()
+        assert isinstance(platform.kafka, KafkaCluster) and platform.kafka.secured
+        assert platform.bootstrap.count(",") == 2
+        configs = asyncio.run(topic_configs(platform.bootstrap, [t.name for t in ALL_TOPICS]))
+        assert {c["min.insync.replicas"] for c in configs.values()} == {"2"}
+
+        async def replicas() -> set[int]:
+            admin = AIOKafkaAdminClient(**platform.kafka_kwargs())
+            await admin.start()
+            try:
+                described = await admin.describe_topics([t.name for t in ALL_TOPICS])
+            finally:
+                await admin.close()
+            return {len(p["replicas"]) for t in described for p in t["partitions"]}
+
+        assert asyncio.run(replicas()) == {3}
+        client = PlatformClient(
+            {s: platform.url(s) for s in SERVICES}, token=platform.token(), timeout=60.0
+        )
+        try:
+            resource = client.create_resource(f"Cluster {uuid.uuid4().hex[:6]}", capacity=2)
+            client.create_rate_plan(resource["id"], "80.00", "EUR")
+            booking = client.book(
+                booking_body(resource["id"], date.today() + timedelta(days=30)), wait=60
+            ).json()
+            assert client.wait_terminal(booking["id"], timeout=120)["status"] == "confirmed"
+        finally:
+            client.close()
+    finally:
+        platform.stop()
+        shutil.rmtree(workdir, ignore_errors=True)

@@ -108,20 +108,27 @@ class KafkaBroker:
     voters: str | None = None
     cluster_id: str | None = None
     replicas: int = 1
+    # Where the principals' passwords and the identity provider's key are kept: the cluster's
+    # directory, for every node alike (default: this broker's own).
+    secrets_dir: Path | None = None
     _proc: Proc | None = field(default=None, repr=False)
 
     @property
     def secured(self) -> bool:
         return self.ca is not None
 
+    @property
+    def _secrets(self) -> Path:
+        return self.secrets_dir or self.workdir
+
     def passwords(self) -> dict[str, str]:
         """Every principal's password, made once and kept beside the broker's data (0600)."""
-        path = self.workdir / "principals.json"
+        path = self._secrets / "principals.json"
         known: dict[str, str] = json.loads(path.read_text()) if path.exists() else {}
         wanted = (ADMIN, NOBODY, *self.principals)
         if any(p not in known for p in wanted):
             known |= {p: secrets.token_urlsafe(24) for p in wanted if p not in known}
-            self.workdir.mkdir(parents=True, exist_ok=True)
+            self._secrets.mkdir(parents=True, exist_ok=True)
             path.write_text(json.dumps(known))
             path.chmod(0o600)
         return known
@@ -129,9 +136,9 @@ class KafkaBroker:
     def oauth_key(self) -> RSAPrivateKey:
         """The key of the broker's stand-in identity provider (OAUTHBEARER tokens are checked
         against its public half), made once and kept beside the broker's data (0600)."""
-        path = self.workdir / "oauth-issuer.pem"
+        path = self._secrets / "oauth-issuer.pem"
         if not path.exists():
-            self.workdir.mkdir(parents=True, exist_ok=True)
+            self._secrets.mkdir(parents=True, exist_ok=True)
             key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             with os.fdopen(fd, "wb") as fh:
@@ -319,7 +326,7 @@ class KafkaBroker:
         libs = ensure_jars()
         self.workdir.mkdir(parents=True, exist_ok=True)
         formatted = self.workdir / "data" / "meta.properties"
-        users = self.workdir / "principals.json"
+        users = self._secrets / "principals.json"
         if formatted.exists() and self.secured != users.exists():
             # Storage formatted for the other mode (a local platform of an older checkout): its
             # users are not there. Local data only: start it afresh.
@@ -382,41 +389,77 @@ class KafkaBroker:
 
 @dataclass
 class KafkaCluster:
-    """``size`` combined broker+controller nodes of one KRaft cluster on loopback, in plain
-    text, with small heaps: the topics the tests make there have ``size`` replicas, so a node
-    can be killed while producers write with ``acks=all``."""
+    """``size`` combined broker+controller nodes of one KRaft cluster on loopback, with small
+    heaps: topics get ``size`` replicas (``min.insync.replicas`` one less), so a node can die
+    while producers write with ``acks=all``. Secured like a single broker when given a CA: every
+    node has a certificate of it, and the principals' passwords and the identity provider's key
+    are the cluster's, kept in its directory. ``ports``: each node's client and controller
+    port (default: free ones)."""
 
     workdir: Path
     size: int = 3
     heap: str = "384m"
+    ca: LocalCA | None = None
+    principals: tuple[str, ...] = ()
+    ports: list[tuple[int, int]] | None = None
     nodes: list[KafkaBroker] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        if not self.nodes:
-            ports = free_ports(2 * self.size)
-            client, controller = ports[: self.size], ports[self.size :]
-            voters = ",".join(f"{n + 1}@127.0.0.1:{controller[n]}" for n in range(self.size))
-            cluster_id = new_cluster_id()
-            self.nodes = [
-                KafkaBroker(
-                    self.workdir / f"node-{n + 1}",
-                    client[n],
-                    controller[n],
-                    heap=self.heap,
-                    node_id=n + 1,
-                    voters=voters,
-                    cluster_id=cluster_id,
-                    replicas=self.size,
-                )
-                for n in range(self.size)
-            ]
+        if self.nodes:
+            return
+        if self.ports is None:
+            free = free_ports(2 * self.size)
+            self.ports = list(zip(free[: self.size], free[self.size :], strict=True))
+        voters = ",".join(f"{n + 1}@127.0.0.1:{c}" for n, (_, c) in enumerate(self.ports))
+        id_file = self.workdir / "cluster-id"
+        if not id_file.exists():
+            self.workdir.mkdir(parents=True, exist_ok=True)
+            id_file.write_text(new_cluster_id())
+        self.nodes = [
+            KafkaBroker(
+                self.workdir / f"node-{n + 1}",
+                client,
+                controller,
+                heap=self.heap,
+                ca=self.ca,
+                principals=self.principals,
+                node_id=n + 1,
+                voters=voters,
+                cluster_id=id_file.read_text().strip(),
+                replicas=self.size,
+                secrets_dir=self.workdir,
+            )
+            for n, (client, controller) in enumerate(self.ports)
+        ]
+
+    @property
+    def secured(self) -> bool:
+        return self.ca is not None
 
     @property
     def bootstrap(self) -> str:
         return ",".join(node.bootstrap for node in self.nodes)
 
+    @property
+    def pid(self) -> int | None:
+        return self.nodes[0].pid
+
     def node(self, node_id: int) -> KafkaBroker:
         return self.nodes[node_id - 1]
+
+    def security(self, principal: str = ADMIN) -> KafkaSecurity:
+        return self.nodes[0].security(principal)
+
+    def client_env(self, principal: str) -> dict[str, str]:
+        return self.nodes[0].client_env(principal)
+
+    def passwords(self) -> dict[str, str]:
+        return self.nodes[0].passwords()
+
+    def oauth_token(
+        self, principal: str, ttl_s: int = 300, key: RSAPrivateKey | None = None
+    ) -> str:
+        return self.nodes[0].oauth_token(principal, ttl_s, key)
 
     def start(self, timeout: float = 180.0) -> None:
         # The controllers elect a leader only once a majority runs: launch them all, then wait.
@@ -433,3 +476,7 @@ class KafkaCluster:
     def stop(self) -> None:
         for node in self.nodes:
             node.stop()
+
+    def kill(self) -> None:
+        for node in self.nodes:
+            node.kill()

@@ -26,7 +26,7 @@ import httpx
 
 from contracts.topics import ALL_TOPICS, BOOKING_EVENTS
 from devstack.kafka import ADMIN as KAFKA_ADMIN
-from devstack.kafka import REPO_ROOT, KafkaBroker
+from devstack.kafka import REPO_ROOT, KafkaBroker, KafkaCluster
 from devstack.postgres import EmbeddedPostgres
 from devstack.procs import Proc, free_ports, port_open, spawn, wait_for
 from devstack.tls import LocalCA
@@ -66,6 +66,10 @@ class PlatformConfig:
     # The local broker's one listener is SASL_SSL with per-service principals and ACLs, as a
     # production cluster should be (devstack.kafka); False: plain text, no ACLs.
     kafka_secured: bool = True
+    # More than one: a KRaft cluster of that many nodes (devstack.kafka.KafkaCluster), node n
+    # on kafka_port + 2n and controller_port + 2n; topics get that many replicas.
+    kafka_brokers: int = 1
+    kafka_ports: list[tuple[int, int]] | None = None  # each node's (client, controller) port
     external_db: dict[str, str] = field(default_factory=dict)
     service_env: dict[str, str] = field(default_factory=dict)
     log_json: bool = True
@@ -76,6 +80,7 @@ class PlatformConfig:
         return cls(
             workdir=workdir or REPO_ROOT / ".local" / "platform",
             external_kafka=os.environ.get("KAFKA_BOOTSTRAP_SERVERS") or None,
+            kafka_brokers=int(os.environ.get("PLATFORM_KAFKA_BROKERS") or 1),
             external_db={
                 s: os.environ[f"{s.upper()}_DATABASE_URL"]
                 for s in SERVICES
@@ -100,6 +105,9 @@ class PlatformConfig:
         )
         for key, value in overrides.items():
             setattr(config, key, value)
+        if config.kafka_brokers > 1 and config.kafka_ports is None:
+            more = free_ports(2 * config.kafka_brokers)
+            config.kafka_ports = list(zip(more[::2], more[1::2], strict=True))
         return config
 
 
@@ -107,7 +115,7 @@ class Platform:
     def __init__(self, config: PlatformConfig) -> None:
         self.config = config
         self.postgres: EmbeddedPostgres | None = None
-        self.kafka: KafkaBroker | None = None
+        self.kafka: KafkaBroker | KafkaCluster | None = None
         self._saved_env: dict[str, str | None] = {}
         self.procs: dict[tuple[str, str], Proc] = {}
         self.mail_sink: Proc | None = None
@@ -202,6 +210,12 @@ class Platform:
 
     # -- lifecycle ----------------------------------------------------------------------------
 
+    def _kafka_ports(self) -> list[tuple[int, int]]:
+        cfg = self.config
+        return cfg.kafka_ports or [
+            (cfg.kafka_port + 2 * n, cfg.controller_port + 2 * n) for n in range(cfg.kafka_brokers)
+        ]
+
     def _ensure_ports_free(self) -> None:
         """Refuse to start beside something else on our ports: we would talk to it instead."""
         cfg = self.config
@@ -210,7 +224,8 @@ class Platform:
         if len(cfg.external_db) < len(SERVICES):
             wanted["postgres"] = cfg.pg_port
         if not cfg.external_kafka:
-            wanted |= {"kafka": cfg.kafka_port, "kafka controller": cfg.controller_port}
+            for n, (client, controller) in enumerate(self._kafka_ports()):
+                wanted |= {f"kafka {n + 1}": client, f"kafka controller {n + 1}": controller}
         if not self.external_smtp:
             wanted["mail sink"] = cfg.smtp_port
         if len(set(wanted.values())) < len(wanted):
@@ -242,13 +257,23 @@ class Platform:
         self.database_urls.update(cfg.external_db)
         self.app_database_urls.update(cfg.external_db)
         if not cfg.external_kafka:
-            self.kafka = KafkaBroker(
-                cfg.workdir / "kafka",
-                cfg.kafka_port,
-                cfg.controller_port,
-                ca=LocalCA(cfg.workdir / "tls").ensure() if cfg.kafka_secured else None,
-                principals=KAFKA_PRINCIPALS,
-            )
+            ca = LocalCA(cfg.workdir / "tls").ensure() if cfg.kafka_secured else None
+            if cfg.kafka_brokers > 1:
+                self.kafka = KafkaCluster(
+                    cfg.workdir / "kafka-cluster",
+                    cfg.kafka_brokers,
+                    ca=ca,
+                    principals=KAFKA_PRINCIPALS,
+                    ports=self._kafka_ports(),
+                )
+            else:
+                self.kafka = KafkaBroker(
+                    cfg.workdir / "kafka",
+                    cfg.kafka_port,
+                    cfg.controller_port,
+                    ca=ca,
+                    principals=KAFKA_PRINCIPALS,
+                )
             self.kafka.start()
             # This process (a launcher, the tests) speaks to Kafka as the admin, until stop()
             # puts back what it had (another platform of the same test session may follow).
@@ -300,7 +325,9 @@ class Platform:
         """The topics, and (on the local broker) every principal's ACLs."""
 
         async def create() -> list[str]:
-            created = await ensure_topics(self.bootstrap, ALL_TOPICS)
+            created = await ensure_topics(
+                self.bootstrap, ALL_TOPICS, replication_factor=self.config.kafka_brokers
+            )
             if self.kafka is not None and self.kafka.secured:
                 async with admin(self.bootstrap) as client:
                     await acls.apply(client, acls.platform())
