@@ -23,13 +23,12 @@ def test_past_its_bound_of_sagas_in_flight_the_api_refuses_new_bookings_with_503
     platform: Platform,
 ) -> None:
     port = free_ports(1)[0]
-    suites_web = platform.procs[("booking", "web")]
-    web = platform._spawn(
+    web = platform.spawn_process(  # a second web beside the suite's
         "booking",
         "web",
         {"BOOKING_HTTP_PORT": str(port), "BOOKING_MAX_IN_FLIGHT_SAGAS": "2"},
+        name="booking-web-admission",
     )
-    platform.procs[("booking", "web")] = suites_web  # a second web beside the suite's
     headers = {"Authorization": f"Bearer {platform.token()}"}
     base = f"http://127.0.0.1:{port}/api/v1/bookings"
     inventory = platform.procs[("inventory", "worker")]

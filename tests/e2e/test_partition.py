@@ -35,9 +35,8 @@ def test_a_worker_cut_off_from_postgres_hands_its_partitions_to_one_that_is_not(
     resource = client.create_resource(f"Partition {uuid.uuid4().hex[:6]}", capacity=1)
     client.create_rate_plan(resource["id"], "85.00", "EUR")
     start = date.today() + timedelta(days=720)
-    suites_worker = platform.procs[("booking", "worker")]
     with Namespace(ports) as ns:
-        cut_off = platform._spawn(
+        cut_off = platform.spawn_process(
             "booking",
             "worker",
             {
@@ -48,8 +47,8 @@ def test_a_worker_cut_off_from_postgres_hands_its_partitions_to_one_that_is_not(
                 "OTEL_SDK_DISABLED": "true",
             },
             wrapper=ns.wrapper(),
+            name="booking-worker-cut-off",  # a replica beside the suite's
         )
-        platform.procs[("booking", "worker")] = suites_worker  # a replica beside the suite's
         try:
             time.sleep(12)  # it starts, joins the group and takes some reply partitions
             assert cut_off.alive(), cut_off.tail()

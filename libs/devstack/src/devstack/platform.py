@@ -313,7 +313,7 @@ class Platform:
         """Run every service's Alembic migrations, in parallel processes."""
 
         def one(service: str) -> None:
-            proc = self._spawn(service, "migrate")
+            proc = self.spawn_process(service, "migrate")
             code = proc.popen.wait(180)
             if code != 0:
                 raise RuntimeError(f"migrations of {service} failed ({code}):\n{proc.tail()}")
@@ -370,18 +370,6 @@ class Platform:
             cwd=REPO_ROOT,
         )
 
-    def _spawn(
-        self,
-        service: str,
-        role: str,
-        extra_env: Mapping[str, str] | None = None,
-        wrapper: tuple[str, ...] = (),
-    ) -> Proc:
-        proc = self.spawn_process(service, role, extra_env, wrapper)
-        if role != "migrate":
-            self.procs[(service, role)] = proc
-        return proc
-
     def start_service(
         self,
         service: str,
@@ -392,7 +380,8 @@ class Platform:
         """``wrapper``: a command the process runs under (``faketime -f -60s`` for a skewed
         clock, ``ip netns exec <ns>`` for a network of its own). A process started again
         after the platform came up is written to its state file (bpctl reads the pids)."""
-        proc = self._spawn(service, role, extra_env, wrapper)
+        proc = self.spawn_process(service, role, extra_env, wrapper)
+        self.procs[(service, role)] = proc
         if self._state_written:
             self.write_state()
         return proc

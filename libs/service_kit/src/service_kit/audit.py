@@ -126,6 +126,30 @@ async def record(
     )
 
 
+async def record_change(
+    conn: AsyncConnection,
+    request: Request,
+    who: Principal,
+    entity: str,
+    action: str,
+    old: BaseModel | None,
+    new: Any,
+) -> None:
+    """A caller's change to an object of its tenant, from its public view before and after
+    (``new.id`` names it; its own creation and update times are left to the audit row's)."""
+    moments = {"created_at", "updated_at"}
+    await record(
+        conn,
+        tenant_id=who.tenant,
+        entity=entity,
+        entity_id=str(new.id),
+        action=action,
+        actor=actor_of(request, who),
+        old=old.model_dump(mode="json", exclude=moments) if old is not None else None,
+        new=new.model_dump(mode="json", exclude=moments),
+    )
+
+
 async def trail(conn: AsyncConnection, entity: str, entity_id: str) -> list[AuditEntry]:
     """Every audit row of one object, oldest first."""
     rows = await conn.execute(

@@ -16,7 +16,7 @@ from inventory.adapters.ledger import effective_reserved
 from inventory.domain.resources import UnknownTimezone, validate_timezone
 from inventory.domain.rules import AvailabilityRules, InvalidRules
 from service_kit import audit
-from service_kit.audit import AuditEntry, actor_of
+from service_kit.audit import AuditEntry
 from service_kit.auth import Caller, Principal, Staff
 from service_kit.clock import db_now
 from service_kit.fields import PathId, Weekdays
@@ -116,24 +116,20 @@ def _public(row: Any) -> ResourcePublic:
     return ResourcePublic(**data)
 
 
-async def _audit(
-    conn: AsyncConnection,
-    request: Request,
-    who: Principal,
-    action: str,
-    old: ResourcePublic | None,
-    new: ResourcePublic,
-) -> None:
-    await audit.record(
-        conn,
-        tenant_id=who.tenant,
-        entity="resource",
-        entity_id=new.id,
-        action=action,
-        actor=actor_of(request, who),
-        old=old,
-        new=new,
-    )
+async def _locked(conn: AsyncConnection, resource_id: str, who: Principal) -> Any:
+    """The tenant's resource row, locked for a change, or 404."""
+    row = (
+        await conn.execute(
+            text(
+                f"SELECT {_COLUMNS} FROM resources WHERE id = CAST(:id AS uuid) "
+                "AND tenant_id = :t FOR UPDATE"
+            ),
+            {"id": _uuid_or_404(resource_id), "t": who.tenant},
+        )
+    ).first()
+    if row is None:
+        raise _not_found(resource_id)
+    return row
 
 
 def router(wiring: Wiring) -> APIRouter:
@@ -189,7 +185,7 @@ def router(wiring: Wiring) -> APIRouter:
                 )
             ).one()
             created = _public(row)
-            await _audit(conn, request, who, "create", None, created)
+            await audit.record_change(conn, request, who, "resource", "create", None, created)
         response.headers["Location"] = f"/api/v1/resources/{resource_id}"
         return created
 
@@ -242,17 +238,7 @@ def router(wiring: Wiring) -> APIRouter:
         rid = _uuid_or_404(resource_id)
         async with engine.begin() as conn:
             # Lock order: the resource row first (claims hold it FOR SHARE), then its nights.
-            locked = (
-                await conn.execute(
-                    text(
-                        f"SELECT {_COLUMNS} FROM resources WHERE id = CAST(:id AS uuid) "
-                        "AND tenant_id = :t FOR UPDATE"
-                    ),
-                    {"id": rid, "t": who.tenant},
-                )
-            ).first()
-            if locked is None:
-                raise _not_found(resource_id)
+            locked = await _locked(conn, resource_id, who)
             if "capacity" in changes:
                 over = (
                     await conn.execute(
@@ -291,7 +277,9 @@ def router(wiring: Wiring) -> APIRouter:
             if row is None:
                 raise _not_found(resource_id)
             updated = _public(row)
-            await _audit(conn, request, who, "update", _public(locked), updated)
+            await audit.record_change(
+                conn, request, who, "resource", "update", _public(locked), updated
+            )
         return updated
 
     @api.put("/resources/{resource_id}/rules", response_model=ResourcePublic)
@@ -302,17 +290,7 @@ def router(wiring: Wiring) -> APIRouter:
         rules = body.to_domain()
         rid = _uuid_or_404(resource_id)
         async with engine.begin() as conn:
-            before = (
-                await conn.execute(
-                    text(
-                        f"SELECT {_COLUMNS} FROM resources WHERE id = CAST(:id AS uuid) "
-                        "AND tenant_id = :t FOR UPDATE"
-                    ),
-                    {"id": rid, "t": who.tenant},
-                )
-            ).first()
-            if before is None:
-                raise _not_found(resource_id)
+            before = await _locked(conn, resource_id, who)
             row = (
                 await conn.execute(
                     text(
@@ -323,7 +301,9 @@ def router(wiring: Wiring) -> APIRouter:
                 )
             ).one()
             replaced = _public(row)
-            await _audit(conn, request, who, "replace-rules", _public(before), replaced)
+            await audit.record_change(
+                conn, request, who, "resource", "replace-rules", _public(before), replaced
+            )
         return replaced
 
     @api.get("/resources/{resource_id}/audit", response_model=list[AuditEntry])

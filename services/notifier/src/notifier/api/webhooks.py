@@ -28,7 +28,7 @@ from notifier.domain.webhooks import new_secret
 from notifier.settings import NotifierSettings
 from service_kit import audit
 from service_kit.audit import AuditEntry, actor_of
-from service_kit.auth import Admin, Principal
+from service_kit.auth import Admin
 from service_kit.fields import PathId
 from service_kit.pagination import Cursor, cursor_id, set_next_link
 from service_kit.problems import Problem, uuid_or
@@ -108,27 +108,6 @@ async def _owned(
     return row
 
 
-async def _audit(
-    conn: AsyncConnection,
-    request: Request,
-    who: Principal,
-    action: str,
-    old: EndpointPublic | None,
-    new: EndpointPublic,
-) -> None:
-    moments = {"created_at", "updated_at"}
-    await audit.record(
-        conn,
-        tenant_id=who.tenant,
-        entity="webhook_endpoint",
-        entity_id=new.id,
-        action=action,
-        actor=actor_of(request, who),
-        old=old.model_dump(mode="json", exclude=moments) if old else None,
-        new=new.model_dump(mode="json", exclude=moments),
-    )
-
-
 def router(wiring: Wiring) -> APIRouter:
     api = APIRouter(prefix="/api/v1", tags=["webhooks"])
     engine = wiring.engine
@@ -184,7 +163,9 @@ def router(wiring: Wiring) -> APIRouter:
                     },
                 )
             ).one()
-            await _audit(conn, request, who, "create", None, _public(row))
+            await audit.record_change(
+                conn, request, who, "webhook_endpoint", "create", None, _public(row)
+            )
         response.headers["Location"] = f"/api/v1/webhook-endpoints/{row.id}"
         return EndpointWithSecret(**row._mapping, secret=secret)
 
@@ -239,7 +220,9 @@ def router(wiring: Wiring) -> APIRouter:
             ).one()
             # The secrets themselves are never shown, in the trail either: when the old one
             # stops signing says that a rotation happened.
-            await _audit(conn, request, who, "rotate-secret", before, _public(row))
+            await audit.record_change(
+                conn, request, who, "webhook_endpoint", "rotate-secret", before, _public(row)
+            )
         return EndpointWithSecret(**row._mapping, secret=secret)
 
     @api.post("/webhook-endpoints/{endpoint_id}/disable", response_model=EndpointPublic)
@@ -271,7 +254,9 @@ def router(wiring: Wiring) -> APIRouter:
                 )
             ).one()
             enabled = _public(row)
-            await _audit(conn, request, who, "enable", before, enabled)
+            await audit.record_change(
+                conn, request, who, "webhook_endpoint", "enable", before, enabled
+            )
         return enabled
 
     @api.get("/webhook-endpoints/{endpoint_id}/audit", response_model=list[AuditEntry])

@@ -24,7 +24,7 @@ from pricing.domain.money import NoRatePlan, PricingRuleBroken
 from pricing.domain.plans import RatePlan
 from pricing.domain.quotes import PartyMix, Stay, Window, modification_difference, refund_quote
 from service_kit import audit
-from service_kit.audit import AuditEntry, actor_of
+from service_kit.audit import AuditEntry
 from service_kit.auth import Admin, BearerToken, Caller, Principal
 from service_kit.clock import db_now
 from service_kit.fields import PathId, Weekdays
@@ -267,13 +267,15 @@ _QUOTE_COLUMNS = (
 )
 
 
-async def _locked_plan(conn: AsyncConnection, plan_id: str, who: Principal) -> RatePlanPublic:
-    """The tenant's plan, locked for a change, or 404."""
+async def _plan(
+    conn: AsyncConnection, plan_id: str, who: Principal, *, lock: bool = False
+) -> RatePlanPublic:
+    """The tenant's plan (locked for a change, with ``lock``), or 404."""
     row = (
         await conn.execute(
             text(
                 f"SELECT {PLAN_COLUMNS} FROM rate_plans "
-                "WHERE id = CAST(:id AS uuid) AND tenant_id = :t FOR UPDATE"
+                "WHERE id = CAST(:id AS uuid) AND tenant_id = :t" + (" FOR UPDATE" if lock else "")
             ),
             {"id": uuid_or(plan_id, _plan_missing(plan_id)), "t": who.tenant},
         )
@@ -281,29 +283,6 @@ async def _locked_plan(conn: AsyncConnection, plan_id: str, who: Principal) -> R
     if row is None:
         raise _plan_missing(plan_id)
     return _plan_public(row)
-
-
-async def _audit(
-    conn: AsyncConnection,
-    request: Request,
-    who: Principal,
-    action: str,
-    old: RatePlanPublic | None,
-    new: RatePlanPublic,
-) -> None:
-    """A rate plan's change, with its prices and policies before and after (the times are the
-    audit row's own)."""
-    moments = {"created_at", "updated_at"}
-    await audit.record(
-        conn,
-        tenant_id=who.tenant,
-        entity="rate_plan",
-        entity_id=new.id,
-        action=action,
-        actor=actor_of(request, who),
-        old=old.model_dump(mode="json", exclude=moments) if old else None,
-        new=new.model_dump(mode="json", exclude=moments),
-    )
 
 
 def _plan_public(row: Any) -> RatePlanPublic:
@@ -456,7 +435,7 @@ def router(wiring: Wiring, inventory: InventoryClient) -> APIRouter:
                 )
             ).one()
             created = _plan_public(row)
-            await _audit(conn, request, who, "create", None, created)
+            await audit.record_change(conn, request, who, "rate_plan", "create", None, created)
         response.headers["Location"] = f"/api/v1/rate-plans/{plan_id}"
         return created
 
@@ -482,18 +461,7 @@ def router(wiring: Wiring, inventory: InventoryClient) -> APIRouter:
     @api.get("/rate-plans/{plan_id}", response_model=RatePlanPublic)
     async def get_rate_plan(plan_id: PathId, who: Caller) -> RatePlanPublic:
         async with engine.connect() as conn:
-            row = (
-                await conn.execute(
-                    text(
-                        f"SELECT {PLAN_COLUMNS} FROM rate_plans "
-                        "WHERE id = CAST(:id AS uuid) AND tenant_id = :t"
-                    ),
-                    {"id": uuid_or(plan_id, _plan_missing(plan_id)), "t": who.tenant},
-                )
-            ).first()
-        if row is None:
-            raise _plan_missing(plan_id)
-        return _plan_public(row)
+            return await _plan(conn, plan_id, who)
 
     @api.put("/rate-plans/{plan_id}", response_model=RatePlanPublic)
     async def replace_rate_plan(
@@ -503,7 +471,7 @@ def router(wiring: Wiring, inventory: InventoryClient) -> APIRouter:
         snapshot they were priced with."""
         plan = body.to_domain()
         async with engine.begin() as conn:
-            before = await _locked_plan(conn, plan_id, who)
+            before = await _plan(conn, plan_id, who, lock=True)
             row = (
                 await conn.execute(
                     text(
@@ -521,14 +489,14 @@ def router(wiring: Wiring, inventory: InventoryClient) -> APIRouter:
                 )
             ).one()
             replaced = _plan_public(row)
-            await _audit(conn, request, who, "replace", before, replaced)
+            await audit.record_change(conn, request, who, "rate_plan", "replace", before, replaced)
         return replaced
 
     @api.delete("/rate-plans/{plan_id}", status_code=204)
     async def deactivate_rate_plan(plan_id: PathId, request: Request, who: Admin) -> Response:
         """Stop using a plan for new quotes (existing quotes are unaffected)."""
         async with engine.begin() as conn:
-            before = await _locked_plan(conn, plan_id, who)
+            before = await _plan(conn, plan_id, who, lock=True)
             row = (
                 await conn.execute(
                     text(
@@ -538,7 +506,9 @@ def router(wiring: Wiring, inventory: InventoryClient) -> APIRouter:
                     {"id": before.id},
                 )
             ).one()
-            await _audit(conn, request, who, "deactivate", before, _plan_public(row))
+            await audit.record_change(
+                conn, request, who, "rate_plan", "deactivate", before, _plan_public(row)
+            )
         return Response(status_code=204)
 
     @api.get("/rate-plans/{plan_id}/audit", response_model=list[AuditEntry])
