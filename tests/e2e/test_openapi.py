@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -35,3 +36,26 @@ def test_every_input_the_committed_documents_take_is_bounded() -> None:
     bound, so the gateway team can rely on it and the service holds it (422 past it)."""
     unbounded = {s: unbounded_inputs(json.loads(path_of(s).read_text())) for s in SERVICES}
     assert not any(unbounded.values()), json.dumps(unbounded, indent=1)
+
+
+@pytest.mark.parametrize("service", list(SERVICES))
+def test_the_api_pages_load_nothing_from_outside_the_service(
+    client: PlatformClient, service: str
+) -> None:
+    """``/docs`` and ``/redoc`` work air-gapped: every script, style and icon they name is the
+    service's own, and answers."""
+    base = client.urls[service]
+    for page in ("/docs", "/redoc"):
+        answer = client.http.get(f"{base}{page}")
+        assert answer.status_code == 200 and answer.headers["content-type"].startswith("text/html")
+        named = re.findall(r"""(?:src|href)=["']([^"']+)["']""", answer.text)
+        assert named, answer.text
+        assert not [u for u in named if not u.startswith("/")], named
+        assert "cdn." not in answer.text and "fonts.googleapis" not in answer.text
+        assert "/api/v1/openapi.json" in answer.text
+        if page == "/docs":
+            assert '"validatorUrl": null' in answer.text  # no badge fetched from swagger.io
+        for url in named:
+            asset = client.http.get(f"{base}{url}")
+            assert asset.status_code == 200, url
+            assert len(asset.content) > 1000, url

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from messaging import logcontext, tracing
-from service_kit import problems
+from service_kit import docs_ui, problems
 from service_kit.auth import TokenVerifier
 from service_kit.clients import parse_networks
 from service_kit.db import warn_if_unwalled
@@ -126,10 +126,17 @@ def create_app(
         yield
         await engine.dispose()
 
+    openapi_url = "/api/v1/openapi.json"
     app = FastAPI(
-        title=title, version="1.0.0", lifespan=lifespan, openapi_url="/api/v1/openapi.json"
+        title=title,
+        version="1.0.0",
+        lifespan=lifespan,
+        openapi_url=openapi_url,
+        docs_url=None,
+        redoc_url=None,
     )
     problems.install(app)
+    docs_ui.install(app, openapi_url)
     app.add_middleware(RejectNul, max_body_bytes=settings.max_body_bytes)
     app.state.trusted_proxies = parse_networks(settings.trusted_proxies)
     if authenticate:
