@@ -30,6 +30,7 @@ lint: bootstrap
 		services/booking/src services/inventory/src services/pricing/src services/payment/src \
 		services/notifier/src examples/analytics/src libs/bpctl/src
 	$(BIN)/lint-imports
+	bash scripts/deptry.sh
 	$(PY) -m devstack.openapi --check
 	$(PY) -m devstack.openapi_compat
 	$(PY) -m contracts.asyncapi --check

@@ -6,9 +6,9 @@ consumers never sit in a long fetch wait.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 
+import tenacity
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
@@ -63,15 +63,13 @@ async def ensure_topics(
     admin = AIOKafkaAdminClient(
         bootstrap_servers=bootstrap_servers, client_id="topic-admin", **security.client_kwargs()
     )
-    deadline = asyncio.get_running_loop().time() + timeout_s
-    while True:
-        try:
+    # A broker that is still starting (the launcher, a Helm hook beside a new cluster): try
+    # again every half second until the timeout, then fail with the last error.
+    async for attempt in tenacity.AsyncRetrying(
+        stop=tenacity.stop_after_delay(timeout_s), wait=tenacity.wait_fixed(0.5), reraise=True
+    ):
+        with attempt:
             await admin.start()
-            break
-        except Exception:
-            if asyncio.get_running_loop().time() > deadline:
-                raise
-            await asyncio.sleep(0.5)
     try:
         existing = set(await admin.list_topics())
         missing = [t for t in topics if t.name not in existing]
