@@ -115,3 +115,45 @@ def test_migrations_run_over_verified_tls_and_grant_the_services_role(
             await conn.close()
 
     assert asyncio.run(as_app()) == 0  # granted, and the wall shows it no tenant's rows
+
+
+@pytest.mark.parametrize(
+    ("mode", "with_ca", "encrypted"),
+    [
+        ("disable", False, False),
+        ("prefer", False, True),
+        ("require", False, True),  # encrypted, the certificate not checked
+        ("verify-ca", True, True),  # signed by the CA; the name not checked
+        ("verify-full", True, True),
+    ],
+)
+def test_every_sslmode_is_honoured(
+    tls_postgres: tuple[EmbeddedPostgres, LocalCA], mode: str, with_ca: bool, encrypted: bool
+) -> None:
+    pg, ca = tls_postgres
+    query = f"sslmode={mode}" + (f"&sslrootcert={ca.cert}" if with_ca else "")
+    assert asyncio.run(_encrypted(_url(pg, query))) is encrypted
+
+
+def test_verify_ca_refuses_another_ca_too(
+    tls_postgres: tuple[EmbeddedPostgres, LocalCA], tmp_path: Path
+) -> None:
+    pg, _ = tls_postgres
+    stranger = LocalCA(tmp_path / "other").ensure()
+    with pytest.raises(Exception, match="certificate verify failed"):
+        asyncio.run(_encrypted(_url(pg, f"sslmode=verify-ca&sslrootcert={stranger.cert}")))
+
+
+def test_bpctl_connects_over_verified_tls(
+    tls_postgres: tuple[EmbeddedPostgres, LocalCA],
+) -> None:
+    """The operator's tool reads the same URL parameters (``bpctl`` in a cluster gets the
+    chart's ``verify-full`` URLs)."""
+    from bpctl import db_ops
+
+    pg, ca = tls_postgres
+    url = _url(pg, f"sslmode=verify-full&sslrootcert={ca.cert}")
+    rows = asyncio.run(
+        db_ops._fetch(url, "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()")
+    )
+    assert rows[0]["ssl"] is True
