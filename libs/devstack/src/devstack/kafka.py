@@ -21,6 +21,7 @@ import re
 import secrets
 import shutil
 import subprocess
+import sys
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -70,11 +71,19 @@ def ensure_jars() -> Path:
     if libs.exists():
         shutil.rmtree(libs)
     libs.mkdir(parents=True)
+    print(
+        f"fetching the Kafka {kafka_version()} broker and its libraries from Maven Central "
+        f"into {libs} (once)",
+        file=sys.stderr,
+        flush=True,
+    )
     subprocess.run(
         [
             "mvn",
-            "-q",
             "-B",
+            # Each artifact as it arrives (size and speed), nothing else of Maven's.
+            "-Dorg.slf4j.simpleLogger.defaultLogLevel=warn",
+            "-Dorg.slf4j.simpleLogger.log.org.apache.maven.cli.transfer=info",
             "-f",
             str(POM),
             "dependency:copy-dependencies",
