@@ -37,6 +37,7 @@ lint: bootstrap
 	$(PY) -m contracts.asyncapi --check
 	$(PY) -m devstack.chartdata --check
 	$(PY) -m devstack.dashboard --check
+	$(PY) -m devstack.alerts --check
 
 fmt: bootstrap
 	$(BIN)/ruff check --fix .
@@ -66,6 +67,9 @@ openapi-baseline: bootstrap  # a release: the current API documents become what 
 
 chart-data: bootstrap  # deploy/helm/booking-platform/files/platform.yaml: topics, consumers, API routes
 	$(PY) -m devstack.chartdata
+
+alerts: bootstrap  # deploy/helm/booking-platform/files/prometheus-rules.yaml, from devstack/alerts.py
+	$(PY) -m devstack.alerts
 
 dashboard: bootstrap  # deploy/helm/booking-platform/files/grafana-dashboard.json, from devstack/dashboard.py
 	$(PY) -m devstack.dashboard

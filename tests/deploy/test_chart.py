@@ -7,6 +7,7 @@ from __future__ import annotations
 import copy
 import json
 import re
+import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -742,3 +743,69 @@ def test_a_principal_s_client_certificate_is_mounted_for_mutual_tls_and_only_ove
         assert secret["defaultMode"] == 0o440
     refused = refusal("kafka.principals.booking.certSecret=booking-user")
     assert "a client certificate needs kafka.securityProtocol SSL or SASL_SSL" in refused
+
+
+def test_pods_run_as_the_release_s_account_with_no_token_and_take_annotations_and_affinity() -> (
+    None
+):
+    affinity = "affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution"
+    docs = render(
+        sets=(
+            "serviceAccount.annotations.iam\\.gke\\.io/gcp-service-account=bp@p.iam",
+            "podAnnotations.team=bookings",
+            f"{affinity}.nodeSelectorTerms[0].matchExpressions[0].key=pool",
+            f"{affinity}.nodeSelectorTerms[0].matchExpressions[0].operator=Exists",
+        )
+    )
+    [account] = of_kind(docs, "ServiceAccount")
+    assert account["metadata"]["name"] == "bp-booking-platform"
+    assert account["automountServiceAccountToken"] is False
+    assert account["metadata"]["annotations"] == {"iam.gke.io/gcp-service-account": "bp@p.iam"}
+    pods = [d for d in docs if d["kind"] in ("Deployment", "Job")]
+    assert pods
+    for d in pods:
+        template = d["spec"]["template"]
+        pod = template["spec"]
+        assert pod["automountServiceAccountToken"] is False, d["metadata"]["name"]
+        assert template["metadata"]["annotations"]["team"] == "bookings"
+        assert pod["affinity"]["nodeAffinity"], d["metadata"]["name"]
+        if d["kind"] == "Deployment":
+            assert pod["serviceAccountName"] == "bp-booking-platform"
+        else:  # hooks run before the release's objects exist
+            assert "serviceAccountName" not in pod
+    elsewhere = render(sets=("serviceAccount.create=false", "serviceAccount.name=shared"))
+    assert of_kind(elsewhere, "ServiceAccount") == []
+    assert {
+        d["spec"]["template"]["spec"]["serviceAccountName"]
+        for d in of_kind(elsewhere, "Deployment")
+    } == {"shared"}
+
+
+def _notes(tmp_path: Path, *sets: str) -> str:
+    """NOTES.txt as ``helm install`` prints it (helm template does not render it: the chart is
+    copied with the notes as an ordinary template)."""
+    chart = tmp_path / "chart"
+    shutil.copytree(CHART, chart)
+    notes = (chart / "templates" / "NOTES.txt").read_text()
+    (chart / "templates" / "NOTES.txt").unlink()
+    body = "\n".join("    " + line for line in notes.splitlines())
+    (chart / "templates" / "notes.yaml").write_text(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: notes}\ndata:\n  notes: |\n" + body
+    )
+    args = ["template", "bp", str(chart), "--kube-version", KUBE, "--show-only"]
+    args += ["templates/notes.yaml", *[a for s in sets for a in ("--set", s)]]
+    return str(yaml.safe_load(helm(*args))["data"]["notes"])
+
+
+def test_the_install_notes_say_how_to_reach_the_api_and_get_a_first_token(tmp_path: Path) -> None:
+    notes = _notes(tmp_path)
+    services = {d["metadata"]["name"] for d in of_kind(render(), "Service")}
+    assert "port-forward svc/bp-booking-platform-booking-web 8000:8000" in notes
+    assert "bp-booking-platform-booking-web" in services
+    assert "get secret bp-booking-platform-token-signer" in notes and "DEVELOPMENT ONLY" in notes
+    with_idp = _notes(tmp_path / "idp", "auth.jwksUrl=https://idp.example.com/jwks")
+    assert "token-signer" not in with_idp and '"tenant" claim' in with_idp
+    with_ingress = _notes(
+        tmp_path / "ingress", "ingress.enabled=true", "ingress.host=api.example.com"
+    )
+    assert "https://api.example.com/api/v1/" in with_ingress

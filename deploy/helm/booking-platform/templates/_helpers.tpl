@@ -289,3 +289,23 @@ NOTIFIER_WEBHOOK_ALLOWED_NETWORKS: {{ $root.Values.notifier.webhookAllowedNetwor
 {{- define "bp.signerSecretName" -}}{{ include "bp.fullname" . }}-token-signer{{- end -}}
 
 {{- define "bp.configName" -}}{{ include "bp.fullname" .root }}-{{ .service }}{{- end -}}
+
+{{/* The pods' ServiceAccount name. */}}
+{{- define "bp.serviceAccount" -}}
+{{- if .Values.serviceAccount.create -}}
+{{ .Values.serviceAccount.name | default (include "bp.fullname" .) }}
+{{- else -}}
+{{ .Values.serviceAccount.name | default "default" }}
+{{- end -}}
+{{- end -}}
+
+{{/* What every pod spec of the release carries: no service account token (the platform calls
+  no Kubernetes API) and the affinity from the values. The Deployments' pods also run as the
+  release's ServiceAccount (bp.serviceAccount); the hook Jobs, which run before it exists on a
+  first install, as the namespace's default. */}}
+{{- define "bp.podCommon" -}}
+automountServiceAccountToken: false
+{{- with .Values.affinity }}
+affinity: {{ toYaml . | nindent 2 }}
+{{- end }}
+{{- end -}}
