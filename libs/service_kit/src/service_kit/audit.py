@@ -111,19 +111,24 @@ async def record(
             "user_agent, old, new) VALUES (:t, :e, :id, :a, :who, :roles, :ip, :ua, "
             "CAST(:old AS jsonb), CAST(:new AS jsonb))"
         ),
-        {
-            "t": tenant_id,
-            "e": entity,
-            "id": entity_id,
-            "a": action,
-            "who": actor.subject,
-            "roles": actor.roles or None,
-            "ip": actor.ip,
-            "ua": actor.user_agent,
-            "old": json.dumps(before) if before is not None else None,
-            "new": json.dumps(after) if after is not None else None,
-        },
+        {"t": tenant_id, "e": entity, "id": entity_id, "a": action}
+        | row_params(actor, before, after),
     )
+
+
+def row_params(
+    actor: Actor, before: dict[str, Any] | None, after: dict[str, Any] | None
+) -> dict[str, Any]:
+    """An audit row's ``:who``, ``:roles``, ``:ip``, ``:ua``, ``:old`` and ``:new`` (every
+    trail has these columns, ``booking_audit`` too)."""
+    return {
+        "who": actor.subject,
+        "roles": actor.roles or None,
+        "ip": actor.ip,
+        "ua": actor.user_agent,
+        "old": json.dumps(before) if before is not None else None,
+        "new": json.dumps(after) if after is not None else None,
+    }
 
 
 async def record_change(

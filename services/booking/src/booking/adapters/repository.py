@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from booking.domain.saga import SagaState, state_to_json
 from booking.domain.sagas import load_state
-from service_kit.audit import Actor, changes
+from service_kit.audit import Actor, changes, row_params
 
 BOOKING_COLUMNS = (
     "id::text, reference, tenant_id, guest_id, venue_id, resource_id, slot_id, check_in, "
@@ -184,17 +184,7 @@ async def audit(
             "user_agent, old, new) VALUES (:b, :t, :a, :who, :roles, :ip, :ua, "
             "CAST(:old AS jsonb), CAST(:new AS jsonb))"
         ),
-        {
-            "b": booking_id,
-            "t": tenant_id,
-            "a": action,
-            "who": actor.subject,
-            "roles": actor.roles or None,
-            "ip": actor.ip,
-            "ua": actor.user_agent,
-            "old": json.dumps(before) if before is not None else None,
-            "new": json.dumps(after) if after is not None else None,
-        },
+        {"b": booking_id, "t": tenant_id, "a": action} | row_params(actor, before, after),
     )
 
 

@@ -116,13 +116,15 @@ def _public(row: Any) -> ResourcePublic:
     return ResourcePublic(**data)
 
 
-async def _locked(conn: AsyncConnection, resource_id: str, who: Principal) -> Any:
-    """The tenant's resource row, locked for a change, or 404."""
+async def _resource(
+    conn: AsyncConnection, resource_id: str, who: Principal, *, lock: bool = False
+) -> Any:
+    """The tenant's resource row (locked for a change, with ``lock``), or 404."""
     row = (
         await conn.execute(
             text(
                 f"SELECT {_COLUMNS} FROM resources WHERE id = CAST(:id AS uuid) "
-                "AND tenant_id = :t FOR UPDATE"
+                "AND tenant_id = :t" + (" FOR UPDATE" if lock else "")
             ),
             {"id": _uuid_or_404(resource_id), "t": who.tenant},
         )
@@ -213,18 +215,7 @@ def router(wiring: Wiring) -> APIRouter:
     @api.get("/resources/{resource_id}", response_model=ResourcePublic)
     async def get_resource(resource_id: PathId, who: Caller) -> ResourcePublic:
         async with engine.connect() as conn:
-            row = (
-                await conn.execute(
-                    text(
-                        f"SELECT {_COLUMNS} FROM resources "
-                        "WHERE id = CAST(:id AS uuid) AND tenant_id = :t"
-                    ),
-                    {"id": _uuid_or_404(resource_id), "t": who.tenant},
-                )
-            ).first()
-        if row is None:
-            raise _not_found(resource_id)
-        return _public(row)
+            return _public(await _resource(conn, resource_id, who))
 
     @api.patch("/resources/{resource_id}", response_model=ResourcePublic)
     async def update_resource(
@@ -238,7 +229,7 @@ def router(wiring: Wiring) -> APIRouter:
         rid = _uuid_or_404(resource_id)
         async with engine.begin() as conn:
             # Lock order: the resource row first (claims hold it FOR SHARE), then its nights.
-            locked = await _locked(conn, resource_id, who)
+            locked = await _resource(conn, resource_id, who, lock=True)
             if "capacity" in changes:
                 over = (
                     await conn.execute(
@@ -290,7 +281,7 @@ def router(wiring: Wiring) -> APIRouter:
         rules = body.to_domain()
         rid = _uuid_or_404(resource_id)
         async with engine.begin() as conn:
-            before = await _locked(conn, resource_id, who)
+            before = await _resource(conn, resource_id, who, lock=True)
             row = (
                 await conn.execute(
                     text(
