@@ -3,10 +3,13 @@
 PY := .venv/bin/python
 BIN := .venv/bin
 
-.PHONY: bootstrap run demo token test test-fast lint fmt bench chaos schemas asyncapi contracts-baseline openapi chart-data dashboard clean
+.PHONY: bootstrap images run demo token test test-fast lint fmt bench chaos schemas asyncapi contracts-baseline openapi chart-data dashboard clean
 
 bootstrap:
 	@bash scripts/bootstrap.sh
+
+images: bootstrap  # the six images with podman (a debootstrap base, no registry); sizes and times
+	$(PY) -m devstack.images $(IMAGES)
 
 run:
 	@bash scripts/bootstrap.sh run

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 
+import httpx
 import pytest
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
@@ -211,6 +212,55 @@ def test_a_booking_through_the_containerised_services_is_confirmed(release: Rele
     (release.workdir.parent / "booking-containers-figures.json").write_text(
         json.dumps({"saga_s": took}, indent=1)
     )
+
+
+def test_the_operations_guide_first_booking_as_written(release: Release) -> None:
+    """docs/OPERATIONS.md, "A first install" step 7: the token minted by bpctl in the toolbox,
+    the issue-2 rate-plan body, a bank transfer (what production allows) awaiting payment."""
+    key = release.cluster.secrets[f"{FULLNAME}-token-signer"]["signing-key"].decode()
+    code, token = release.cluster.exec(
+        f"{FULLNAME}-toolbox",
+        [
+            "sh",
+            "-c",
+            f"printf '%s' '{key}' > /tmp/key.pem && "
+            "bpctl token --signing-key /tmp/key.pem --tenant acme --role admin",
+        ],
+    )
+    assert code == 0, token
+    headers = {"Authorization": f"Bearer {token.strip()}"}
+    with httpx.Client(headers=headers, timeout=15) as http:
+        resource = http.post(
+            "http://localhost:8001/api/v1/resources",
+            json={
+                "name": "Sea view room",
+                "booking_mode": "nightly",
+                "capacity": 1,
+                "timezone": "Europe/Lisbon",
+            },
+        )
+        assert resource.status_code == 201, resource.text
+        rid = resource.json()["id"]
+        plan = http.post(
+            "http://localhost:8002/api/v1/rate-plans",
+            json={"resource_id": rid, "currency": "EUR", "nightly_rate": "120.00"},
+        )
+        assert plan.status_code == 201, plan.text
+        booking = http.post(
+            "http://localhost:8000/api/v1/bookings",
+            headers={"Prefer": "wait=10", "Idempotency-Key": f"first-{rid}"},
+            json={
+                "resource_id": rid,
+                "check_in": "2027-06-01",
+                "check_out": "2027-06-03",
+                "party": {"adults": 2},
+                "payment_method": "bank_transfer",
+                "guest": {"name": "Ana", "email": "ana@example.com", "phone": "+351912345678"},
+            },
+        )
+    assert booking.status_code in (200, 201, 202), booking.text  # 202: not terminal yet
+    assert booking.json()["status"] == "awaiting_payment", booking.json()
+    assert booking.json()["total"] == {"amount": "240.00", "currency": "EUR"}  # per night, no tax
 
 
 def test_helm_test_passes(release: Release) -> None:
