@@ -225,6 +225,109 @@ def build_all(images: Sequence[str] = IMAGES, *, quiet: bool = True) -> list[Bui
     return built
 
 
+# The local platform's servers, where an operator prefers them in containers
+# (PLATFORM_INFRA=containers): the base with Debian's packages of each.
+INFRA_PACKAGES = {"kafka": ("openjdk-17-jre-headless",), "postgres": ("postgresql-15",)}
+POSTGRES_BIN = Path("/usr/lib/postgresql/15/bin")
+
+
+def ensure_infra(kind: str) -> str:
+    """The image a server of the local platform runs in: the base and Debian's packages."""
+    base = ensure_base()
+    packages = INFRA_PACKAGES[kind]
+    recipe = hashlib.sha256(json.dumps([base, packages]).encode()).hexdigest()[:12]
+    tag = f"{REPOSITORY}/{kind}-runtime:{recipe}"
+    if exists(tag):
+        return tag
+    with tempfile.TemporaryDirectory(prefix="booking-infra-") as tmp:
+        (Path(tmp) / "Containerfile").write_text(
+            f"FROM {base}\n"
+            # The base has no man pages; Java's alternatives still link theirs there.
+            "RUN mkdir -p /usr/share/man/man1 && apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "
+            f"--no-install-recommends {' '.join(packages)} >/dev/null "
+            "&& rm -rf /var/lib/apt/lists/* /var/cache/apt/archives/*.deb\n"
+        )
+        podman("build", "--network=host", "--quiet", "-t", tag, tmp, capture=True)
+    return tag
+
+
+@dataclass
+class InfraContainer:
+    """A server of the local platform (the Kafka broker, Postgres) run in a container of its
+    infra image with the argv it has as a process: the files it names are bound at the same
+    paths, it shares the host's network, and it runs as the same user. Stopping the ``podman
+    run`` client stops it (podman passes the signal on); ``pid`` is the server's own process,
+    so a test can freeze or kill it as it would the process."""
+
+    name: str
+    kind: str
+    binds: Sequence[Path]
+    user: tuple[int, int] | None = None
+
+    def argv(self, argv: Sequence[str]) -> list[str]:
+        run = ["podman", "run", "--rm", "--name", self.name, "--network=host"]
+        for path in sorted({p.resolve() for p in self.binds}):
+            run += ["-v", f"{path}:{path}"]
+        if self.user is not None:
+            run += ["--user", f"{self.user[0]}:{self.user[1]}"]
+        return [*run, ensure_infra(self.kind), *argv]
+
+    def run(self, argv: Sequence[str], timeout: float = 300) -> subprocess.CompletedProcess:
+        """A one-off command (formatting storage, initdb) in a container of its own."""
+        self.remove()
+        return subprocess.run(
+            self.argv(argv), env=podman_env(), capture_output=True, timeout=timeout, check=False
+        )
+
+    def spawn(self, argv: Sequence[str], log_path: Path) -> Proc:
+        self.remove()
+        return spawn(self.name, self.argv(argv), log_path=log_path, env=podman_env())
+
+    def pid(self) -> int | None:
+        out = subprocess.run(
+            ["podman", "inspect", "--format", "{{.State.Pid}}", self.name],
+            env=podman_env(),
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        pid = out.stdout.strip()
+        return int(pid) if out.returncode == 0 and pid.isdigit() and pid != "0" else None
+
+    def exec(self, argv: Sequence[str]) -> subprocess.CompletedProcess:
+        user = ["--user", f"{self.user[0]}:{self.user[1]}"] if self.user else []
+        return subprocess.run(
+            ["podman", "exec", *user, self.name, *argv],
+            env=podman_env(),
+            capture_output=True,
+            check=False,
+        )
+
+    def kill(self) -> None:
+        subprocess.run(
+            ["podman", "kill", "--signal", "KILL", self.name],
+            env=podman_env(),
+            capture_output=True,
+            check=False,
+        )
+
+    def remove(self) -> None:
+        subprocess.run(
+            ["podman", "rm", "--force", "--time", "10", self.name],
+            env=podman_env(),
+            capture_output=True,
+            check=False,
+        )
+
+
+def infra_in_containers() -> bool:
+    """PLATFORM_INFRA=containers: the local platform's Kafka and Postgres run in containers."""
+    mode = os.environ.get("PLATFORM_INFRA", "processes")
+    if mode not in ("processes", "containers"):
+        raise ValueError(f"PLATFORM_INFRA={mode!r}: processes or containers")
+    return mode == "containers"
+
+
 class PodmanService:
     """podman's Docker-compatible API on a socket of its own, for testcontainers: started with
     the project's containers.conf, stopped (and its socket removed) on exit. testcontainers'

@@ -26,6 +26,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import jwt
 from cryptography.hazmat.primitives import serialization
@@ -35,6 +36,9 @@ from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 from devstack.procs import Proc, free_ports, port_open, spawn, wait_for
 from devstack.tls import LocalCA
 from messaging.security import KafkaSecurity
+
+if TYPE_CHECKING:
+    from devstack.images import InfraContainer
 
 ADMIN = "admin"
 OAUTH_ISSUER = "booking-platform-kafka-idp"
@@ -120,6 +124,9 @@ class KafkaBroker:
     # Where the principals' passwords and the identity provider's key are kept: the cluster's
     # directory, for every node alike (default: this broker's own).
     secrets_dir: Path | None = None
+    # In a container of the infra image (devstack.images, PLATFORM_INFRA=containers), not as a
+    # process of this machine's Java.
+    container: bool = False
     _proc: Proc | None = field(default=None, repr=False)
 
     @property
@@ -270,7 +277,18 @@ class KafkaBroker:
 
     @property
     def pid(self) -> int | None:
-        return self._proc.pid if self._proc else None
+        """The broker's process (in a container: its process on this machine)."""
+        if self._proc is None:
+            return None
+        return self._container().pid() if self.container else self._proc.pid
+
+    def _container(self) -> InfraContainer:
+        from devstack.images import InfraContainer
+
+        binds = [self.workdir, self._secrets, ensure_jars(), LOG4J.parent]
+        if self.ca is not None:
+            binds.append(self.ca.directory)
+        return InfraContainer(f"booking-kafka-{self.port}", "kafka", binds)
 
     def _properties(self) -> Path:
         data = self.workdir / "data"
@@ -344,27 +362,31 @@ class KafkaBroker:
             users.unlink(missing_ok=True)
         props = self._properties()
         classpath = f"{libs}/*"
-        java = shutil.which("java") or "java"
+        java = "java" if self.container else shutil.which("java") or "java"
         if not formatted.exists():
             cluster_id = self.cluster_id or new_cluster_id()
-            subprocess.run(
-                [
-                    java,
-                    "-cp",
-                    classpath,
-                    f"-Dlog4j2.configurationFile={LOG4J}",
-                    "kafka.tools.StorageTool",
-                    "format",
-                    # One argument: a random id may begin with "-", which is not an option.
-                    f"--cluster-id={cluster_id}",
-                    "-c",
-                    str(props),
-                    "--ignore-formatted",
-                    *self._scram_users(),
-                ],
-                check=True,
-                capture_output=True,
-            )
+            format_argv = [
+                java,
+                "-cp",
+                classpath,
+                f"-Dlog4j2.configurationFile={LOG4J}",
+                "kafka.tools.StorageTool",
+                "format",
+                # One argument: a random id may begin with "-", which is not an option.
+                f"--cluster-id={cluster_id}",
+                "-c",
+                str(props),
+                "--ignore-formatted",
+                *self._scram_users(),
+            ]
+            if self.container:
+                done = self._container().run(format_argv)
+                if done.returncode != 0:
+                    raise RuntimeError(
+                        f"formatting Kafka's storage failed: {done.stderr[-2000:]!r}"
+                    )
+            else:
+                subprocess.run(format_argv, check=True, capture_output=True)
         allowed = []
         if self.secured:  # the JWKS the OAUTHBEARER validator may read (Kafka 4 asks to be told)
             allowed = [
@@ -384,16 +406,27 @@ class KafkaBroker:
             "kafka.Kafka",
             str(props),
         ]
-        self._proc = spawn("kafka", argv, log_path=self.workdir / "kafka.log")
+        if self.container:
+            self._proc = self._container().spawn(argv, self.workdir / "kafka.log")
+        else:
+            self._proc = spawn("kafka", argv, log_path=self.workdir / "kafka.log")
 
     def stop(self) -> None:
         if self._proc is not None:
             self._proc.stop(timeout=30)
             self._proc = None
+            if self.container:
+                self._container().remove()
 
     def kill(self) -> None:
+        """SIGKILL: the broker ends at once (in a container, the container's server)."""
         if self._proc is not None:
-            self._proc.kill()
+            if self.container:
+                self._container().kill()
+                self._proc.popen.wait(30)
+                self._container().remove()
+            else:
+                self._proc.kill()
             self._proc = None
 
 
@@ -412,6 +445,7 @@ class KafkaCluster:
     ca: LocalCA | None = None
     principals: tuple[str, ...] = ()
     ports: list[tuple[int, int]] | None = None
+    container: bool = False  # each node in a container (KafkaBroker.container)
     nodes: list[KafkaBroker] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -437,6 +471,7 @@ class KafkaCluster:
                 voters=voters,
                 cluster_id=id_file.read_text().strip(),
                 replicas=self.size,
+                container=self.container,
                 secrets_dir=self.workdir,
             )
             for n, (client, controller) in enumerate(self.ports)

@@ -25,6 +25,7 @@ from typing import Any
 import httpx
 
 from contracts.topics import ALL_TOPICS, BOOKING_EVENTS
+from devstack.images import infra_in_containers
 from devstack.kafka import ADMIN as KAFKA_ADMIN
 from devstack.kafka import REPO_ROOT, KafkaBroker, KafkaCluster
 from devstack.postgres import EmbeddedPostgres
@@ -73,6 +74,9 @@ class PlatformConfig:
     external_db: dict[str, str] = field(default_factory=dict)
     service_env: dict[str, str] = field(default_factory=dict)
     log_json: bool = True
+    # Kafka and Postgres in containers of their infra images (podman; devstack.images) rather
+    # than as processes: PLATFORM_INFRA=containers.
+    infra_containers: bool = field(default_factory=infra_in_containers)
 
     @classmethod
     def local(cls, workdir: Path | None = None) -> PlatformConfig:
@@ -248,6 +252,7 @@ class Platform:
                 cfg.pg_port,
                 cfg.workdir / "logs" / "postgres.log",
                 fsync=cfg.pg_fsync,
+                container=cfg.infra_containers,
             )
             self.postgres.start()
             for service in missing_db:
@@ -265,6 +270,7 @@ class Platform:
                     ca=ca,
                     principals=KAFKA_PRINCIPALS,
                     ports=self._kafka_ports(),
+                    container=cfg.infra_containers,
                 )
             else:
                 self.kafka = KafkaBroker(
@@ -273,6 +279,7 @@ class Platform:
                     cfg.controller_port,
                     ca=ca,
                     principals=KAFKA_PRINCIPALS,
+                    container=cfg.infra_containers,
                 )
             self.kafka.start()
             # This process (a launcher, the tests) speaks to Kafka as the admin, until stop()

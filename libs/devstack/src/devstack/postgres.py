@@ -15,6 +15,7 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from devstack.images import POSTGRES_BIN, InfraContainer
 from devstack.procs import Proc, port_open, spawn, wait_for
 from devstack.tls import LocalCA, readable_by
 
@@ -70,6 +71,9 @@ class EmbeddedPostgres:
     # certificate it signed for loopback, so clients can use sslmode=verify-full.
     tls: LocalCA | None = None
     bin_dir: Path | None = None  # another build of the server (debian_bin_dir()); else PyPI's
+    # In a container of the infra image (Debian's server, devstack.images;
+    # PLATFORM_INFRA=containers); clients (psql) still run here.
+    container: bool = False
     _proc: Proc | None = field(default=None, repr=False)
     _user: tuple[int, int] | None = field(default=None, repr=False)
 
@@ -78,7 +82,19 @@ class EmbeddedPostgres:
 
     @property
     def pid(self) -> int | None:
-        return self._proc.pid if self._proc else None
+        """The postmaster (in a container: its process on this machine)."""
+        if self._proc is None:
+            return None
+        return self._container().pid() if self.container else self._proc.pid
+
+    def _container(self) -> InfraContainer:
+        binds = [self.datadir.parent] + ([self.tls.directory] if self.tls else [])
+        return InfraContainer(f"booking-postgres-{self.port}", "postgres", binds, self._user)
+
+    def _server_bin(self) -> Path:
+        if self.container:
+            return POSTGRES_BIN
+        return self._install_dir()
 
     def _install_dir(self) -> Path:
         bin_dir = self.bin_dir or _bin_dir()
@@ -103,7 +119,7 @@ class EmbeddedPostgres:
     def start(self, timeout: float = 60.0) -> None:
         if os.geteuid() == 0:
             self._user = _unprivileged_user()
-        bin_dir = self._install_dir()
+        bin_dir = self._server_bin()
         self.datadir.parent.mkdir(parents=True, exist_ok=True)
         if self._user:
             for p in (self.datadir.parent,):
@@ -113,25 +129,31 @@ class EmbeddedPostgres:
             if self._user:
                 os.chown(self.datadir, *self._user)
             self.datadir.chmod(0o700)
-            init = spawn(
-                "initdb",
-                [
-                    str(bin_dir / "initdb"),
-                    "-D",
-                    str(self.datadir),
-                    "-U",
-                    "postgres",
-                    "--auth=trust",
-                    "-E",
-                    "UTF8",
-                    "--locale=C",
-                    "--no-instructions",
-                ],
-                log_path=self.log_path.with_suffix(".initdb.log"),
-                user=self._user,
-            )
-            if init.popen.wait(120) != 0:
-                raise RuntimeError(f"initdb failed:\n{init.tail()}")
+            initdb = [
+                str(bin_dir / "initdb"),
+                "-D",
+                str(self.datadir),
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "-E",
+                "UTF8",
+                "--locale=C",
+                "--no-instructions",
+            ]
+            if self.container:
+                done = self._container().run(initdb, timeout=120)
+                if done.returncode != 0:
+                    raise RuntimeError(f"initdb failed: {done.stderr[-2000:]!r}")
+            else:
+                init = spawn(
+                    "initdb",
+                    initdb,
+                    log_path=self.log_path.with_suffix(".initdb.log"),
+                    user=self._user,
+                )
+                if init.popen.wait(120) != 0:
+                    raise RuntimeError(f"initdb failed:\n{init.tail()}")
         argv = [
             str(bin_dir / "postgres"),
             "-D",
@@ -159,7 +181,10 @@ class EmbeddedPostgres:
                 readable_by(issued, *self._user)
             argv += ["-c", "ssl=on", "-c", f"ssl_cert_file={issued.cert}"]
             argv += ["-c", f"ssl_key_file={issued.key}"]
-        self._proc = spawn("postgres", argv, log_path=self.log_path, user=self._user)
+        if self.container:
+            self._proc = self._container().spawn(argv, self.log_path)
+        else:
+            self._proc = spawn("postgres", argv, log_path=self.log_path, user=self._user)
         wait_for(lambda: port_open(self.port), timeout, "postgres to listen", proc=self._proc)
         wait_for(self._accepts_queries, timeout, "postgres to accept queries", proc=self._proc)
 
@@ -211,14 +236,20 @@ class EmbeddedPostgres:
         cut, as in a host or process crash; ``start`` runs crash recovery from the WAL."""
         if self._proc is None:
             return
-        pg_ctl = self._install_dir() / "pg_ctl"
-        subprocess.run(
-            [str(pg_ctl), "-D", str(self.datadir), "stop", "-m", "immediate", "-w"],
-            check=True,
-            capture_output=True,
-            user=self._user[0] if self._user else None,
-            group=self._user[1] if self._user else None,
-        )
+        argv = [str(self._server_bin() / "pg_ctl"), "-D", str(self.datadir)]
+        argv += ["stop", "-m", "immediate", "-w"]
+        if self.container:
+            done = self._container().exec(argv)
+            if done.returncode != 0:
+                raise RuntimeError(f"pg_ctl stop failed: {done.stderr[-2000:]!r}")
+        else:
+            subprocess.run(
+                argv,
+                check=True,
+                capture_output=True,
+                user=self._user[0] if self._user else None,
+                group=self._user[1] if self._user else None,
+            )
         self._proc.popen.wait(30)
         self._proc = None
 
@@ -229,3 +260,5 @@ class EmbeddedPostgres:
             # SIGINT = "fast" shutdown: roll back open transactions, checkpoint, exit.
             self._proc.stop(timeout=30, sig=signal.SIGINT)
             self._proc = None
+            if self.container:
+                self._container().remove()
