@@ -809,3 +809,75 @@ def test_the_install_notes_say_how_to_reach_the_api_and_get_a_first_token(tmp_pa
         tmp_path / "ingress", "ingress.enabled=true", "ingress.host=api.example.com"
     )
     assert "https://api.example.com/api/v1/" in with_ingress
+
+
+def test_helm_test_books_with_a_token_it_can_get_and_only_checks_readiness_without_one() -> None:
+    """The test pod (bpctl smoke): signs with the release's own key, or reads the token Secret
+    given with an identity provider, or without one checks readiness only (it must not fail
+    every install that has an identity provider)."""
+
+    def smoke(*sets: str) -> dict[str, Any]:
+        [pod] = [p for p in of_kind(render(sets=sets), "Pod")]
+        assert pod["metadata"]["annotations"]["helm.sh/hook"] == "test"
+        assert pod["metadata"]["labels"]["booking-platform/operator"] == "true"
+        return pod
+
+    own = smoke()
+    [container] = own["spec"]["containers"]
+    assert container["image"].endswith("booking-platform/bpctl:0.1.0")
+    assert container["command"][:2] == ["bpctl", "smoke"]
+    assert "--signing-key" in container["command"]
+    assert "bank_transfer" in container["command"]  # production: no test cards
+    env = _env(container)
+    assert env["BOOKING_URL"] == "http://bp-booking-platform-booking-web:8000"
+    assert env["NOTIFIER_OPS_URL"] == "http://bp-booking-platform-notifier-worker:9090"
+    assert [v["secret"]["secretName"] for v in own["spec"]["volumes"] if "secret" in v] == [
+        "bp-booking-platform-token-signer"
+    ]
+    idp = "auth.jwksUrl=https://idp.example.com/jwks"
+    [container] = smoke(idp)["spec"]["containers"]
+    assert "--ready-only" in container["command"] and "PLATFORM_TOKEN" not in _env(container)
+    [container] = smoke(idp, "tests.tokenSecret=smoke-token")["spec"]["containers"]
+    assert "--ready-only" not in container["command"]
+    assert _env(container)["PLATFORM_TOKEN"]["secretKeyRef"] == {
+        "name": "smoke-token",
+        "key": "token",
+    }
+    dev = ("profile=development", "payment.testMethodsEnabled=true")
+    [container] = smoke(*dev)["spec"]["containers"]
+    assert "pm_card_visa" in container["command"]
+
+
+def test_the_toolbox_runs_bpctl_from_the_release_secrets_and_may_reach_every_process() -> None:
+    assert not [
+        d for d in of_kind(render(), "Deployment") if d["metadata"]["name"].endswith("toolbox")
+    ]
+    docs = render(
+        sets=(
+            "toolbox.enabled=true",
+            "networkPolicy.apiFrom[0].podSelector.matchLabels.role=gateway",
+            "networkPolicy.metricsFrom[0].podSelector.matchLabels.role=prometheus",
+        )
+    )
+    [toolbox] = [
+        d for d in of_kind(docs, "Deployment") if d["metadata"]["name"].endswith("toolbox")
+    ]
+    [container] = toolbox["spec"]["template"]["spec"]["containers"]
+    assert container["image"].endswith("booking-platform/bpctl:0.1.0")
+    env = _env(container)
+    for service in SERVICES:
+        ref = env[f"{service.upper()}_DATABASE_URL"]["secretKeyRef"]
+        assert ref == {"name": "bp-booking-platform-secrets", "key": f"{service}-database-url"}
+        assert f"{service.upper()}_URL" in env
+    assert env["KAFKA_BOOTSTRAP_SERVERS"]
+    labels = toolbox["spec"]["template"]["metadata"]["labels"]
+    for policy in of_kind(docs, "NetworkPolicy"):
+        peers = [peer for rule in policy["spec"]["ingress"] for peer in rule.get("from", [])]
+        assert any(
+            all(
+                labels.get(k) == v
+                for k, v in p.get("podSelector", {}).get("matchLabels", {}).items()
+            )
+            and "booking-platform/operator" in p.get("podSelector", {}).get("matchLabels", {})
+            for p in peers
+        ), policy["metadata"]["name"]

@@ -294,18 +294,10 @@ class InfraContainer:
         pid = out.stdout.strip()
         return int(pid) if out.returncode == 0 and pid.isdigit() and pid != "0" else None
 
-    def exec(self, argv: Sequence[str]) -> subprocess.CompletedProcess:
-        user = ["--user", f"{self.user[0]}:{self.user[1]}"] if self.user else []
-        return subprocess.run(
-            ["podman", "exec", *user, self.name, *argv],
-            env=podman_env(),
-            capture_output=True,
-            check=False,
-        )
-
-    def kill(self) -> None:
+    def signal(self, name: str) -> None:
+        """A signal to the server (``podman kill --signal``): KILL, QUIT, STOP, ..."""
         subprocess.run(
-            ["podman", "kill", "--signal", "KILL", self.name],
+            ["podman", "kill", "--signal", name, self.name],
             env=podman_env(),
             capture_output=True,
             check=False,

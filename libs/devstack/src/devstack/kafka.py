@@ -422,7 +422,7 @@ class KafkaBroker:
         """SIGKILL: the broker ends at once (in a container, the container's server)."""
         if self._proc is not None:
             if self.container:
-                self._container().kill()
+                self._container().signal("KILL")
                 self._proc.popen.wait(30)
                 self._container().remove()
             else:
