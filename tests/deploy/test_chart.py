@@ -67,6 +67,11 @@ def of_kind(docs: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
     return [d for d in docs if d["kind"] == kind]
 
 
+def named(docs: list[dict[str, Any]], kind: str, suffix: str) -> list[dict[str, Any]]:
+    """The objects of ``kind`` whose name ends with ``suffix``."""
+    return [d for d in of_kind(docs, kind) if d["metadata"]["name"].endswith(suffix)]
+
+
 @pytest.mark.parametrize("values", [None, *CI_VALUES], ids=lambda v: v.name if v else "default")
 def test_the_chart_lints_strictly_and_renders_valid_kubernetes(values: Path | None) -> None:
     """Default values and every ci/*.yaml: lint --strict, then each rendered object against the
@@ -458,9 +463,7 @@ def test_the_dashboard_ships_for_grafanas_sidecar_and_scrapes_keep_the_service_l
             "metrics.serviceMonitor.enabled=true",
         )
     )
-    [config] = [
-        c for c in of_kind(docs, "ConfigMap") if c["metadata"]["name"].endswith("grafana-dashboard")
-    ]
+    [config] = named(docs, "ConfigMap", "grafana-dashboard")
     assert config["metadata"]["labels"]["grafana_dashboard"] == "1"
     assert config["metadata"]["annotations"] == {"grafana_folder": "Booking"}
     assert json.loads(config["data"]["booking-platform.json"]) == dashboard.dashboard()
@@ -477,11 +480,7 @@ def test_webhooks_reach_public_addresses_only_unless_networks_are_allowed() -> N
     import ipaddress
 
     def webhook_rule(docs: list[dict[str, Any]]) -> dict[str, Any]:
-        [policy] = [
-            p
-            for p in of_kind(docs, "NetworkPolicy")
-            if p["metadata"]["name"].endswith("notifier-worker")
-        ]
+        [policy] = named(docs, "NetworkPolicy", "notifier-worker")
         [rule] = [
             r
             for r in policy["spec"]["egress"]
@@ -849,9 +848,7 @@ def test_helm_test_books_with_a_token_it_can_get_and_only_checks_readiness_witho
 
 
 def test_the_toolbox_runs_bpctl_from_the_release_secrets_and_may_reach_every_process() -> None:
-    assert not [
-        d for d in of_kind(render(), "Deployment") if d["metadata"]["name"].endswith("toolbox")
-    ]
+    assert not named(render(), "Deployment", "toolbox")
     docs = render(
         sets=(
             "toolbox.enabled=true",
@@ -859,9 +856,7 @@ def test_the_toolbox_runs_bpctl_from_the_release_secrets_and_may_reach_every_pro
             "networkPolicy.metricsFrom[0].podSelector.matchLabels.role=prometheus",
         )
     )
-    [toolbox] = [
-        d for d in of_kind(docs, "Deployment") if d["metadata"]["name"].endswith("toolbox")
-    ]
+    [toolbox] = named(docs, "Deployment", "toolbox")
     [container] = toolbox["spec"]["template"]["spec"]["containers"]
     assert container["image"].endswith("booking-platform/bpctl:0.1.0")
     env = _env(container)
@@ -881,3 +876,28 @@ def test_the_toolbox_runs_bpctl_from_the_release_secrets_and_may_reach_every_pro
             and "booking-platform/operator" in p.get("podSelector", {}).get("matchLabels", {})
             for p in peers
         ), policy["metadata"]["name"]
+
+
+def test_pods_spread_over_nodes_by_default_and_as_the_values_say() -> None:
+    def spreads(*sets: str) -> dict[str, list[dict[str, Any]]]:
+        return {
+            d["metadata"]["name"]: d["spec"]["template"]["spec"]["topologySpreadConstraints"]
+            for d in of_kind(render(sets=sets), "Deployment")
+        }
+
+    for name, [constraint] in spreads().items():
+        assert constraint["topologyKey"] == "kubernetes.io/hostname", name
+        assert constraint["whenUnsatisfiable"] == "ScheduleAnyway"
+        component = constraint["labelSelector"]["matchLabels"]["app.kubernetes.io/component"]
+        assert name.endswith(component)  # each process kind spreads apart from the others
+    zone = (
+        "topologySpreadConstraints[0].maxSkew=1",
+        "topologySpreadConstraints[0].topologyKey=topology.kubernetes.io/zone",
+        "topologySpreadConstraints[0].whenUnsatisfiable=DoNotSchedule",
+    )
+    for name, [constraint] in spreads(*zone).items():
+        assert constraint["topologyKey"] == "topology.kubernetes.io/zone"
+        assert constraint["whenUnsatisfiable"] == "DoNotSchedule"
+        assert name.endswith(
+            constraint["labelSelector"]["matchLabels"]["app.kubernetes.io/component"]
+        )
