@@ -13,6 +13,10 @@ every call, and podman's layer cache makes that fast when only the code changed.
 with ``deploy/podman/containers.conf`` (``runc``, host network, explicit ulimits), and
 :class:`PodmanService` serves its Docker-compatible API for testcontainers.
 
+The local platform's own servers may run in containers too (``PLATFORM_INFRA=containers``):
+:class:`InfraContainer` runs the Kafka broker or Postgres with the argv it has as a process,
+in an infra image (the base and Debian's JRE or ``postgresql-15``, :func:`ensure_infra`).
+
     python -m devstack.images                  # every image; prints sizes and build times
     python -m devstack.images booking bpctl    # some of them
 """
