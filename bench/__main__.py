@@ -37,6 +37,7 @@ from contracts.topics import BOOKING_EVENTS
 from devstack.client import booking_body, discover_token, discover_urls
 from devstack.kafka import REPO_ROOT
 from devstack.platform import SERVICES, Platform, PlatformConfig
+from messaging import security
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
@@ -106,6 +107,7 @@ async def observe(bootstrap: str, run: Run, stop: asyncio.Event, ready: asyncio.
         enable_auto_commit=False,
         group_id=f"bench-{uuid.uuid4().hex[:8]}",
         fetch_max_wait_ms=10,
+        **security.client_kwargs(),
     )
     await consumer.start()
     try:
@@ -304,6 +306,9 @@ def main() -> int:
                 return 2
             state = json.loads(state_file.read_text())
             token = discover_token()
+            # The running platform's admin principal, as bpctl speaks to its broker.
+            for name, value in state.get("kafka_env", {}).items():
+                os.environ.setdefault(name, value)
         report = asyncio.run(main_async(args, urls, state, token))
         if args.availability_seconds:
             from bench import availability

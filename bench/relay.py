@@ -18,6 +18,7 @@ from sqlalchemy import MetaData
 from sqlalchemy.schema import CreateIndex, CreateTable
 
 from contracts.topics import TopicSpec
+from messaging import security
 from messaging.kafka import ensure_topics, reliable_producer
 from messaging.relay import OutboxRelay, RelayConfig
 from messaging.tables import OUTBOX_CHANNEL, outbox_table
@@ -72,7 +73,9 @@ async def run(admin_url: str, bootstrap: str, rows: int) -> dict[str, Any]:
             await asyncio.sleep(0.05)
         drained = time.perf_counter() - started
 
-        consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, fetch_max_wait_ms=100)
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=bootstrap, fetch_max_wait_ms=100, **security.client_kwargs()
+        )
         await consumer.start()
         tps = [TopicPartition(topic.name, p) for p in range(topic.partitions)]
         consumer.assign(tps)
