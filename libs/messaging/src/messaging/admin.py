@@ -4,6 +4,7 @@ a group's state. Shared by ``bpctl`` and the workers' lag gauge."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -89,27 +90,113 @@ async def group_states(bootstrap: str, names: list[str]) -> list[GroupState]:
     return out
 
 
+class AdminSession:
+    """One admin client and one offsets reader, kept open for a process's periodic reads (the
+    workers' lag gauge, the booking worker's step-deadline sweep): the TLS handshake and the
+    SASL authentication (SCRAM's key stretching, on both sides) happen once, not on every read.
+    A read that fails closes both, and the next one opens them again (a broker restarted, the
+    cluster moved)."""
+
+    def __init__(self, bootstrap: str) -> None:
+        self.bootstrap = bootstrap
+        self._admin: AIOKafkaAdminClient | None = None
+        self._reader: AIOKafkaConsumer | None = None
+        self._lock = asyncio.Lock()
+
+    async def __aenter__(self) -> AdminSession:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def _clients(self) -> tuple[AIOKafkaAdminClient, AIOKafkaConsumer]:
+        if self._admin is None or self._reader is None:
+            await self.close()
+            client = AIOKafkaAdminClient(
+                bootstrap_servers=self.bootstrap,
+                client_id="booking-admin",
+                **security.client_kwargs(),
+            )
+            reader = AIOKafkaConsumer(
+                bootstrap_servers=self.bootstrap,
+                group_id=None,  # a consumer in no group: reads offsets, commits nothing
+                enable_auto_commit=False,
+                **security.client_kwargs(),
+            )
+            try:
+                await client.start()
+                await reader.start()
+            except BaseException:
+                await _quietly(client.close())
+                await _quietly(reader.stop())
+                raise
+            self._admin, self._reader = client, reader
+        return self._admin, self._reader
+
+    async def close(self) -> None:
+        admin_, reader, self._admin, self._reader = self._admin, self._reader, None, None
+        if admin_ is not None:
+            await _quietly(admin_.close())
+        if reader is not None:
+            await _quietly(reader.stop())
+
+    async def _read(self, read: Any) -> Any:
+        async with self._lock:  # one read at a time on the shared clients
+            try:
+                return await read(*await self._clients())
+            except BaseException:
+                await self.close()
+                raise
+
+    async def lag(
+        self, names: list[str] | None = None, topics: dict[str, list[str]] | None = None
+    ) -> list[PartitionLag]:
+        """Per group, every partition of each topic it consumes: committed offset, end and lag.
+        A group's topics are those it has committed on, and ``topics[group]`` when given (a
+        partition it never committed on still counts: its messages wait too)."""
+        return list(await self._read(lambda c, r: _lag(c, r, names, topics)))
+
+    async def topics(self, names: list[str] | None = None) -> list[TopicInfo]:
+        return list(await self._read(lambda c, r: _topics(c, r, names)))
+
+
+async def _quietly(closing: Any) -> None:
+    with contextlib.suppress(Exception):  # closing what already failed
+        await closing
+
+
 async def lag(
     bootstrap: str, names: list[str] | None = None, topics: dict[str, list[str]] | None = None
 ) -> list[PartitionLag]:
-    """Per group, every partition of each topic it consumes: committed offset, end and lag. A
-    group's topics are those it has committed on, and ``topics[group]`` when given (a partition
-    it never committed on still counts: its messages wait too)."""
-    async with admin(bootstrap) as client:
-        wanted = (
-            names
-            if names is not None
-            else sorted(g for g, _ in await client.list_consumer_groups())
-        )
-        committed: dict[str, dict[TopicPartition, Any]] = {}
-        for group in wanted:
-            committed[group] = await client.list_consumer_group_offsets(group)
-        consumed = {
-            g: sorted({tp.topic for tp in offsets} | set((topics or {}).get(g, [])))
-            for g, offsets in committed.items()
-        }
-        names_needed = sorted({t for ts in consumed.values() for t in ts})
-        described = await client.describe_topics(names_needed) if names_needed else []
+    """:meth:`AdminSession.lag` on clients of its own (bpctl's one-off reads)."""
+    async with AdminSession(bootstrap) as session:
+        return await session.lag(names, topics)
+
+
+async def topics(bootstrap: str, names: list[str] | None = None) -> list[TopicInfo]:
+    """:meth:`AdminSession.topics` on clients of its own."""
+    async with AdminSession(bootstrap) as session:
+        return await session.topics(names)
+
+
+async def _lag(
+    client: AIOKafkaAdminClient,
+    reader: AIOKafkaConsumer,
+    names: list[str] | None,
+    topics: dict[str, list[str]] | None,
+) -> list[PartitionLag]:
+    wanted = (
+        names if names is not None else sorted(g for g, _ in await client.list_consumer_groups())
+    )
+    committed: dict[str, dict[TopicPartition, Any]] = {}
+    for group in wanted:
+        committed[group] = await client.list_consumer_group_offsets(group)
+    consumed = {
+        g: sorted({tp.topic for tp in offsets} | set((topics or {}).get(g, [])))
+        for g, offsets in committed.items()
+    }
+    names_needed = sorted({t for ts in consumed.values() for t in ts})
+    described = await client.describe_topics(names_needed) if names_needed else []
     partitions = {
         t["topic"]: [p["partition"] for p in t["partitions"]]
         for t in described
@@ -118,8 +205,7 @@ async def lag(
     tps = [TopicPartition(t, p) for t, ps in partitions.items() for p in ps]
     if not tps:
         return []
-    async with offsets_reader(bootstrap) as reader:
-        starts, ends = await asyncio.gather(reader.beginning_offsets(tps), reader.end_offsets(tps))
+    starts, ends = await asyncio.gather(reader.beginning_offsets(tps), reader.end_offsets(tps))
     rows = []
     for group, group_topics in consumed.items():
         for topic in group_topics:
@@ -131,18 +217,18 @@ async def lag(
     return sorted(rows, key=lambda r: (r.group, r.topic, r.partition))
 
 
-async def topics(bootstrap: str, names: list[str] | None = None) -> list[TopicInfo]:
-    async with admin(bootstrap) as client:
-        listed = names or sorted(t for t in await client.list_topics() if not t.startswith("_"))
-        described = await client.describe_topics(listed)
+async def _topics(
+    client: AIOKafkaAdminClient, reader: AIOKafkaConsumer, names: list[str] | None
+) -> list[TopicInfo]:
+    listed = names or sorted(t for t in await client.list_topics() if not t.startswith("_"))
+    described = await client.describe_topics(listed)
     tps = [
         TopicPartition(t["topic"], p["partition"])
         for t in described
         if t["error_code"] == 0
         for p in t["partitions"]
     ]
-    async with offsets_reader(bootstrap) as reader:
-        starts, ends = await asyncio.gather(reader.beginning_offsets(tps), reader.end_offsets(tps))
+    starts, ends = await asyncio.gather(reader.beginning_offsets(tps), reader.end_offsets(tps))
     out = []
     for t in described:
         if t["error_code"] != 0:

@@ -38,18 +38,29 @@ SWEEP_PARKED = Counter(
 
 
 def periodic(
-    name: str, interval_s: float, tick: Callable[[], Awaitable[bool]]
+    name: str,
+    interval_s: float,
+    tick: Callable[[], Awaitable[bool]],
+    *,
+    finally_: Callable[[], Awaitable[None]] | None = None,
 ) -> Callable[[], Awaitable[None]]:
+    """``tick`` every ``interval_s`` (again at once while it says it did something);
+    ``finally_`` when the job ends (the worker stops), e.g. to close a connection it kept."""
+
     async def run_forever() -> None:
         # A sweeper, a purge: platform work over every tenant's rows (messaging.tenancy).
         tenancy.act_for(None)
-        while True:
-            try:
-                if await tick():
-                    continue
-            except Exception:
-                log.exception("background job %s failed; retrying in %.1fs", name, interval_s)
-            await asyncio.sleep(interval_s)
+        try:
+            while True:
+                try:
+                    if await tick():
+                        continue
+                except Exception:
+                    log.exception("background job %s failed; retrying in %.1fs", name, interval_s)
+                await asyncio.sleep(interval_s)
+        finally:
+            if finally_ is not None:
+                await finally_()
 
     run_forever.__name__ = run_forever.__qualname__ = name
     return run_forever

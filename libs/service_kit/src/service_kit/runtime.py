@@ -212,20 +212,18 @@ def lag_job(
     wiring: Wiring, runner: ConsumerRunner, every_s: float = 15.0
 ) -> Callable[[], Awaitable[None]]:
     """The worker's group lag and its topics' dead-letter depth, from Kafka, for /metrics."""
-    bootstrap = wiring.settings.kafka_bootstrap_servers
+    session = admin.AdminSession(wiring.settings.kafka_bootstrap_servers)
     consumed = sorted({s.topic.name for s in runner.subscriptions})
     dlqs = sorted({s.topic.dlq.name for s in runner.subscriptions})
 
     async def tick() -> bool:
-        for row in await admin.lag(
-            bootstrap, [runner.consumer_name], {runner.consumer_name: consumed}
-        ):
+        for row in await session.lag([runner.consumer_name], {runner.consumer_name: consumed}):
             CONSUMER_LAG.labels(row.group, row.topic, str(row.partition)).set(row.lag)
-        for info in await admin.topics(bootstrap, dlqs):
+        for info in await session.topics(dlqs):
             DLQ_DEPTH.labels(info.name).set(info.messages)
         return False
 
-    return periodic("consumer-lag", every_s, tick)
+    return periodic("consumer-lag", every_s, tick, finally_=session.close)
 
 
 async def wait_for_database(engine: AsyncEngine, every_s: float = 2.0) -> None:

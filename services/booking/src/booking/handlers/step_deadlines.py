@@ -54,17 +54,19 @@ class CommandProgress:
 
     def __init__(self, bootstrap: str | None) -> None:
         self.bootstrap = bootstrap
+        # Kept open: a sweep that finds due sagas runs again at once, and under a backlog
+        # that is all the time (a new connection each would mean a TLS and SASL handshake each).
+        self.session = admin.AdminSession(bootstrap) if bootstrap else None
         self.committed: dict[str, dict[TopicPartition, int]] = {}
         self.replies_unread = False
 
     async def refresh(self) -> None:
-        if self.bootstrap is None:
+        if self.session is None:
             return
         try:
             # One read of every group's offsets: the participants' (how far they consumed their
             # commands) and the booking workers' (whether a reply is still unread).
-            rows = await admin.lag(
-                self.bootstrap,
+            rows = await self.session.lag(
                 sorted({*_GROUPS.values(), REPLY_GROUP}),
                 topics={REPLY_GROUP: [BOOKING_SAGA_REPLIES.name]},
             )
@@ -152,4 +154,9 @@ def job(
             log.info("handled %d sagas past their step deadline", handled)
         return handled > 0
 
-    return periodic("saga-step-deadlines", interval_s, tick)
+    return periodic(
+        "saga-step-deadlines",
+        interval_s,
+        tick,
+        finally_=progress.session.close if progress.session else None,
+    )
