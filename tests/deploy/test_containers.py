@@ -34,7 +34,7 @@ from devstack.procs import free_ports
 from devstack.tls import LocalCA
 from devstack.tokens import AUDIENCE, ISSUER, sign_token
 from tests.support.kafka import records_of
-from tests.support.kube import Cluster, ports_free, render
+from tests.support.kube import Cluster, ports_taken, render
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1500)]
 RELEASE = "bp"
@@ -112,7 +112,7 @@ def release() -> Iterator[Release]:
         if os.environ.get("CI"):
             pytest.fail(f"the container tests must run in CI: {why}")
         pytest.skip(why)
-    busy = ports_free(SERVICES.values())
+    busy = ports_taken(SERVICES.values())
     assert not busy, f"the chart's web ports {busy} are taken here (is `make run` up?)"
     build = images.build_all()
     workdir = Path(tempfile.mkdtemp(prefix="booking-containers-", dir="/var/tmp"))

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import json
 import subprocess
 import time
 from collections.abc import Iterable, Mapping
@@ -102,10 +101,6 @@ class Cluster:
     def of_kind(self, kind: str) -> list[dict]:
         return [o for o in self.objects if o["kind"] == kind]
 
-    def named(self, kind: str, name: str) -> dict:
-        (found,) = [o for o in self.of_kind(kind) if o["metadata"]["name"] == name]
-        return found
-
     # -- configuration, as the kubelet resolves it ---------------------------------------------
 
     def _secret_value(self, ref: dict) -> str | None:
@@ -171,8 +166,7 @@ class Cluster:
     # -- running -------------------------------------------------------------------------------
 
     def _pod(self, name: str, template: dict) -> Pod:
-        pod = Pod(name, template["spec"], (template.get("metadata") or {}).get("labels") or {})
-        return pod
+        return Pod(name, template["spec"], (template.get("metadata") or {}).get("labels") or {})
 
     def _start(self, pod: Pod, port_env: Mapping[str, str] | None = None) -> None:
         (container,) = pod.spec["containers"]
@@ -363,10 +357,6 @@ class Cluster:
         self.pods.clear()
 
 
-def ports_free(ports: Iterable[int]) -> list[int]:
+def ports_taken(ports: Iterable[int]) -> list[int]:
     """Those of ``ports`` that something already listens on."""
     return [p for p in ports if port_open(p)]
-
-
-def to_json(value: object) -> str:
-    return json.dumps(value, indent=2, default=str)
