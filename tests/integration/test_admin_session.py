@@ -6,6 +6,7 @@ most the reads made while it was away: the session reopens its clients on the ne
 from __future__ import annotations
 
 import asyncio
+import os
 import shutil
 import tempfile
 import time
@@ -55,7 +56,13 @@ async def _probe(broker: KafkaBroker) -> tuple[bool, bool, bool, bool]:
         return reused, failed_while_away, info.partitions == 2, reopened
 
 
-def test_one_session_serves_every_read_and_survives_a_broker_restart() -> None:
+def test_one_session_serves_every_read_and_survives_a_broker_restart(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A plain broker of its own: not the suite platform's secured one, whose settings the
+    # session's clients would otherwise read from the environment.
+    for name in [n for n in os.environ if n.startswith("KAFKA_")]:
+        monkeypatch.delenv(name)
     workdir = Path(tempfile.mkdtemp(prefix="booking-admin-", dir="/var/tmp"))
     port, controller = free_ports(2)
     broker = KafkaBroker(workdir / "kafka", port, controller)
