@@ -46,8 +46,8 @@ fmt: bootstrap
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-bench: bootstrap
-	$(PY) -m bench $(BENCH_ARGS)
+bench: bootstrap  # the stepped sweep on a platform of its own; BENCH_ARGS="..." to choose (python -m bench -h)
+	$(PY) -m bench $(or $(BENCH_ARGS),--start)
 
 chaos: bootstrap  # 10,000 bookings under a nemesis; e.g. make chaos CHAOS_ARGS="--bookings 500"
 	$(PY) -m tests.support.chaos $(CHAOS_ARGS)

@@ -232,3 +232,23 @@ def events_match_history(urls: Urls, booking_ids: Collection[str] | None = None)
     for b in bookings:
         history_is_legal(transitions[b["id"]], b["status"])
         assert emitted[b["id"]] == announced(transitions[b["id"]]), b["id"]
+
+
+def all_hold(
+    urls: Urls, booking_ids: Collection[str] | None, resource_ids: Collection[str] | None
+) -> list[str]:
+    """Every check above that needs no step timeout, for these bookings and resources: what
+    failed, one line each (empty when all hold)."""
+    checks = {
+        "bookings_keep_what_they_claim": lambda: bookings_keep_what_they_claim(urls, booking_ids),
+        "refunds_add_up": lambda: refunds_add_up(urls, booking_ids),
+        "ledger_agrees": lambda: ledger_agrees(urls, resource_ids),
+        "events_match_history": lambda: events_match_history(urls, booking_ids),
+    }
+    failed = []
+    for name, check in checks.items():
+        try:
+            check()
+        except AssertionError as exc:
+            failed.append(f"{name}: {str(exc)[:500]}")
+    return failed
