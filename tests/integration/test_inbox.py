@@ -256,3 +256,44 @@ async def test_a_record_that_kills_every_process_is_dead_lettered_after_max_cras
     await engine.dispose()
     assert calls == 3
     assert [type(exc) for _, exc in dead] == [PoisonMessage] and ok == []
+
+
+async def test_an_unclassified_failure_while_the_database_is_away_is_retried_not_dead_lettered(
+    db_url: str, platform: Platform
+) -> None:
+    """A driver or pool error that does not say it is transient, raised while the database does
+    not answer, is the outage's: retried. The same error with the database answering is the
+    message's: raised (and dead-lettered by the caller)."""
+    attempts = 0
+
+    async def failing_twice() -> str:
+        nonlocal attempts
+        attempts += 1
+        if attempts <= 2:
+            raise RuntimeError("a driver error that names no SQLSTATE")
+        return "applied"
+
+    # Nothing listens on port 1: the probe's fresh connection fails, as in an outage.
+    away = make_engine("postgresql://nobody@127.0.0.1:1/none")
+    runner = a_runner(away, platform, "probe-test")
+    runner.retry = RetryPolicy(initial_s=0.01, max_s=0.02, probe_timeout_s=2.0)
+    env = an_envelope("probe-1")
+    assert await runner.until_done(a_record(env), failing_twice) == "applied"
+    assert attempts == 3
+    await away.dispose()
+
+    attempts = 0
+    answering = make_engine(db_url)
+    runner = a_runner(answering, platform, "probe-test")
+    with pytest.raises(RuntimeError):
+        await runner.until_done(a_record(env), failing_twice)
+    assert attempts == 1
+    # What the message says is permanent is believed without asking the database.
+    runner.engine = away
+
+    async def permanent() -> None:
+        raise PoisonMessage("never")
+
+    with pytest.raises(PoisonMessage):
+        await runner.until_done(a_record(env), permanent)
+    await answering.dispose()

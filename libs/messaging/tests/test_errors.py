@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncpg
 import pytest
+from sqlalchemy.exc import InvalidRequestError
 
 from messaging.errors import (
     InvalidEnvelope,
@@ -35,6 +36,8 @@ E = asyncpg.exceptions
         ),
         E.ConnectionDoesNotExistError("connection was closed in the middle of operation"),
         ConnectionRefusedError(111, "Connection refused"),
+        E.InternalClientError("cannot switch to state 15; another operation is in progress"),
+        InvalidRequestError("This connection is closed"),
         TimeoutError(),
         TransientError("the provider is down"),
     ],
@@ -54,6 +57,7 @@ def test_infrastructure_failures_are_transient(exc: BaseException) -> None:
         PermanentError("never"),
         InvalidEnvelope("not a CloudEvent"),
         ValueError("bad data"),
+        InvalidRequestError("A value is required for bind parameter 'b'"),
         KeyError("unknown saga type"),
     ],
     ids=lambda e: type(e).__name__,

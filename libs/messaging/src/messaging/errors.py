@@ -8,7 +8,7 @@ import traceback
 
 import asyncpg
 from pydantic import ValidationError
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError, InterfaceError, InvalidRequestError, OperationalError
 
 
 class TransientError(Exception):
@@ -68,6 +68,12 @@ def is_transient(exc: BaseException) -> bool:
     if isinstance(exc, asyncpg.PostgresConnectionError | asyncpg.InterfaceError):
         return True
     if isinstance(exc, OperationalError | InterfaceError):
+        return True
+    # A connection cut mid-use: asyncpg's protocol left in a state it cannot continue from, or
+    # SQLAlchemy asked to go on with a connection that was closed under it.
+    if isinstance(exc, asyncpg.InternalClientError):
+        return True
+    if isinstance(exc, InvalidRequestError) and "connection is closed" in str(exc):
         return True
     if isinstance(exc, DBAPIError | asyncpg.PostgresError):
         state = _sqlstate(exc) or ""

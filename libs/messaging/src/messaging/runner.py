@@ -126,6 +126,8 @@ class RetryPolicy:
     handoff_after_s: float = 60.0
     # Stalled this long: readiness says so.
     stall_report_s: float = 5.0
+    # How long the database may take to answer before a failure is blamed on the message.
+    probe_timeout_s: float = 5.0
 
     def delay(self, attempt: int) -> float:
         """Capped exponential backoff with full jitter on top of the base: never a herd."""
@@ -344,7 +346,7 @@ class ConsumerRunner:
                 try:
                     return await attempt()
                 except Exception as exc:
-                    if not is_transient(exc):
+                    if not is_transient(exc) and not await self._database_away(exc):
                         raise
                     failures += 1
                     await self._wait_out(key, began, failures, exc)
@@ -352,6 +354,27 @@ class ConsumerRunner:
             if key in self._stalled:
                 del self._stalled[key]
                 STALLED.labels(self.consumer_name, record.topic).dec()
+
+    async def _database_away(self, exc: Exception) -> bool:
+        """Whether a failure that does not say it is transient happened while the database
+        was away: then it may well be the outage's doing (a driver or pool error raised on a
+        connection cut mid-use), and the message is retried instead of dead-lettered. A
+        failure that says it is permanent is believed; anything else is blamed on the message
+        only once a fresh connection to the database answers."""
+        if isinstance(exc, PermanentError):
+            return False
+        try:
+            async with asyncio.timeout(self.retry.probe_timeout_s):
+                async with self.engine.connect() as conn:
+                    await conn.exec_driver_sql("SELECT 1")
+        except Exception as probe:
+            log.warning(
+                "%s while the database is away (%s): retried, not dead-lettered",
+                type(exc).__name__,
+                type(probe).__name__,
+            )
+            return True
+        return False
 
     async def _wait_out(
         self, key: tuple[str, int], began: float, failures: int, exc: Exception
