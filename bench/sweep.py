@@ -56,6 +56,7 @@ class SweepConfig:
     p99_limit_ms: float = 500.0
     past_knee: int = 1
     drain_timeout_s: float = 120.0
+    settle_timeout_s: float = 600.0
     roomy_resources: int = 20
     scarce_resources: int = 2
 
@@ -160,6 +161,7 @@ class Bench:
                 report["ceiling"] = ceiling(steps)
                 if cfg.overload_seconds and report["ceiling"]:
                     report["overload"] = await self.overload(arrivals, report["ceiling"])
+                await self.settle()
                 self.say("checking invariants")
                 report["invariants"] = await self.invariants(catalogue)
             finally:
@@ -284,6 +286,18 @@ class Bench:
             f" {result['cpu_ms_per_booking']['total']} ms CPU/booking: {verdict}"
         )
         return result
+
+    async def settle(self) -> None:
+        """Wait (within ``settle_timeout_s``) until every accepted booking has an outcome: the
+        invariants are read of a platform at rest."""
+        o = self.outcomes
+        until = time.perf_counter() + self.config.settle_timeout_s
+        last = 0.0
+        while (left := o.outstanding()) and time.perf_counter() < until:
+            if time.perf_counter() - last > 5:
+                self.say(f"settling: {left} bookings without an outcome yet")
+                last = time.perf_counter()
+            await asyncio.sleep(0.2)
 
     async def overload(self, arrivals: Arrivals, top: dict[str, Any]) -> dict[str, Any]:
         rate = round(3 * top["confirmed_per_s"], 1)
