@@ -186,7 +186,7 @@ async def create_catalogue(
         return rid
 
     return Catalogue(
-        roomy=[await resource(f"bench-{tag}-{i}", 1_000_000) for i in range(roomy)],
+        roomy=[await resource(f"bench-{tag}-{i}", 100_000) for i in range(roomy)],
         scarce=[await resource(f"bench-{tag}-scarce-{i}", 2) for i in range(scarce)],
         season_start=date.today() + timedelta(days=30),
     )
