@@ -36,13 +36,16 @@ REPORTS = REPO_ROOT / "bench" / "reports"
 
 
 @contextmanager
-def platform_under_test(start: bool) -> Iterator[tuple[dict[str, str], dict[str, Any], str]]:
+def platform_under_test(
+    start: bool, service_env: dict[str, str] | None = None
+) -> Iterator[tuple[dict[str, str], dict[str, Any], str]]:
     """URLs, state and a token of the platform to measure: one started here (fsync on) and
     stopped afterwards, or the running one of ``make run``."""
     if start:
         workdir = Path(tempfile.mkdtemp(prefix="booking-bench-", dir="/var/tmp"))
         workdir.chmod(0o755)  # the embedded Postgres runs as an unprivileged user
-        platform = Platform(PlatformConfig.ephemeral(workdir, pg_fsync=True))
+        config = PlatformConfig.ephemeral(workdir, pg_fsync=True, service_env=service_env or {})
+        platform = Platform(config)
         try:
             print("starting a platform of its own (Postgres with fsync on, Kafka, 5 services)")
             platform.start()
@@ -81,6 +84,13 @@ def parser() -> argparse.ArgumentParser:
         help="seconds per availability endpoint under concurrent clients (0 skips it)",
     )
     common.add_argument("--out", type=Path, help="report path (.json; the picture beside it)")
+    common.add_argument(
+        "--service-env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a setting for the services of the platform --start starts (repeatable; to A/B)",
+    )
     sweep = sub.add_parser("sweep", parents=[common], help="the stepped sweep (the default)")
     defaults = SweepConfig()
     sweep.add_argument(
@@ -163,7 +173,8 @@ def summary(report: dict[str, Any]) -> str:
 
 
 def measure(args: argparse.Namespace) -> dict[str, Any]:
-    with platform_under_test(args.start) as (urls, state, token):
+    service_env = dict(pair.split("=", 1) for pair in args.service_env)
+    with platform_under_test(args.start, service_env) as (urls, state, token):
         bench = Bench(
             urls=urls,
             bootstrap=state["kafka"],
@@ -174,6 +185,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
             say=lambda line: print(line, flush=True),
         )
         report = asyncio.run(bench.run())
+        report["service_env"] = service_env
         if args.availability_seconds:
             from bench import availability
 

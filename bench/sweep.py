@@ -50,7 +50,7 @@ DEFAULT_RATES = (5, 10, 20, 30, 40, 50, 60, 80, 100, 125, 150, 200, 250, 300)
 class SweepConfig:
     rates: tuple[float, ...] = DEFAULT_RATES
     step_seconds: float = 30.0
-    warmup_seconds: float = 20.0
+    warmup_seconds: float = 60.0  # the broker's JIT settles in about a minute
     idle_seconds: float = 20.0
     overload_seconds: float = 60.0
     p99_limit_ms: float = 500.0

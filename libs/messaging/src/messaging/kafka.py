@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 # Upper bound for a consumer's fetch wait: the broker answers a parked fetch as soon as one byte
 # arrives, so this caps how long an *idle* fetch is parked and how often idle consumers poll
 # (aiokafka defaults to 500 ms, faust hardcodes 1500 ms). Measured trade-off in docs/ARCHITECTURE.md.
-FETCH_MAX_WAIT_MS = 100
+FETCH_MAX_WAIT_MS = 1000
 
 
 def reliable_producer(bootstrap_servers: str, client_id: str) -> AIOKafkaProducer:

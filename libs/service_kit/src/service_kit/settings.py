@@ -52,6 +52,8 @@ class ServiceSettings(BaseSettings):
     max_body_bytes: int = Field(default=256 * 1024, ge=1024, le=16 * 1024 * 1024)
     log_level: str = "INFO"
     log_json: bool = True
+    # The event loop of the process: uvloop (the default), or the standard library's.
+    event_loop: Literal["uvloop", "asyncio"] = "uvloop"
     db_pool_size: int = Field(default=10, ge=1, le=200)
     # Every database connection's bounds (service_kit.db.DbTimeouts), in seconds; 0 is off.
     db_statement_timeout_s: float = Field(default=30.0, ge=0, le=3600)
@@ -71,7 +73,7 @@ class ServiceSettings(BaseSettings):
     # A record failing transiently this long: the worker gives up its partitions (0: never).
     consumer_handoff_after_s: float = Field(default=60.0, ge=0, le=3600)
     consumer_session_timeout_s: float = Field(default=10.0, ge=3, le=300)
-    consumer_fetch_max_wait_ms: int = Field(default=100, ge=1, le=5000)
+    consumer_fetch_max_wait_ms: int = Field(default=1000, ge=1, le=5000)
     # Bearer tokens (service_kit.auth); shared by all services, like the Kafka address.
     # What the install is for. ``production`` (the default, what the chart sets) refuses
     # settings meant for development only (test payment methods, ...) at start-up.
