@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import re
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 
 from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
@@ -107,6 +107,64 @@ class RejectNul:
         await problems.problem_response(problem, Request(scope))(scope, receive, send)
 
 
+class TraceAndMeasure:
+    """Every request runs in one log scope and one SERVER span under the caller's
+    ``traceparent``; the answer carries the span's own ``traceparent``; the request counter and
+    latency histogram are labelled by route. A plain ASGI middleware: Starlette's
+    ``BaseHTTPMiddleware`` would run each request in a task of its own behind memory streams."""
+
+    def __init__(self, app: ASGIApp, service: str) -> None:
+        self.app = app
+        self.service = service
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        method = scope["method"]
+        parent = next(
+            (v.decode("latin-1") for k, v in scope["headers"] if k == b"traceparent"), None
+        )
+        status = 500  # unless an answer starts: an exception escaped
+        with (
+            logcontext.scope(),
+            tracing.span(
+                parent,
+                method,
+                kind=tracing.SpanKind.SERVER,
+                attributes={"http.request.method": method, "url.path": scope["path"]},
+            ) as span,
+        ):
+
+            async def send_traced(message: Message) -> None:
+                nonlocal status
+                if message["type"] == "http.response.start":
+                    status = message["status"]
+                    path = _route(scope)
+                    span.update_name(f"{method} {path}")
+                    span.set_attribute("http.route", path)
+                    span.set_attribute("http.response.status_code", status)
+                    if status >= 500:
+                        span.set_status(tracing.Status(tracing.StatusCode.ERROR))
+                    traceparent = (tracing.current() or "").encode("latin-1")
+                    headers = [(k, v) for k, v in message.get("headers", ()) if k != b"traceparent"]
+                    message = {**message, "headers": [*headers, (b"traceparent", traceparent)]}
+                await send(message)
+
+            try:
+                await self.app(scope, receive, send_traced)
+            finally:
+                path = _route(scope)
+                REQUESTS.labels(self.service, method, path, status).inc()
+                LATENCY.labels(self.service, method, path).observe(time.perf_counter() - started)
+
+
+def _route(scope: Scope) -> str:
+    """The matched route's template (``/api/v1/bookings/{booking_id}``), or ``unmatched``."""
+    return getattr(scope.get("route"), "path", "unmatched")
+
+
 def create_app(
     *,
     title: str,
@@ -138,6 +196,7 @@ def create_app(
     problems.install(app)
     docs_ui.install(app, openapi_url)
     app.add_middleware(RejectNul, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(TraceAndMeasure, service=service)  # outermost: it sees every answer
     app.state.trusted_proxies = parse_networks(settings.trusted_proxies)
     if authenticate:
         app.state.token_verifier = TokenVerifier.from_settings(settings)
@@ -145,34 +204,6 @@ def create_app(
         app.state.rate_limiter = RateLimiter(
             engine, settings.rate_limit_guest_per_min, settings.rate_limit_address_per_min
         )
-
-    @app.middleware("http")
-    async def trace_and_measure(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        started = time.perf_counter()
-        method = request.method
-        with (
-            logcontext.scope(),
-            tracing.span(
-                request.headers.get("traceparent"),
-                method,
-                kind=tracing.SpanKind.SERVER,
-                attributes={"http.request.method": method, "url.path": request.url.path},
-            ) as span,
-        ):
-            response = await call_next(request)
-            route = request.scope.get("route")
-            path = getattr(route, "path", "unmatched")
-            span.update_name(f"{method} {path}")
-            span.set_attribute("http.route", path)
-            span.set_attribute("http.response.status_code", response.status_code)
-            if response.status_code >= 500:
-                span.set_status(tracing.Status(tracing.StatusCode.ERROR))
-            response.headers["traceparent"] = tracing.current() or ""
-        REQUESTS.labels(service, method, path, response.status_code).inc()
-        LATENCY.labels(service, method, path).observe(time.perf_counter() - started)
-        return response
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:
