@@ -78,9 +78,12 @@ async def begin(
     booking_id: str,
     decision: Decision,
     timing: Timing,
+    *,
+    now: datetime | None = None,
 ) -> str:
-    """Store a new saga and send its first command."""
-    now = await db_now(conn)
+    """Store a new saga and send its first command (``now``: the transaction's ``now()``,
+    when the caller has it)."""
+    now = now or await db_now(conn)
     command_id = await _queue(conn, outbox, booking_id, decision)
     saga_id = await repository.insert_saga(
         conn, booking_id, decision.state, timing.deadline(decision, now), command_id
@@ -88,10 +91,8 @@ async def begin(
     saga_type = decision.state.definition.name
     logcontext.add(booking_id=booking_id, saga_id=saga_id, saga_type=saga_type)
     log.info("saga %s started", saga_type)
-    await repository.log(
-        conn, booking_id, "note", None, None, f"{saga_type} started", decision.state.seq
-    )
-    await _log_command(conn, booking_id, decision)
+    started = (booking_id, "note", None, None, f"{saga_type} started", decision.state.seq)
+    await repository.log_entries(conn, [started, *_command_entry(booking_id, decision)])
     if decision.finished:  # nothing to do (every step skipped)
         await _finish(conn, outbox, booking_id, decision.state)
     return saga_id
@@ -110,12 +111,11 @@ async def _queue(
     )
 
 
-async def _log_command(conn: AsyncConnection, booking_id: str, decision: Decision) -> None:
-    if decision.command is not None:
-        command = decision.command[1]
-        await repository.log(
-            conn, booking_id, "command", command.ce_type(), command.step, None, decision.state.seq
-        )
+def _command_entry(booking_id: str, decision: Decision) -> list[repository.LogEntry]:
+    if decision.command is None:
+        return []
+    command = decision.command[1]
+    return [(booking_id, "command", command.ce_type(), command.step, None, decision.state.seq)]
 
 
 async def apply(
@@ -124,13 +124,21 @@ async def apply(
     saga: LockedSaga,
     decision: Decision,
     timing: Timing,
+    *,
+    now: datetime | None = None,
+    logged: tuple[repository.LogEntry, ...] = (),
 ) -> None:
+    """``now``: the transaction's ``now()`` when the caller has it; ``logged``: saga-log
+    entries of the caller's, written first in the same statement as the decision's."""
     booking_id, state = saga.booking_id, decision.state
     logcontext.add(booking_id=booking_id, saga_id=saga.id, saga_type=state.definition.name)
+    note: list[repository.LogEntry] = (
+        [(booking_id, "note", None, state.current_label or None, decision.note, state.seq)]
+        if decision.note or decision.ignored
+        else []
+    )
     if decision.ignored:
-        await repository.log(
-            conn, booking_id, "note", None, state.current_label or None, decision.note, state.seq
-        )
+        await repository.log_entries(conn, [*logged, *note])
         return
     in_flight = (
         decision.command is None
@@ -144,16 +152,12 @@ async def apply(
         conn,
         saga.id,
         state,
-        timing.deadline(decision, await db_now(conn)),
+        timing.deadline(decision, now or await db_now(conn)),
         keep_deadline=in_flight,
         command_id=command_id,
         new_step=command_id is not None and state.attempts == 1,
     )
-    if decision.note:
-        await repository.log(
-            conn, booking_id, "note", None, state.current_label or None, decision.note, state.seq
-        )
-    await _log_command(conn, booking_id, decision)
+    await repository.log_entries(conn, [*logged, *note, *_command_entry(booking_id, decision)])
     if decision.began_waiting:
         if state.definition is MODIFY_BOOKING:
             booking = await repository.load(conn, booking_id, lock=True)

@@ -243,6 +243,29 @@ async def lock_active_saga(conn: AsyncConnection, booking_id: str) -> LockedSaga
     return LockedSaga(row.id, booking_id, load_state(row.state)) if row else None
 
 
+async def lock_for_reply(
+    conn: AsyncConnection, booking_id: str
+) -> tuple[LockedSaga | None, datetime] | None:
+    """What a participant's reply needs, in one round trip: the booking locked, then its active
+    saga locked (the order every path takes), and the transaction's ``now()``. ``None`` when
+    there is no such booking; no saga when none of the booking's is active."""
+    row = (
+        await conn.execute(
+            text(
+                "SELECT s.id::text AS saga_id, s.state, now() AS now FROM "
+                "(SELECT id FROM bookings WHERE id = CAST(:b AS uuid) FOR UPDATE) AS b "
+                "LEFT JOIN LATERAL (SELECT id, state FROM sagas WHERE booking_id = b.id "
+                "AND status IN ('running', 'compensating', 'parked') FOR UPDATE) AS s ON true"
+            ),
+            {"b": booking_id},
+        )
+    ).first()
+    if row is None:
+        return None
+    saga = LockedSaga(row.saga_id, booking_id, load_state(row.state)) if row.saga_id else None
+    return saga, row.now
+
+
 async def save_saga(
     conn: AsyncConnection,
     saga_id: str,
@@ -359,6 +382,10 @@ async def park_unreadable(conn: AsyncConnection, saga_id: str, booking_id: str, 
     await log(conn, booking_id, "note", None, None, f"parked: {why}")
 
 
+# A saga-log entry: booking id, kind, message type, step, detail, saga seq.
+LogEntry = tuple[str, str, str | None, str | None, str | None, int | None]
+
+
 async def log(
     conn: AsyncConnection,
     booking_id: str,
@@ -368,12 +395,25 @@ async def log(
     detail: str | None = None,
     saga_seq: int | None = None,
 ) -> None:
+    await log_entries(conn, [(booking_id, kind, message_type, step, detail, saga_seq)])
+
+
+async def log_entries(conn: AsyncConnection, entries: list[LogEntry]) -> None:
+    """Saga-log entries in one statement, in order (none: nothing is sent)."""
+    if not entries:
+        return
+    values = ", ".join(f"(:b{i}, :k{i}, :m{i}, :s{i}, :d{i}, :q{i})" for i in range(len(entries)))
+    params: dict[str, Any] = {}
+    for i, entry in enumerate(entries):
+        params.update(
+            zip((f"b{i}", f"k{i}", f"m{i}", f"s{i}", f"d{i}", f"q{i}"), entry, strict=True)
+        )
     await conn.execute(
         text(
             "INSERT INTO saga_log (booking_id, kind, message_type, step, detail, saga_seq) "
-            "VALUES (:b, :k, :m, :s, :d, :q)"
+            f"VALUES {values}"
         ),
-        {"b": booking_id, "k": kind, "m": message_type, "s": step, "d": detail, "q": saga_seq},
+        params,
     )
 
 

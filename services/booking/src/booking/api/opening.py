@@ -110,6 +110,6 @@ class Opening:
             pay_by=now + timedelta(seconds=self.settings.payment_deadline_s),
         )
         await orchestrator.begin(
-            conn, self.outbox, booking_id, start(CREATE_BOOKING, data), self.timing
+            conn, self.outbox, booking_id, start(CREATE_BOOKING, data), self.timing, now=now
         )
         return row

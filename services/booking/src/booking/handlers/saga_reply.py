@@ -29,10 +29,14 @@ def handler(timing: Timing, offer_s: float):
                 await waitlist.on_offer_reply(ctx.conn, ctx.outbox, reply, offer_s)
             return
         # Booking first, then its saga: the order every path takes (no deadlock with a cancel).
-        known = canonical_uuid(reply.booking_id) is not None
-        if not known or not await repository.lock_booking(ctx.conn, reply.booking_id):
+        locked = (
+            await repository.lock_for_reply(ctx.conn, reply.booking_id)
+            if canonical_uuid(reply.booking_id) is not None
+            else None
+        )
+        if locked is None:
             raise PermanentError(f"reply {reply.ce_type()} for unknown booking")
-        saga = await repository.lock_active_saga(ctx.conn, reply.booking_id)
+        saga, now = locked
         if saga is None:
             await repository.log(
                 ctx.conn,
@@ -43,10 +47,10 @@ def handler(timing: Timing, offer_s: float):
                 "ignored: no saga of this booking is running",
             )
             return
-        await repository.log(
-            ctx.conn, saga.booking_id, "reply", reply.ce_type(), reply.step, None, saga.state.seq
-        )
+        received = (saga.booking_id, "reply", reply.ce_type(), reply.step, None, saga.state.seq)
         decision = on_reply(saga.state, reply)
-        await orchestrator.apply(ctx.conn, ctx.outbox, saga, decision, timing)
+        await orchestrator.apply(
+            ctx.conn, ctx.outbox, saga, decision, timing, now=now, logged=(received,)
+        )
 
     return saga_reply
