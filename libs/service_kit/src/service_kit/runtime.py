@@ -135,20 +135,10 @@ class ServiceDefinition:
         )
 
 
-def use_event_loop(settings: ServiceSettings) -> None:
-    """Run this process's event loops on ``settings.event_loop`` (uvloop unless told otherwise:
-    docs/ARCHITECTURE.md, "Performance", has what it bought)."""
-    if settings.event_loop == "uvloop":
-        import uvloop
-
-        asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
-
-
 def run_web(definition: ServiceDefinition) -> None:
     import uvicorn
 
     wiring = definition.wire()
-    use_event_loop(wiring.settings)
     app = definition.web_app(wiring)
     log.info(
         "serving %s on %s:%s", definition.name, wiring.settings.http_host, wiring.settings.port
@@ -160,8 +150,6 @@ def run_web(definition: ServiceDefinition) -> None:
         log_config=None,
         access_log=False,
         lifespan="on",
-        loop="none",  # the policy use_event_loop set
-        http="httptools",
     )
 
 
@@ -172,7 +160,6 @@ def run_worker(definition: ServiceDefinition) -> None:
     # Platform work across tenants, except where a handler acts for its message's tenant.
     tenancy.act_for(None)
     wiring = definition.wire(process="worker")
-    use_event_loop(wiring.settings)  # faust's loop too: it asks the policy for one
     runner = definition.consumer_runner(wiring)
     if wiring.settings.relay_embedded:
         relay = definition.relay(wiring)
@@ -299,5 +286,4 @@ def run_relay(definition: ServiceDefinition) -> None:
                 await asyncio.gather(ops_task, return_exceptions=True)
             await wiring.engine.dispose()
 
-    use_event_loop(definition.settings_factory())
     asyncio.run(main())

@@ -52,8 +52,6 @@ class ServiceSettings(BaseSettings):
     max_body_bytes: int = Field(default=256 * 1024, ge=1024, le=16 * 1024 * 1024)
     log_level: str = "INFO"
     log_json: bool = True
-    # The event loop of the process: uvloop (the default), or the standard library's.
-    event_loop: Literal["uvloop", "asyncio"] = "uvloop"
     db_pool_size: int = Field(default=10, ge=1, le=200)
     # Every database connection's bounds (service_kit.db.DbTimeouts), in seconds; 0 is off.
     db_statement_timeout_s: float = Field(default=30.0, ge=0, le=3600)
