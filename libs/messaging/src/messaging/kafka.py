@@ -20,8 +20,11 @@ log = logging.getLogger(__name__)
 
 # Upper bound for a consumer's fetch wait: the broker answers a parked fetch as soon as one byte
 # arrives, so this caps how long an *idle* fetch is parked and how often idle consumers poll
-# (aiokafka defaults to 500 ms, faust hardcodes 1500 ms). Measured trade-off in docs/ARCHITECTURE.md.
-FETCH_MAX_WAIT_MS = 1000
+# (aiokafka defaults to 500 ms, faust hardcodes 1500 ms). It is not free under load: aiokafka
+# keeps one fetch in flight per broker, and a partition whose records waited unconsumed past
+# the prefetch backoff (a busy worker) is left out of the next one, so it can wait up to this
+# long. Measured trade-off in docs/ARCHITECTURE.md ("Performance").
+FETCH_MAX_WAIT_MS = 500
 
 
 def reliable_producer(bootstrap_servers: str, client_id: str) -> AIOKafkaProducer:

@@ -71,7 +71,7 @@ class ServiceSettings(BaseSettings):
     # A record failing transiently this long: the worker gives up its partitions (0: never).
     consumer_handoff_after_s: float = Field(default=60.0, ge=0, le=3600)
     consumer_session_timeout_s: float = Field(default=10.0, ge=3, le=300)
-    consumer_fetch_max_wait_ms: int = Field(default=1000, ge=1, le=5000)
+    consumer_fetch_max_wait_ms: int = Field(default=500, ge=1, le=5000)
     # Bearer tokens (service_kit.auth); shared by all services, like the Kafka address.
     # What the install is for. ``production`` (the default, what the chart sets) refuses
     # settings meant for development only (test payment methods, ...) at start-up.
