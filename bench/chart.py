@@ -41,14 +41,22 @@ class Panel:
             ],
         )
 
-    def frame(self, xmax: float, ymax: float, *, log_y: bool = False, ymin: float = 1.0) -> None:
+    def frame(
+        self,
+        xmax: float,
+        ymax: float,
+        *,
+        log_y: bool = False,
+        ymin: float = 1.0,
+        x_ticks: bool = True,
+    ) -> None:
         self.xmax, self.ymax, self.log_y, self.ymin = xmax, ymax, log_y, ymin
         left, top = self.x0 + PAD_L, PAD_T
         self.parts.append(
             f'<rect x="{left}" y="{top}" width="{W - PAD_L - PAD_R}" height="{H - PAD_T - PAD_B}"'
             ' fill="none" stroke="#888"/>'
         )
-        for i in range(6):
+        for i in range(6 if x_ticks else 0):
             xv = xmax * i / 5
             x, _ = self.at(xv, self.ymin if log_y else 0)
             self.parts.append(
@@ -100,7 +108,8 @@ class Panel:
 
 def render(report: dict[str, Any]) -> str:
     steps = report.get("steps") or []
-    rates = [s["offered_per_s"] for s in steps]
+    overload = report.get("overload")
+    rates = [s["offered_per_s"] for s in [*steps, *([overload] if overload else [])]]
     xmax = _nice_max(max(rates, default=1.0))
     limit = report.get("config", {}).get("p99_limit_ms", 500.0)
 
@@ -130,7 +139,15 @@ def render(report: dict[str, Any]) -> str:
     if held:
         x, y = thr.at(*max(held))
         thr.parts.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="7" fill="none" stroke="black"/>')
-    thr.legend([("confirmed", PALETTE[4]), ("offered", "#999"), ("ceiling (circled)", "#000")])
+    legend = [("confirmed", PALETTE[4]), ("offered", "#999"), ("ceiling (circled)", "#000")]
+    if overload:
+        x, y = thr.at(overload["offered_per_s"], overload["confirmed_per_s"])
+        thr.parts.append(
+            f'<path d="M{x - 5:.1f},{y - 5:.1f} L{x + 5:.1f},{y + 5:.1f} M{x - 5:.1f},{y + 5:.1f}'
+            f' L{x + 5:.1f},{y - 5:.1f}" stroke="{PALETTE[2]}" stroke-width="2.5"/>'
+        )
+        legend.append(("3x the ceiling for a minute", PALETTE[2]))
+    thr.legend(legend)
 
     cpu = Panel(2 * W, "CPU per confirmed booking", "step (offered/s)", "ms of CPU")
     components = sorted(
@@ -138,7 +155,7 @@ def render(report: dict[str, Any]) -> str:
         key=lambda k: -max((s["cpu_ms_per_booking"].get(k) or 0) for s in steps),
     )
     totals = [s["cpu_ms_per_booking"]["total"] or 0 for s in steps]
-    cpu.frame(max(1, len(steps)), _nice_max(max(totals, default=1.0)))
+    cpu.frame(max(1, len(steps)), _nice_max(max(totals, default=1.0)), x_ticks=False)
     for i, s in enumerate(steps):
         base = 0.0
         x_left, _ = cpu.at(i + 0.15, 0)
