@@ -8,7 +8,8 @@
 The sweep (``bench/sweep.py``) measures idle CPU, warms up, then steps the offered rate until
 past the knee, offers three times the ceiling, checks the invariants, and drains an outbox
 backlog through the relay (``bench/relay.py``). Each report is written as JSON and as an SVG
-picture under ``bench/reports/``.
+picture under ``bench/reports/``. A platform started with ``--start`` is removed afterwards,
+its databases and logs included, unless ``BENCH_KEEP_WORKDIR`` is set.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import argparse
 import asyncio
 import json
 import os
+import shutil
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -53,6 +55,8 @@ def platform_under_test(
             yield {s: platform.url(s) for s in SERVICES}, state, platform.token(ttl_s=6 * 3600)
         finally:
             platform.stop()
+            if not os.environ.get("BENCH_KEEP_WORKDIR"):  # its databases and logs, hundreds of MB
+                shutil.rmtree(workdir, ignore_errors=True)
         return
     state_file = REPO_ROOT / ".local" / "platform" / "state.json"
     if not state_file.exists():
