@@ -297,3 +297,189 @@ async def test_an_unclassified_failure_while_the_database_is_away_is_retried_not
     with pytest.raises(PoisonMessage):
         await runner.until_done(a_record(env), permanent)
     await answering.dispose()
+
+
+def a_tenant_envelope(message_id: str, booking_id: str, tenant: str) -> Envelope:
+    msg = ReleaseCapacity(booking_id=booking_id, step="release_capacity", tenant_id=tenant)
+    return Envelope(
+        id=message_id,
+        source="/tests",
+        type=msg.ce_type(),
+        time=datetime.now(UTC),
+        data=msg.model_dump_json().encode(),
+        partitionkey=booking_id,
+    )
+
+
+async def test_a_batch_is_one_transaction_each_record_once_in_order_and_for_its_tenant(
+    db_url: str, platform: Platform
+) -> None:
+    """Records already fetched share one transaction: each is applied once (one applied before
+    and a second copy within the batch are duplicates), in order, each acting for its own
+    tenant; one poison note per partition."""
+    engine = make_engine(db_url)
+    seen: list[tuple[str, str, int]] = []
+
+    async def handler(ctx: HandlerContext, message: ReleaseCapacity) -> None:
+        tenant, txid = (
+            await ctx.conn.execute(
+                text("SELECT current_setting('platform.tenant', true), txid_current()")
+            )
+        ).one()
+        seen.append((message.booking_id, tenant, txid))
+
+    runner = a_runner(engine, platform, "batch-test-1")
+    dead = capture_dead_letters(runner)
+    sub = Subscription(INVENTORY_COMMANDS, {ReleaseCapacity: handler})
+    before = an_envelope("batch-before-1")
+    assert await runner.apply(handler, before, before.decode())
+    seen.clear()
+    envelopes = [
+        a_tenant_envelope("batch-1", "b-1", "t-a"),
+        a_tenant_envelope("batch-2", "b-2", "t-b"),
+        before,  # applied before: a duplicate
+        a_tenant_envelope("batch-1", "b-1", "t-a"),  # a second copy in this batch
+        a_tenant_envelope("batch-3", "b-3", "t-a"),
+    ]
+    records = [a_record(e, offset=100 + i, partition=i % 2) for i, e in enumerate(envelopes)]
+    await runner.process_many(sub, records)
+    async with engine.connect() as conn:
+        notes = (
+            await conn.execute(
+                text(
+                    'SELECT partition, "offset", starts FROM consumer_deliveries '
+                    "WHERE consumer = 'batch-test-1' ORDER BY partition"
+                )
+            )
+        ).all()
+    await engine.dispose()
+    assert dead == []
+    assert [(b, t) for b, t, _ in seen] == [("b-1", "t-a"), ("b-2", "t-b"), ("b-3", "t-a")]
+    assert len({txid for _, _, txid in seen}) == 1, "one transaction for the batch"
+    assert [tuple(n) for n in notes] == [(0, 100, 1), (1, 101, 1)]
+
+
+async def test_a_batch_with_a_record_that_can_never_apply_dead_letters_only_that_record(
+    db_url: str, platform: Platform
+) -> None:
+    engine = make_engine(db_url)
+    calls: list[str] = []
+
+    async def handler(ctx: HandlerContext, message: ReleaseCapacity) -> None:
+        calls.append(message.booking_id)
+        if message.booking_id == "b-bad":
+            raise ValueError("this message can never be applied")
+        await ctx.conn.execute(
+            text("INSERT INTO applied (booking_id) VALUES (:b)"), {"b": message.booking_id}
+        )
+
+    runner = a_runner(engine, platform, "batch-test-2")
+    dead = capture_dead_letters(runner)
+    sub = Subscription(INVENTORY_COMMANDS, {ReleaseCapacity: handler})
+    ids = ["b-ok-1", "b-bad", "b-ok-2"]
+    records = [
+        a_record(a_tenant_envelope(f"batch-bad-{i}", b, "t-a"), offset=200 + i)
+        for i, b in enumerate(ids)
+    ]
+    await runner.process_many(sub, records)
+    async with engine.connect() as conn:
+        rows = (
+            await conn.execute(
+                text("SELECT booking_id FROM applied WHERE booking_id LIKE 'b-ok-%' ORDER BY n")
+            )
+        ).scalars()
+        applied = list(rows)
+        claimed = (
+            await conn.execute(text("SELECT count(*) FROM inbox WHERE consumer = 'batch-test-2'"))
+        ).scalar()
+    await engine.dispose()
+    assert [type(exc) for _, exc in dead] == [ValueError]
+    assert applied == ["b-ok-1", "b-ok-2"] and claimed == 2
+    # The batch rolled back at the bad record, then each record was applied on its own.
+    assert calls == ["b-ok-1", "b-bad", "b-ok-1", "b-bad", "b-ok-2"]
+
+
+async def test_a_batch_that_fails_transiently_is_retried_whole_and_applied_once(
+    db_url: str, platform: Platform
+) -> None:
+    engine = make_engine(db_url)
+    attempts = 0
+
+    async def handler(ctx: HandlerContext, message: ReleaseCapacity) -> None:
+        nonlocal attempts
+        await ctx.conn.execute(
+            text("INSERT INTO applied (booking_id) VALUES (:b)"), {"b": message.booking_id}
+        )
+        if message.booking_id == "b-t-2":
+            attempts += 1
+            if attempts <= 3:
+                raise ConnectionError("database unreachable")
+
+    runner = a_runner(engine, platform, "batch-test-3")
+    runner.retry = RetryPolicy(initial_s=0.01, max_s=0.02, handoff_after_s=0)
+    dead = capture_dead_letters(runner)
+    sub = Subscription(INVENTORY_COMMANDS, {ReleaseCapacity: handler})
+    records = [
+        a_record(a_tenant_envelope(f"batch-t-{i}", f"b-t-{i}", "t-a"), offset=300 + i)
+        for i in range(1, 4)
+    ]
+    await runner.process_many(sub, records)
+    async with engine.connect() as conn:
+        applied = list(
+            (
+                await conn.execute(
+                    text("SELECT booking_id FROM applied WHERE booking_id LIKE 'b-t-%' ORDER BY n")
+                )
+            ).scalars()
+        )
+    await engine.dispose()
+    assert dead == [] and attempts == 4
+    assert applied == ["b-t-1", "b-t-2", "b-t-3"]
+
+
+async def test_a_record_that_kills_processes_inside_a_batch_is_found_and_dead_lettered(
+    db_url: str, platform: Platform
+) -> None:
+    """A death inside a batch leaves the next process a note it did not expect: it applies
+    that range one record at a time, noting each, so the record at fault is counted and
+    dead-lettered (after at most one death more than for a record met alone), and the records
+    before it are applied."""
+    engine = make_engine(db_url)
+    deaths = 0
+
+    async def handler(ctx: HandlerContext, message: ReleaseCapacity) -> None:
+        nonlocal deaths
+        if message.booking_id == "b-kill":
+            deaths += 1
+            raise SystemExit(137)
+        await ctx.conn.execute(
+            text("INSERT INTO applied (booking_id) VALUES (:b)"), {"b": message.booking_id}
+        )
+
+    sub = Subscription(INVENTORY_COMMANDS, {ReleaseCapacity: handler})
+    ids = ["b-k-1", "b-kill", "b-k-2"]
+    records = [
+        a_record(a_tenant_envelope(f"batch-kill-{i}", b, "t-a"), offset=400 + i)
+        for i, b in enumerate(ids)
+    ]
+    dead: list[tuple[str, BaseException]] = []
+    for _process in range(6):
+        runner = a_runner(engine, platform, "batch-test-4")
+        dead = capture_dead_letters(runner)
+        try:
+            await runner.process_many(sub, records)
+            break
+        except SystemExit:
+            continue
+    async with engine.connect() as conn:
+        applied = list(
+            (
+                await conn.execute(
+                    text("SELECT booking_id FROM applied WHERE booking_id LIKE 'b-k-%' ORDER BY n")
+                )
+            ).scalars()
+        )
+    await engine.dispose()
+    assert [type(exc) for _, exc in dead] == [PoisonMessage]
+    assert deaths == 4, "three counted deaths after the one inside the batch"
+    assert applied == ["b-k-1", "b-k-2"]

@@ -21,17 +21,20 @@ from dataclasses import dataclass
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+# One row per (topic, partition) of the batch, each with the first offset it begins there.
 _BEGIN = text(
     """
     INSERT INTO consumer_deliveries AS d (consumer, topic, partition, "offset", starts)
-    VALUES (:consumer, :topic, :partition, :offset, 1)
+    SELECT :consumer, s.topic, s.partition, s.o, 1
+    FROM unnest(CAST(:topics AS text[]), CAST(:partitions AS int[]), CAST(:offsets AS bigint[]))
+         AS s(topic, partition, o)
     ON CONFLICT (consumer, topic, partition) DO UPDATE
     SET starts = CASE WHEN EXCLUDED."offset" = d."offset" THEN d.starts + 1
                       WHEN EXCLUDED."offset" < d."offset" THEN d.starts
                       ELSE 1 END,
         "offset" = greatest(d."offset", EXCLUDED."offset"),
         updated_at = now()
-    RETURNING starts, "offset"
+    RETURNING topic, partition, starts, "offset"
     """
 )
 
@@ -45,16 +48,25 @@ class Deliveries:
         """Note that this process starts applying the record; how many processes have (0 for
         a record before the latest one noted: a later one began, so this one ended, and it is
         being delivered again after a crash, as the records since the last commit are)."""
+        return (await self.begin_many([(topic, partition, offset)]))[(topic, partition)]
+
+    async def begin_many(self, firsts: list[tuple[str, int, int]]) -> dict[tuple[str, int], int]:
+        """:meth:`begin` for the first record of each partition of a batch, in one statement:
+        per (topic, partition), the starts of the record at the offset given."""
         async with self.engine.begin() as conn:  # with autocommit, no BEGIN is sent
-            starts, noted = (
+            rows = (
                 await conn.execute(
                     _BEGIN,
                     {
                         "consumer": self.consumer,
-                        "topic": topic,
-                        "partition": partition,
-                        "offset": offset,
+                        "topics": [t for t, _, _ in firsts],
+                        "partitions": [p for _, p, _ in firsts],
+                        "offsets": [o for _, _, o in firsts],
                     },
                 )
-            ).one()
-        return int(starts) if noted == offset else 0
+            ).all()
+        offsets = {(t, p): o for t, p, o in firsts}
+        return {
+            (topic, partition): int(starts) if noted == offsets[(topic, partition)] else 0
+            for topic, partition, starts, noted in rows
+        }

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import Table, delete, func, select, tuple_
+from sqlalchemy import Table, delete, func, select, text, tuple_
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -35,6 +35,30 @@ class Inbox:
         )
         result = await conn.execute(stmt)
         return result.first() is not None
+
+    async def claim_many(
+        self, conn: AsyncConnection, consumer: str, envelopes: list[Envelope]
+    ) -> set[tuple[str, str]]:
+        """:meth:`claim` for a batch, in one statement: the (source, id) pairs newly recorded
+        (a message applied before, or a second copy within the batch, is not among them)."""
+        distinct = list({(e.source, e.id): e.type for e in envelopes}.items())
+        rows = await conn.execute(
+            text(
+                f"INSERT INTO {self.table.name} (consumer, message_source, message_id, ce_type) "
+                "SELECT :consumer, s.source, s.id, s.type "
+                "FROM unnest(CAST(:sources AS text[]), CAST(:ids AS text[]), "
+                "CAST(:types AS text[])) AS s(source, id, type) "
+                "ON CONFLICT (consumer, message_source, message_id) DO NOTHING "
+                "RETURNING message_source, message_id"
+            ),
+            {
+                "consumer": consumer,
+                "sources": [source for (source, _), _ in distinct],
+                "ids": [mid for (_, mid), _ in distinct],
+                "types": [ce_type for _, ce_type in distinct],
+            },
+        )
+        return {(source, mid) for source, mid in rows}
 
     async def purge(
         self, conn: AsyncConnection, older_than_seconds: float, limit: int = 10_000

@@ -8,6 +8,13 @@ in one transaction) or the record was published to ``<topic>.dlq``. Anything tha
 ``BaseException`` leaves the record unacked: a cancelled agent (shutdown) re-raises, anything
 else ends the process, and the record is delivered again.
 
+**Batches.** The records a topic's agent already holds when it is free (fetched, queued, never
+waited for) are applied together, up to ``max_batch``: one poison note per partition, one
+transaction with one inbox insert for all of them, each handler in turn under its own span and
+tenant, then one ack each. A batch that fails transiently is retried whole; one that fails
+otherwise is applied again record by record, so only the record at fault is dead-lettered.
+Under a light load every batch is one record and the path is the one below.
+
 The policy (docs/ARCHITECTURE.md, "Failure model"):
 
 * **Transient** (``messaging.errors.is_transient``: the database or broker unavailable,
@@ -31,7 +38,8 @@ import random
 import signal
 import tempfile
 import time
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -40,6 +48,7 @@ from typing import Any, Protocol, TypeVar
 import faust
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from prometheus_client import Counter, Gauge, Histogram
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from contracts import cloudevents as ce
@@ -68,6 +77,12 @@ TRANSIENT_FAILURES = Counter(
     "consumer_transient_failures_total",
     "Attempts to apply a message that failed transiently (retried in place)",
     ["consumer", "topic"],
+)
+BATCH_SIZE = Histogram(
+    "consumer_batch_records",
+    "Records applied in one transaction",
+    ["consumer", "topic"],
+    buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256),
 )
 STALLED = Gauge(
     "consumer_stalled_partitions",
@@ -171,6 +186,41 @@ def _header(headers: Headers, name: str) -> str | None:
     return None
 
 
+def _tenant_of(message: ContractMessage) -> str | None:
+    return getattr(message, "tenant_id", None)
+
+
+@dataclass(frozen=True)
+class _Decoded:
+    """A record of a batch, decoded, with the handler that applies it."""
+
+    record: Any
+    headers: Headers
+    envelope: Envelope
+    message: ContractMessage
+    handler: Handler
+
+
+def _next_is_ready(stream: Any) -> bool:
+    """Whether the stream's channel already holds a record that its iterator would hand over
+    at once: an event of the consumer's current generation while the flow is on. Anything
+    else (an empty queue, a record of a revoked generation the iterator would skip) ends the
+    batch, so collecting one never waits. Read from faust's queue without taking from it (an
+    unexpected layout only means batches of one)."""
+    queue = getattr(getattr(stream, "channel", None), "queue", None)
+    pending = getattr(queue, "_queue", None)
+    if not pending:
+        return False
+    head = pending[0]
+    message = getattr(head, "message", None)
+    app = stream.app
+    return (
+        message is not None
+        and message.generation_id == app.consumer_generation_id
+        and app.flow_control.is_active()
+    )
+
+
 @dataclass
 class ConsumerRunner:
     """Builds the faust app of one service's worker and owns the per-message policy."""
@@ -185,6 +235,8 @@ class ConsumerRunner:
     # How long a dead worker keeps its partitions before the group reassigns them.
     session_timeout_s: float = 10.0
     fetch_max_wait_ms: int = FETCH_MAX_WAIT_MS
+    # At most this many already-fetched records are applied in one transaction (1: one each).
+    max_batch: int = 64
     background: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     # The poison-message counter; by default on ``engine`` (give it a bookkeeping engine).
     deliveries: Deliveries | None = None
@@ -251,29 +303,34 @@ class ConsumerRunner:
 
         async def agent(stream: Any) -> None:
             manual = stream.noack()
-            async for event in manual.events():
+            events = manual.events().__aiter__()
+            while True:
                 try:
-                    await self.process(sub, event.message)
+                    batch = [await events.__anext__()]
+                    while len(batch) < self.max_batch and _next_is_ready(manual):
+                        batch.append(await events.__anext__())
+                except StopAsyncIteration:
+                    return
+                try:
+                    await self.process_many(sub, [event.message for event in batch])
                 except asyncio.CancelledError:
-                    raise  # stopping: the record stays unacked and is delivered again
+                    raise  # stopping: the records stay unacked and are delivered again
                 except BaseException as exc:
-                    # Never acked: the next process gets the record (and counts the crash).
+                    # Never acked: the next process gets the records (and counts the crash).
                     log.critical("consumer %s ends: %s", self.consumer_name, errors.describe(exc))
                     os._exit(70)
-                failpoints.hit(failpoints.CONSUMER_AFTER_COMMIT, self._subject(event.message))
-                await manual.ack(event)
+                for event in batch:
+                    failpoints.hit(failpoints.CONSUMER_AFTER_COMMIT, self._subject(event.message))
+                    await manual.ack(event)
 
         agent.__name__ = agent.__qualname__ = f"{sub.topic.name.replace('.', '_')}_agent"
         app.agent(topic, name=f"{self.consumer_name}.{sub.topic.name}")(agent)
 
-    async def process(self, sub: Subscription, record: Any) -> None:
-        """Apply one record or dead-letter it. Never raises (faust would ack and drop).
-
-        The work is one CONSUMER span under the record's ``ce_traceparent`` and one log scope
-        carrying the message id (and, once decoded, its type and booking)."""
+    @contextmanager
+    def _observed(self, sub: Subscription, record: Any, headers: Headers) -> Iterator[Any]:
+        """One record's CONSUMER span under its ``ce_traceparent`` and its log scope (the
+        message id, and once decoded its type and booking)."""
         topic = sub.topic.name
-        started = time.perf_counter()
-        headers: Headers = list(record.headers or ())
         message_id = _header(headers, ce.H_ID)
         with (
             logcontext.scope(message_id=message_id, topic=topic),
@@ -292,23 +349,147 @@ class ConsumerRunner:
                 },
             ) as span,
         ):
-            outcome = await self._process(sub, record, headers, span)
+            yield span
+
+    def _count(self, topic: str, outcome: str, seconds: float) -> None:
+        CONSUMED.labels(self.consumer_name, topic, outcome).inc()
+        HANDLE_SECONDS.labels(self.consumer_name, topic).observe(seconds)
+
+    async def process(self, sub: Subscription, record: Any, starts: int | None = None) -> None:
+        """Apply one record or dead-letter it. Never raises (faust would ack and drop).
+
+        ``starts``: the record's poison note, when a batch's note already took it."""
+        started = time.perf_counter()
+        headers: Headers = list(record.headers or ())
+        with self._observed(sub, record, headers) as span:
+            outcome = await self._process(sub, record, headers, span, starts)
             span.set_attribute("booking_platform.outcome", outcome)
-            CONSUMED.labels(self.consumer_name, topic, outcome).inc()
-            HANDLE_SECONDS.labels(self.consumer_name, topic).observe(time.perf_counter() - started)
+            self._count(sub.topic.name, outcome, time.perf_counter() - started)
+
+    async def process_many(self, sub: Subscription, records: list[Any]) -> None:
+        """Apply records of one topic in order, in one transaction where they allow it
+        (``max_batch``; see the module docstring). Never raises, as :meth:`process`."""
+        decoded = self._decode_all(sub, records) if len(records) > 1 else None
+        if decoded is None:
+            for record in records:
+                await self.process(sub, record)
+            return
+        deliveries = self.deliveries
+        assert deliveries is not None
+        firsts: dict[tuple[str, int], int] = {}
+        for record in records:
+            firsts.setdefault((record.topic, record.partition), record.offset)
+        starts = await self.until_done(
+            records[0], lambda: deliveries.begin_many([(t, p, o) for (t, p), o in firsts.items()])
+        )
+        if any(n != 1 for n in starts.values()):
+            # A process ended (or was killed) inside this range before: one at a time, each
+            # noted, so a record that kills processes is found and dead-lettered.
+            await self._one_by_one(sub, records, starts)
+            return
+        started = time.perf_counter()
+        try:
+            applied = await self.until_done(records[0], lambda: self.apply_many(sub, decoded))
+        except Exception as exc:
+            log.warning(
+                "%s: a batch of %d failed (%s); applying its records one by one",
+                sub.topic.name,
+                len(records),
+                type(exc).__name__,
+            )
+            await self._one_by_one(sub, records, starts)
+            return
+        BATCH_SIZE.labels(self.consumer_name, sub.topic.name).observe(len(records))
+        each = (time.perf_counter() - started) / len(records)
+        for fresh in applied:
+            self._count(sub.topic.name, "applied" if fresh else "duplicate", each)
+
+    async def _one_by_one(
+        self, sub: Subscription, records: list[Any], noted: dict[tuple[str, int], int]
+    ) -> None:
+        """Each record on its own; the first of each partition with the note already taken."""
+        taken = dict(noted)
+        for record in records:
+            await self.process(sub, record, taken.pop((record.topic, record.partition), None))
+
+    def _decode_all(self, sub: Subscription, records: list[Any]) -> list[_Decoded] | None:
+        """The batch decoded, or None when any record of it is not simply applied (it does
+        not decode, is ignored or has no handler): then each goes its own way."""
+        decoded: list[_Decoded] = []
+        for record in records:
+            headers: Headers = list(record.headers or ())
+            try:
+                envelope = Envelope.from_record(record.key, record.value, headers)
+                message = envelope.decode()
+            except Exception:
+                return None
+            handler = sub.handler_for(message)
+            if handler is None:
+                return None
+            decoded.append(_Decoded(record, headers, envelope, message, handler))
+        return decoded
+
+    async def apply_many(self, sub: Subscription, batch: list[_Decoded]) -> list[bool]:
+        """One transaction for the batch: one inbox insert, then each new record's handler in
+        order, acting for its tenant (a change of tenant within the batch is one
+        ``set_config`` local to the transaction). Per record: whether it was applied (False:
+        applied before, or a second copy in the batch)."""
+        with tenancy.acting_for(_tenant_of(batch[0].message)):
+            told = tenancy.current()  # what the connection is told at checkout
+            async with self.engine.begin() as conn:
+                fresh = await self.inbox.claim_many(
+                    conn, self.consumer_name, [item.envelope for item in batch]
+                )
+                applied: list[bool] = []
+                for item in batch:
+                    key = (item.envelope.source, item.envelope.id)
+                    if key not in fresh:
+                        applied.append(False)
+                        continue
+                    fresh.discard(key)
+                    with (
+                        tenancy.acting_for(_tenant_of(item.message)),
+                        self._observed(sub, item.record, item.headers) as span,
+                    ):
+                        if tenancy.current() != told:
+                            told = tenancy.current()
+                            await conn.execute(
+                                text("SELECT set_config(:setting, :tenant, true)"),
+                                {"setting": tenancy.SETTING, "tenant": told},
+                            )
+                        logcontext.add(
+                            ce_type=item.envelope.type,
+                            booking_id=getattr(item.message, "booking_id", None),
+                        )
+                        failpoints.hit(
+                            failpoints.HANDLER_CRASH, f"{self.consumer_name}:{item.envelope.id}"
+                        )
+                        await item.handler(
+                            HandlerContext(conn, self.outbox, item.envelope), item.message
+                        )
+                        span.set_attribute("booking_platform.outcome", "applied")
+                    applied.append(True)
+        return applied
 
     async def _process(
-        self, sub: Subscription, record: Any, headers: Headers, span: tracing.Span
+        self,
+        sub: Subscription,
+        record: Any,
+        headers: Headers,
+        span: tracing.Span,
+        starts: int | None = None,
     ) -> str:
         try:
-            outcome = await self._decode_and_apply(sub, record, headers)
+            outcome = await self._decode_and_apply(sub, record, headers, starts)
         except Exception as exc:
             tracing.fail(span, exc)
             await self.dead_letter(sub.topic, record, headers, exc)
             outcome = "dead_lettered"
         return outcome
 
-    async def _decode_and_apply(self, sub: Subscription, record: Any, headers: Headers) -> str:
+    async def _decode_and_apply(
+        self, sub: Subscription, record: Any, headers: Headers, starts: int | None = None
+    ) -> str:
         envelope = Envelope.from_record(record.key, record.value, headers)
         logcontext.add(ce_type=envelope.type)
         try:
@@ -325,9 +506,10 @@ class ConsumerRunner:
             raise PermanentError(f"{self.consumer_name} has no handler for {envelope.type}")
         deliveries = self.deliveries
         assert deliveries is not None
-        starts = await self.until_done(
-            record, lambda: deliveries.begin(record.topic, record.partition, record.offset)
-        )
+        if starts is None:
+            starts = await self.until_done(
+                record, lambda: deliveries.begin(record.topic, record.partition, record.offset)
+            )
         if starts > self.retry.max_crashes:
             raise PoisonMessage(
                 f"{starts - 1} processes died applying this record ({envelope.type})"

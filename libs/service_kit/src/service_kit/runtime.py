@@ -130,6 +130,7 @@ class ServiceDefinition:
             ),
             session_timeout_s=s.consumer_session_timeout_s,
             fetch_max_wait_ms=s.consumer_fetch_max_wait_ms,
+            max_batch=s.consumer_max_batch,
             background=list(self.background(wiring)),
             deliveries=Deliveries(bookkeeping, f"{self.name}-worker"),
         )

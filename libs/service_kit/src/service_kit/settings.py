@@ -72,6 +72,8 @@ class ServiceSettings(BaseSettings):
     consumer_handoff_after_s: float = Field(default=60.0, ge=0, le=3600)
     consumer_session_timeout_s: float = Field(default=10.0, ge=3, le=300)
     consumer_fetch_max_wait_ms: int = Field(default=500, ge=1, le=5000)
+    # At most this many records already fetched are applied in one transaction (1: each alone).
+    consumer_max_batch: int = Field(default=64, ge=1, le=1000)
     # Bearer tokens (service_kit.auth); shared by all services, like the Kafka address.
     # What the install is for. ``production`` (the default, what the chart sets) refuses
     # settings meant for development only (test payment methods, ...) at start-up.
