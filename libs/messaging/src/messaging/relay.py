@@ -9,9 +9,14 @@ Guarantees and how they hold:
   ``id > last`` cursor, so a transaction that took its ids early and committed late is still seen.
 * **Per-key order, even with several relays.** Rows are claimed with ``FOR UPDATE SKIP LOCKED``.
   For each key a relay publishes only the leading run of that key's unsent rows that it holds
-  itself; if the oldest unsent row of a key is held by another relay (or committed after the
-  claim), the key waits for the next round. So one key is never published by two relays at once,
-  and never out of id order.
+  itself (one statement claims and checks); if an older unsent row of the key is held by another
+  relay, the key waits for the next round. So one key is never published by two relays at once,
+  and a writer's rows never go out before those of a writer of the same key that committed
+  before it began (its ids are later); two writers that ran concurrently have no order between
+  them to keep.
+* **Three round trips a batch**: BEGIN, the claim, and the mark sent with the commit. The mark
+  does not wait for the disk: lost in a crash of the database server, it only publishes its
+  rows again, which consumers deduplicate.
 * **Prompt.** Every outbox write ``NOTIFY``\\ s at commit; the relay ``LISTEN``\\ s and also
   polls as a fallback (a lost connection, a notification that raced the listener).
 * **One bad row stalls only its key.** A row Kafka refuses (a missing topic on an external
@@ -84,35 +89,57 @@ _ROW_ERRORS = (
     InvalidTopicError,
 )
 
-# A key with a held row waits (the NOT EXISTS probes a partial index that is empty unless
-# something was refused).
+# One statement claims a batch and says, for each key claimed, which of its unsent rows up to
+# the last one claimed exist (with the key's first claimed row only): a key publishes only the
+# leading run of those that this relay holds. Rows another relay holds are visible to it, only
+# not lockable; a row of the key committed later than the claim's snapshot came from a writer
+# that ran concurrently with the one whose row was claimed (a writer that began after it
+# committed takes a later id), so there is no order between the two to keep. A key with a held
+# row waits (the NOT EXISTS probes a partial index that is empty unless something was refused).
 _CLAIM = """
-SELECT id, message_id::text, topic, key, ce_type, source, subject, payload, traceparent, created_at
-FROM outbox o
-WHERE sent_at IS NULL
-  AND NOT EXISTS (
-    SELECT 1 FROM outbox h
-    WHERE h.key = o.key AND h.sent_at IS NULL AND h.held_until IS NOT NULL
-      AND h.held_until > now()
-  )
-ORDER BY id
-LIMIT $1
-FOR UPDATE SKIP LOCKED
+WITH claimed AS (
+  SELECT id, message_id::text, topic, key, ce_type, source, subject, payload, traceparent,
+         created_at
+  FROM outbox o
+  WHERE sent_at IS NULL
+    AND NOT EXISTS (
+      SELECT 1 FROM outbox h
+      WHERE h.key = o.key AND h.sent_at IS NULL AND h.held_until IS NOT NULL
+        AND h.held_until > now()
+    )
+  ORDER BY id
+  LIMIT $1
+  FOR UPDATE SKIP LOCKED
+), claimed_keys AS (
+  SELECT key, min(id) AS first, max(id) AS last FROM claimed GROUP BY key
+), unsent AS (
+  SELECT k.key, k.first, array_agg(u.id ORDER BY u.id) AS ids
+  FROM claimed_keys k
+  JOIN outbox u ON u.key = k.key AND u.sent_at IS NULL AND u.id <= k.last
+  GROUP BY k.key, k.first
+)
+SELECT c.*, CASE WHEN c.id = n.first THEN n.ids END AS key_unsent
+FROM claimed c JOIN unsent n USING (key)
+ORDER BY c.id
 """
 
-# For each claimed key: its unsent ids in order, as visible now (READ COMMITTED: a new snapshot).
-_UNSENT_BY_KEY = """
-SELECT key, array_agg(id ORDER BY id)
-FROM outbox
-WHERE sent_at IS NULL AND key = ANY($1::text[])
-GROUP BY key
-"""
+# Marking is bookkeeping: a mark lost in a crash of the database server only publishes its row
+# again (consumers deduplicate), so its commit does not wait for the disk. Sent as one simple
+# query with the commit (integers only, formatted here), one round trip.
+_MARK_SENT_AND_COMMIT = (
+    "SET LOCAL synchronous_commit TO off; "
+    "UPDATE outbox SET sent_at = now(), held_until = NULL, kafka_partition = s.p, "
+    "kafka_offset = s.o "
+    "FROM unnest('{{{ids}}}'::bigint[], '{{{partitions}}}'::int[], '{{{offsets}}}'::bigint[]) "
+    "AS s(id, p, o) WHERE outbox.id = s.id; "
+    "COMMIT"
+)
 
-_MARK_SENT = """
-UPDATE outbox SET sent_at = now(), held_until = NULL, kafka_partition = s.p, kafka_offset = s.o
-FROM unnest($1::bigint[], $2::int[], $3::bigint[]) AS s(id, p, o)
-WHERE outbox.id = s.id
-"""
+
+def _int_array(values: list[int]) -> str:
+    return ",".join(str(int(v)) for v in values)
+
+
 # Refused: held with backoff (2^attempts seconds, at most 5 minutes), set aside at the limit.
 _HOLD = """
 UPDATE outbox SET
@@ -226,15 +253,16 @@ class OutboxRelay:
     async def publish_batch(self, conn: asyncpg.Connection, producer: AIOKafkaProducer) -> int:
         """Claim, publish and mark one batch; returns the number of rows published.
 
+        Three round trips: BEGIN, the claim (with the per-key check), the mark with the commit.
         Raises when nothing of the batch got through (the broker is away): the relay backs
         off and reconnects, and the rows wait, uncharged."""
         started = time.perf_counter()
-        async with conn.transaction():
+        await conn.execute("BEGIN")
+        try:
             rows = await conn.fetch(_CLAIM, self.config.batch_size)
-            if not rows:
-                return 0
-            publishable = await self._publishable(conn, rows)
+            publishable = self._publishable(rows)
             if not publishable:
+                await conn.execute("ROLLBACK")
                 return 0
             outcomes = await self._publish(producer, publishable)
             failpoints.hit(failpoints.RELAY_AFTER_ACK, self.config.service)
@@ -254,15 +282,23 @@ class OutboxRelay:
                 raise next(exc for _, exc in refused if not isinstance(exc, _HeldBack))
             # Rows failed for the cluster's reasons while others got through (a broker died
             # mid-batch) stay unsent, uncharged: the next batch sends them again.
-            if sent:
-                await conn.execute(
-                    _MARK_SENT,
-                    [row["id"] for row, _ in sent],
-                    [meta.partition for _, meta in sent],
-                    [meta.offset for _, meta in sent],
-                )
             if charged:
                 await self._hold(conn, charged)
+            if sent:
+                await conn.execute(
+                    _MARK_SENT_AND_COMMIT.format(
+                        ids=_int_array([row["id"] for row, _ in sent]),
+                        partitions=_int_array([meta.partition for _, meta in sent]),
+                        offsets=_int_array([meta.offset for _, meta in sent]),
+                    )
+                )
+            else:
+                await conn.execute("COMMIT")
+        except BaseException:
+            if conn.is_in_transaction():
+                with contextlib.suppress(Exception):
+                    await conn.execute("ROLLBACK")
+            raise
         RELAY_PUBLISHED.labels(self.config.service).inc(len(sent))
         RELAY_BATCH_SECONDS.labels(self.config.service).observe(time.perf_counter() - started)
         return len(sent)
@@ -360,14 +396,13 @@ class OutboxRelay:
         )
 
     @staticmethod
-    async def _publishable(conn: asyncpg.Connection, rows: list[asyncpg.Record]) -> list:
-        """The claimed rows that may go out now without breaking per-key order."""
-        mine = {r["id"]: r for r in rows}
-        keys = sorted({r["key"] for r in rows})
+    def _publishable(rows: list[asyncpg.Record]) -> list[asyncpg.Record]:
+        """The claimed rows that may go out now without breaking per-key order: per key, the
+        leading run of its unsent rows that this relay holds."""
+        mine = {r["id"] for r in rows}
         allowed: set[int] = set()
-        for key, unsent_ids in await conn.fetch(_UNSENT_BY_KEY, keys):
-            del key
-            for unsent_id in unsent_ids:
+        for row in rows:
+            for unsent_id in row["key_unsent"] or ():
                 if unsent_id not in mine:
                     break  # an older row of this key is not ours (yet): stop here
                 allowed.add(unsent_id)
