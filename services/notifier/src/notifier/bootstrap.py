@@ -16,6 +16,7 @@ from notifier.api import routes, webhooks
 from notifier.dispatch import Dispatcher, job
 from notifier.handlers.booking_event import Notify
 from notifier.settings import NotifierSettings
+from service_kit.db import make_engine
 from service_kit.runtime import ServiceDefinition, Wiring
 
 
@@ -38,8 +39,15 @@ def _subscriptions(wiring: Wiring) -> list[Subscription]:
 
 def _background(wiring: Wiring) -> list[Callable[[], Awaitable[None]]]:
     settings = _settings(wiring)
+    # The dispatcher's platform work acts for every tenant: on a pool of its own, the
+    # consumer's connections stay told their tenant (a change costs a round trip each time).
+    dispatch_engine = make_engine(
+        settings.database_url.get_secret_value(),
+        pool_size=max(2, min(8, settings.dispatch_concurrency // 2)),
+        timeouts=settings.db_timeouts,
+    )
     dispatcher = Dispatcher(
-        wiring.engine,
+        dispatch_engine,
         settings,
         SmtpMailer(settings),
         webhook_client(settings.allowed_networks, settings.webhook_timeout_s),
