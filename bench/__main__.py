@@ -119,6 +119,12 @@ def parser() -> argparse.ArgumentParser:
     sweep.add_argument(
         "--past-knee", type=int, default=defaults.past_knee, help="failing steps before stopping"
     )
+    sweep.add_argument(
+        "--refine",
+        type=int,
+        default=defaults.refine,
+        help="steps bisecting between the last rate that held and the knee",
+    )
     run = sub.add_parser("run", parents=[common], help="one offered rate")
     run.add_argument("--rate", type=float, default=20.0, help="arrivals per second")
     run.add_argument("--duration", type=float, default=30.0, help="seconds of arrivals")
@@ -137,6 +143,7 @@ def config_from(args: argparse.Namespace) -> SweepConfig:
             idle_seconds=0,
             overload_seconds=0,
             past_knee=1,
+            refine=0,
         )
     return SweepConfig(
         rates=args.rates,
@@ -146,6 +153,7 @@ def config_from(args: argparse.Namespace) -> SweepConfig:
         overload_seconds=args.overload_seconds,
         p99_limit_ms=args.p99_limit_ms,
         past_knee=args.past_knee,
+        refine=args.refine,
     )
 
 

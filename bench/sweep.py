@@ -7,7 +7,9 @@
    sent to outcome read back from Kafka; a booking without an outcome counts as infinitely
    late) is at most ``p99_limit_ms``, its backlog stays flat while arrivals last, and at most 1 %
    of its requests were refused or failed. The sweep stops ``past_knee`` steps after the first
-   step that does not hold.
+   step that does not hold, then ``refine`` more steps bisect the rates between the highest
+   step that held below the knee and the knee (so a ceiling between 10 and 20 is not reported
+   as 10).
 4. **Overload**: three times the sustained ceiling for ``overload_seconds``: how much is still
    confirmed, and whether the excess is refused promptly (503 with ``Retry-After``).
 5. **Invariants** once everything has drained: every accepted booking has exactly one outcome
@@ -55,6 +57,7 @@ class SweepConfig:
     overload_seconds: float = 60.0
     p99_limit_ms: float = 500.0
     past_knee: int = 1
+    refine: int = 2
     drain_timeout_s: float = 120.0
     settle_timeout_s: float = 600.0
     roomy_resources: int = 20
@@ -158,6 +161,9 @@ class Bench:
                 report["steps"] = steps = []
                 for rate in self.rates_until_knee(steps):
                     steps.append(await self.step(arrivals, rate, cfg.step_seconds))
+                for rate in self.rates_refining(steps):
+                    steps.append(await self.step(arrivals, rate, cfg.step_seconds))
+                steps.sort(key=lambda s: s["offered_per_s"])
                 report["ceiling"] = ceiling(steps)
                 if cfg.overload_seconds and report["ceiling"]:
                     report["overload"] = await self.overload(arrivals, report["ceiling"])
@@ -177,6 +183,25 @@ class Bench:
                 failing += 1
                 if failing >= self.config.past_knee:
                     return
+
+    def rates_refining(self, steps: list[dict[str, Any]]) -> Iterator[float]:
+        """Bisect between the highest rate that held below the first that failed (0 when none
+        held) and that failure, ``refine`` times, each step narrowing by its own verdict."""
+        failed = [s["offered_per_s"] for s in steps if s["why_not"]]
+        if not failed:
+            return
+        high = min(failed)
+        held = [s["offered_per_s"] for s in steps if not s["why_not"] and s["offered_per_s"] < high]
+        low = max(held, default=0.0)
+        for _ in range(self.config.refine):
+            rate = round((low + high) / 2 * 2) / 2  # to half a booking per second
+            if not low < rate < high:
+                return
+            yield rate
+            if steps[-1]["why_not"]:
+                high = rate
+            else:
+                low = rate
 
     async def idle(self, seconds: float) -> dict[str, Any]:
         self.say(f"idle: {seconds:g} s with nothing to do")

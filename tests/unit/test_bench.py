@@ -66,6 +66,22 @@ def test_the_sweep_stops_past_the_knee() -> None:
     assert [s["offered_per_s"] for s in steps] == [5, 10, 20, 30]
 
 
+def test_after_the_knee_the_sweep_bisects_towards_the_ceiling() -> None:
+    bench = Bench({}, "", {}, {}, "", SweepConfig(rates=(5, 10, 20), refine=3))
+    steps = [step(5, 5, 50), step(10, 10, 90), step(20, 14, 2000)]
+    p99 = {15.0: 900, 12.5: 300, 14.0: 700}
+    tried = []
+    for rate in bench.rates_refining(steps):
+        tried.append(rate)
+        steps.append(step(rate, rate, p99[rate]))
+    assert tried == [15.0, 12.5, 14.0]  # 15 fails, 12.5 holds, then halfway to 15 (rounded)
+    top = ceiling(steps)
+    assert top is not None and top["offered_per_s"] == 12.5
+    # Nothing held: the bisection starts from zero.
+    none_held = Bench({}, "", {}, {}, "", SweepConfig(rates=(5,), refine=1))
+    assert list(none_held.rates_refining([step(5, 2, 900)])) == [2.5]
+
+
 def report(ceiling_rate: float, cpu: float, p99: float) -> dict[str, Any]:
     steps = [step(10, 10, p99 / 2), step(20, ceiling_rate, p99)]
     for s in steps:
