@@ -1,6 +1,7 @@
-"""Admission control: while more sagas are in flight than the bound, ``POST /bookings``
-answers 503 with ``Retry-After`` and writes nothing; an Idempotency-Key already answered is
-still replayed; once the backlog drains, bookings are taken again."""
+"""Admission control: while more sagas are in flight than the bound, or too many of them have
+been in flight for too long, ``POST /bookings`` answers 503 with ``Retry-After`` and writes
+nothing; an Idempotency-Key already answered is still replayed; once the backlog drains,
+bookings are taken again."""
 
 from __future__ import annotations
 
@@ -22,11 +23,33 @@ pytestmark = pytest.mark.e2e
 def test_past_its_bound_of_sagas_in_flight_the_api_refuses_new_bookings_with_503(
     platform: Platform,
 ) -> None:
+    refuses_while_the_backlog_lasts(platform, {"BOOKING_MAX_IN_FLIGHT_SAGAS": "2"}, 1.5)
+
+
+def test_past_its_bound_of_late_sagas_the_api_refuses_new_bookings_with_503(
+    platform: Platform,
+) -> None:
+    """The bound that follows capacity: two sagas in flight are no backlog, until both have
+    been in flight for longer than the 2 s allowed here."""
+    refuses_while_the_backlog_lasts(
+        platform,
+        {
+            "BOOKING_MAX_IN_FLIGHT_SAGAS": "2000",
+            "BOOKING_ADMISSION_MAX_LATE_SAGAS": "2",
+            "BOOKING_ADMISSION_LATE_AFTER_S": "2",
+        },
+        3.5,
+    )
+
+
+def refuses_while_the_backlog_lasts(
+    platform: Platform, env: dict[str, str], late_by_s: float
+) -> None:
     port = free_ports(1)[0]
     web = platform.spawn_process(  # a second web beside the suite's
         "booking",
         "web",
-        {"BOOKING_HTTP_PORT": str(port), "BOOKING_MAX_IN_FLIGHT_SAGAS": "2"},
+        {"BOOKING_HTTP_PORT": str(port), **env},
         name="booking-web-admission",
     )
     headers = {"Authorization": f"Bearer {platform.token()}"}
@@ -61,7 +84,7 @@ def test_past_its_bound_of_sagas_in_flight_the_api_refuses_new_bookings_with_503
                 for i in range(2)
             ]
             assert [a.status_code for a in accepted] == [202, 202]
-            time.sleep(1.5)  # the web reads its backlog at most once a second
+            time.sleep(late_by_s)  # the web reads its backlog at most once a second
             before = scalar(platform.database_urls["booking"], "SELECT count(*) FROM bookings")
             refused = http.post(
                 base,

@@ -24,6 +24,10 @@ class BookingSettings(ServiceSettings):
     # Admission control: POST /bookings answers 503 while this many sagas are in flight
     # (running or compensating, not waiting for the guest); 0 turns it off.
     max_in_flight_sagas: int = Field(default=2000, ge=0)
+    # ... and while this many of them have been in flight for longer than
+    # admission_late_after_s (the platform is falling behind what it is offered); 0: off.
+    admission_max_late_sagas: int = Field(default=100, ge=0)
+    admission_late_after_s: float = Field(default=10.0, gt=0, le=3600)
     deadline_scan_interval_s: float = Field(default=1.0, gt=0, le=60)
     idempotency_ttl_s: float = Field(default=24 * 3600, ge=60)
     max_prefer_wait_s: float = Field(default=30.0, ge=0, le=120)

@@ -66,7 +66,12 @@ def router(wiring: Wiring, places: Places) -> APIRouter:
     assert isinstance(settings, BookingSettings)
     timing = settings.timing
     opening = Opening(outbox, settings, timing)
-    admission = Admission(engine, settings.max_in_flight_sagas)
+    admission = Admission(
+        engine,
+        settings.max_in_flight_sagas,
+        max_late=settings.admission_max_late_sagas,
+        late_after_s=settings.admission_late_after_s,
+    )
 
     def guest_of(body: BookingCreate, who: Principal) -> str:
         if not who.is_staff:
