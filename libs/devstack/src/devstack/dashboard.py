@@ -206,6 +206,24 @@ ROWS = [
                 ],
                 unit="s",
             ),
+            Panel(
+                "Records per transaction",
+                [
+                    (
+                        f"sum by (consumer) (rate(consumer_batch_records_sum{{{_WORKER}}}[{_RATE}]))"
+                        " / sum by (consumer) "
+                        f"(rate(consumer_batch_records_count{{{_WORKER}}}[{_RATE}]))",
+                        "{{consumer}} mean",
+                    ),
+                    (
+                        _quantile(0.95, "consumer_batch_records", _WORKER, "consumer"),
+                        "{{consumer}} p95",
+                    ),
+                ],
+                description="How many already-fetched records share one transaction (at most "
+                "<SERVICE>_CONSUMER_MAX_BATCH). Near 1 when the platform keeps up; it grows "
+                "under load, which is what keeps the cost per record down.",
+            ),
         ],
     ),
     Row(
@@ -235,9 +253,13 @@ ROWS = [
             ),
             Panel(
                 "Sagas in flight",
-                [("max by (job) (sagas_in_flight)", "{{job}} in flight")],
-                description="What admission control counts: past BOOKING_MAX_IN_FLIGHT_SAGAS, "
-                "POST /bookings answers 503.",
+                [
+                    ("max by (job) (sagas_in_flight)", "{{job}} in flight"),
+                    ("max by (job) (sagas_in_flight_late)", "{{job}} late"),
+                ],
+                description="What admission control counts: past BOOKING_MAX_IN_FLIGHT_SAGAS "
+                "in flight, or BOOKING_ADMISSION_MAX_LATE_SAGAS in flight for longer than "
+                "BOOKING_ADMISSION_LATE_AFTER_S, POST /bookings answers 503.",
             ),
             Panel(
                 "Sweep items failed, parked",
