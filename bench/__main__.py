@@ -27,33 +27,71 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import httpx
+
 from bench import chart, compare
 from bench.sweep import DEFAULT_RATES, Bench, SweepConfig
 from bench.workload import process_groups
 from devstack.client import discover_token, discover_urls
 from devstack.kafka import REPO_ROOT
 from devstack.platform import SERVICES, Platform, PlatformConfig
+from devstack.procs import Proc, free_ports, wait_for
 
 REPORTS = REPO_ROOT / "bench" / "reports"
 
 
+def _more_workers(platform: Platform, replicas: int) -> list[tuple[str, Proc]]:
+    """``replicas - 1`` more worker processes of every service (each its own operations port),
+    ready: they share the topics' partitions and the outbox with the platform's own."""
+    extra = []
+    for service in SERVICES:
+        for n in range(2, replicas + 1):
+            port = free_ports(1)[0]
+            proc = platform.spawn_process(
+                service,
+                "worker",
+                {f"{service.upper()}_OPS_PORT": str(port)},
+                name=f"{service}-worker-{n}",
+            )
+            extra.append((service, proc))
+            wait_for(
+                lambda port=port: httpx.get(f"http://127.0.0.1:{port}/readyz").status_code == 200,
+                120,
+                f"{service}-worker-{n} to be ready",
+                proc=proc,
+            )
+    return extra
+
+
 @contextmanager
 def platform_under_test(
-    start: bool, service_env: dict[str, str] | None = None
+    start: bool, service_env: dict[str, str] | None = None, worker_replicas: int = 1
 ) -> Iterator[tuple[dict[str, str], dict[str, Any], str]]:
     """URLs, state and a token of the platform to measure: one started here (fsync on) and
-    stopped afterwards, or the running one of ``make run``."""
+    stopped afterwards, with ``worker_replicas`` worker processes per service, or the running
+    one of ``make run``."""
     if start:
         workdir = Path(tempfile.mkdtemp(prefix="booking-bench-", dir="/var/tmp"))
         workdir.chmod(0o755)  # the embedded Postgres runs as an unprivileged user
         config = PlatformConfig.ephemeral(workdir, pg_fsync=True, service_env=service_env or {})
         platform = Platform(config)
+        extra: list[tuple[str, Proc]] = []
         try:
             print("starting a platform of its own (Postgres with fsync on, Kafka, 5 services)")
             platform.start()
+            if worker_replicas > 1:
+                print(f"starting {worker_replicas - 1} more worker(s) per service")
+                extra = _more_workers(platform, worker_replicas)
             state = json.loads((workdir / "state.json").read_text())
+            # CPU and memory of a service's replicas count under its worker.
+            for service, proc in extra:
+                state.setdefault("replica_pids", {}).setdefault(f"{service}-worker", []).append(
+                    proc.pid
+                )
             yield {s: platform.url(s) for s in SERVICES}, state, platform.token(ttl_s=6 * 3600)
         finally:
+            for _, proc in reversed(extra):
+                proc.stop(timeout=15)
             platform.stop()
             if not os.environ.get("BENCH_KEEP_WORKDIR"):  # its databases and logs, hundreds of MB
                 shutil.rmtree(workdir, ignore_errors=True)
@@ -65,6 +103,8 @@ def platform_under_test(
     # The running platform's admin principal, as bpctl speaks to its broker.
     for name, value in state.get("kafka_env", {}).items():
         os.environ.setdefault(name, value)
+    if worker_replicas > 1:
+        raise SystemExit("--worker-replicas needs --start (a platform of its own)")
     yield discover_urls(), state, discover_token()
 
 
@@ -94,6 +134,15 @@ def parser() -> argparse.ArgumentParser:
         default=[],
         metavar="NAME=VALUE",
         help="a setting for the services of the platform --start starts (repeatable; to A/B)",
+    )
+    common.add_argument(
+        "--worker-replicas",
+        type=int,
+        default=1,
+        choices=range(1, 7),
+        metavar="N",
+        help="worker processes per service on the platform --start starts (1-6: topics have "
+        "6 partitions)",
     )
     sweep = sub.add_parser("sweep", parents=[common], help="the stepped sweep (the default)")
     defaults = SweepConfig()
@@ -186,7 +235,11 @@ def summary(report: dict[str, Any]) -> str:
 
 def measure(args: argparse.Namespace) -> dict[str, Any]:
     service_env = dict(pair.split("=", 1) for pair in args.service_env)
-    with platform_under_test(args.start, service_env) as (urls, state, token):
+    with platform_under_test(args.start, service_env, args.worker_replicas) as (
+        urls,
+        state,
+        token,
+    ):
         bench = Bench(
             urls=urls,
             bootstrap=state["kafka"],
@@ -198,6 +251,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
         )
         report = asyncio.run(bench.run())
         report["service_env"] = service_env
+        report["worker_replicas"] = args.worker_replicas
         if args.availability_seconds:
             from bench import availability
 

@@ -61,6 +61,8 @@ def _children(pid: int) -> list[int]:
 def process_groups(state: dict[str, Any]) -> dict[str, list[int]]:
     """The platform's processes by component, from its ``state.json``."""
     groups = {name: [pid] for name, pid in state["pids"].items()}
+    for name, pids in state.get("replica_pids", {}).items():  # more replicas of a process
+        groups.setdefault(name, []).extend(pids)
     if state.get("kafka_pid"):
         groups["kafka"] = [state["kafka_pid"]]
     if state.get("postgres_pid"):

@@ -13,6 +13,7 @@ import pytest
 from bench import chart, compare
 from bench.__main__ import main, parser
 from bench.sweep import Bench, SweepConfig, ceiling, judge, slope
+from bench.workload import process_groups
 
 
 def step(rate: float, confirmed: float, p99: float | None, **kw: Any) -> dict[str, Any]:
@@ -129,3 +130,22 @@ def test_the_command_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
     assert main(["compare", str(before), str(after)]) == 0
     out = capsys.readouterr().out
     assert "ceiling confirmed/s" in out and "3.0" in out
+    args = parser().parse_args(["run", "--rate", "8", "--worker-replicas", "2"])
+    assert args.worker_replicas == 2
+    with pytest.raises(SystemExit):  # more replicas than a topic has partitions would sit idle
+        parser().parse_args(["sweep", "--worker-replicas", "7"])
+
+
+def test_replicas_count_under_their_process() -> None:
+    state = {
+        "pids": {"booking-worker": 10, "booking-web": 11},
+        "replica_pids": {"booking-worker": [20, 21]},
+        "kafka_pid": 30,
+        "postgres_pid": 40,
+    }
+    assert process_groups(state) == {
+        "booking-worker": [10, 20, 21],
+        "booking-web": [11],
+        "kafka": [30],
+        "postgres": [40],
+    }
