@@ -299,6 +299,16 @@ async def test_an_unclassified_failure_while_the_database_is_away_is_retried_not
     await answering.dispose()
 
 
+async def applied_ids(engine, prefix: str) -> list[str]:  # type: ignore[no-untyped-def]
+    """The booking ids the test handlers applied that start with ``prefix``, in order."""
+    async with engine.connect() as conn:
+        rows = await conn.execute(
+            text("SELECT booking_id FROM applied WHERE booking_id LIKE :p ORDER BY n"),
+            {"p": f"{prefix}%"},
+        )
+        return list(rows.scalars())
+
+
 def a_tenant_envelope(message_id: str, booking_id: str, tenant: str) -> Envelope:
     msg = ReleaseCapacity(booking_id=booking_id, step="release_capacity", tenant_id=tenant)
     return Envelope(
@@ -382,13 +392,8 @@ async def test_a_batch_with_a_record_that_can_never_apply_dead_letters_only_that
         for i, b in enumerate(ids)
     ]
     await runner.process_many(sub, records)
+    applied = await applied_ids(engine, "b-ok-")
     async with engine.connect() as conn:
-        rows = (
-            await conn.execute(
-                text("SELECT booking_id FROM applied WHERE booking_id LIKE 'b-ok-%' ORDER BY n")
-            )
-        ).scalars()
-        applied = list(rows)
         claimed = (
             await conn.execute(text("SELECT count(*) FROM inbox WHERE consumer = 'batch-test-2'"))
         ).scalar()
@@ -424,14 +429,7 @@ async def test_a_batch_that_fails_transiently_is_retried_whole_and_applied_once(
         for i in range(1, 4)
     ]
     await runner.process_many(sub, records)
-    async with engine.connect() as conn:
-        applied = list(
-            (
-                await conn.execute(
-                    text("SELECT booking_id FROM applied WHERE booking_id LIKE 'b-t-%' ORDER BY n")
-                )
-            ).scalars()
-        )
+    applied = await applied_ids(engine, "b-t-")
     await engine.dispose()
     assert dead == [] and attempts == 4
     assert applied == ["b-t-1", "b-t-2", "b-t-3"]
@@ -471,14 +469,7 @@ async def test_a_record_that_kills_processes_inside_a_batch_is_found_and_dead_le
             break
         except SystemExit:
             continue
-    async with engine.connect() as conn:
-        applied = list(
-            (
-                await conn.execute(
-                    text("SELECT booking_id FROM applied WHERE booking_id LIKE 'b-k-%' ORDER BY n")
-                )
-            ).scalars()
-        )
+    applied = await applied_ids(engine, "b-k-")
     await engine.dispose()
     assert [type(exc) for _, exc in dead] == [PoisonMessage]
     assert deaths == 4, "three counted deaths after the one inside the batch"
