@@ -91,9 +91,7 @@ async def test_the_same_message_delivered_twice_is_applied_once(
     async def handler(ctx: HandlerContext, message: ReleaseCapacity) -> None:
         nonlocal calls
         calls += 1
-        await ctx.conn.execute(
-            text("INSERT INTO applied (booking_id) VALUES (:b)"), {"b": message.booking_id}
-        )
+        await note_applied(ctx, message.booking_id)
         await asyncio.sleep(0.05)  # widen the window for the concurrent duplicate
 
     runner = a_runner(engine, platform, "inbox-test")
@@ -299,6 +297,11 @@ async def test_an_unclassified_failure_while_the_database_is_away_is_retried_not
     await answering.dispose()
 
 
+async def note_applied(ctx: HandlerContext, booking_id: str) -> None:
+    """What a test handler's effect is: a row in ``applied``, in its transaction."""
+    await ctx.conn.execute(text("INSERT INTO applied (booking_id) VALUES (:b)"), {"b": booking_id})
+
+
 async def applied_ids(engine, prefix: str) -> list[str]:  # type: ignore[no-untyped-def]
     """The booking ids the test handlers applied that start with ``prefix``, in order."""
     async with engine.connect() as conn:
@@ -379,9 +382,7 @@ async def test_a_batch_with_a_record_that_can_never_apply_dead_letters_only_that
         calls.append(message.booking_id)
         if message.booking_id == "b-bad":
             raise ValueError("this message can never be applied")
-        await ctx.conn.execute(
-            text("INSERT INTO applied (booking_id) VALUES (:b)"), {"b": message.booking_id}
-        )
+        await note_applied(ctx, message.booking_id)
 
     runner = a_runner(engine, platform, "batch-test-2")
     dead = capture_dead_letters(runner)
@@ -412,9 +413,7 @@ async def test_a_batch_that_fails_transiently_is_retried_whole_and_applied_once(
 
     async def handler(ctx: HandlerContext, message: ReleaseCapacity) -> None:
         nonlocal attempts
-        await ctx.conn.execute(
-            text("INSERT INTO applied (booking_id) VALUES (:b)"), {"b": message.booking_id}
-        )
+        await note_applied(ctx, message.booking_id)
         if message.booking_id == "b-t-2":
             attempts += 1
             if attempts <= 3:
@@ -450,9 +449,7 @@ async def test_a_record_that_kills_processes_inside_a_batch_is_found_and_dead_le
         if message.booking_id == "b-kill":
             deaths += 1
             raise SystemExit(137)
-        await ctx.conn.execute(
-            text("INSERT INTO applied (booking_id) VALUES (:b)"), {"b": message.booking_id}
-        )
+        await note_applied(ctx, message.booking_id)
 
     sub = Subscription(INVENTORY_COMMANDS, {ReleaseCapacity: handler})
     ids = ["b-k-1", "b-kill", "b-k-2"]
