@@ -167,6 +167,27 @@ async def trail(conn: AsyncConnection, entity: str, entity_id: str) -> list[Audi
     return [AuditEntry(**r._mapping) for r in rows]
 
 
+def audit_log_table(metadata: sa.MetaData) -> sa.Table:
+    """The trail in a service's metadata (``create_audit_log`` makes it)."""
+    return sa.Table(
+        TABLE,
+        metadata,
+        sa.Column("id", sa.BigInteger, sa.Identity(always=True), primary_key=True),
+        sa.Column("tenant_id", sa.Text, nullable=False),
+        sa.Column("entity", sa.Text, nullable=False),
+        sa.Column("entity_id", sa.Text, nullable=False),
+        sa.Column("action", sa.Text, nullable=False),
+        sa.Column("actor", sa.Text, nullable=False),
+        sa.Column("actor_roles", sa.Text),
+        sa.Column("ip", sa.Text),
+        sa.Column("user_agent", sa.Text),
+        sa.Column("old", JSONB),
+        sa.Column("new", JSONB),
+        sa.Column("at", sa.TIMESTAMP(timezone=True), nullable=False, server_default=sa.func.now()),
+        sa.Index("audit_log_entity_idx", "entity", "entity_id", "id"),
+    )
+
+
 def create_audit_log(op: Any) -> None:
     """The ``audit_log`` table and its wall, for a service's migration."""
     op.create_table(

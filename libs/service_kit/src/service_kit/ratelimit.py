@@ -85,6 +85,18 @@ async def _rate_limited(request: Request, who: Caller) -> None:
 RATE_LIMITED: Any = Depends(_rate_limited)
 
 
+def rate_limit_table(metadata: sa.MetaData) -> sa.Table:
+    """The counting table in a service's metadata (``add_rate_limits`` makes it)."""
+    return sa.Table(
+        TABLE,
+        metadata,
+        sa.Column("key", sa.Text, primary_key=True),
+        sa.Column("window_start", sa.DateTime(timezone=True), primary_key=True),
+        sa.Column("hits", sa.Integer, nullable=False),
+        prefixes=["UNLOGGED"],
+    )
+
+
 def add_rate_limits(op: Any) -> None:
     """The counting table (a service's migration)."""
     op.create_table(

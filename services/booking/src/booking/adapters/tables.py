@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     BigInteger,
+    CheckConstraint,
     Column,
     Date,
     DateTime,
@@ -13,12 +14,14 @@ from sqlalchemy import (
     PrimaryKeyConstraint,
     Table,
     Text,
+    UniqueConstraint,
     func,
     text,
 )
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 
 from messaging.tables import deliveries_table, inbox_table, outbox_table
+from service_kit.ratelimit import rate_limit_table
 
 metadata = MetaData()
 
@@ -77,6 +80,17 @@ bookings = Table(
     Column("refunded_at", DateTime(timezone=True)),
     Column("no_show_at", DateTime(timezone=True)),
     Column("expired_at", DateTime(timezone=True)),
+    UniqueConstraint("tenant_id", "reference", name="bookings_reference_per_tenant"),
+    CheckConstraint("check_out > check_in", name="bookings_period"),
+    Index("bookings_resource_idx", "resource_id", "check_in"),
+    Index("bookings_status_idx", "status", "created_at"),
+    Index("bookings_tenant_created_idx", "tenant_id", "created_at", "id"),
+    Index("bookings_guest_idx", "tenant_id", "guest_id", "created_at"),
+    Index(
+        "bookings_payment_deadline_idx",
+        "payment_deadline",
+        postgresql_where=text("status = 'awaiting_payment'"),
+    ),
 )
 
 status_history = Table(
@@ -90,6 +104,7 @@ status_history = Table(
     Column("reason", Text),
     Column("version", Integer),
     Column("at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Index("booking_status_history_booking_idx", "booking_id", "id"),
 )
 
 # One row per saga; a booking has at most one active saga (a partial unique index).
@@ -109,6 +124,18 @@ sagas = Table(
     Column("state", JSONB, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    UniqueConstraint("booking_id", "seq", name="sagas_booking_seq"),
+    Index(
+        "sagas_one_active_per_booking",
+        "booking_id",
+        unique=True,
+        postgresql_where=text("status IN ('running', 'compensating', 'parked')"),
+    ),
+    Index(
+        "sagas_deadline_idx",
+        "deadline",
+        postgresql_where=text("status IN ('running', 'compensating')"),
+    ),
 )
 
 late_payments = Table(
@@ -136,6 +163,7 @@ saga_log = Table(
     Column("saga_seq", Integer),
     Column("detail", Text),
     Column("at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Index("saga_log_booking_idx", "booking_id", "id"),
 )
 
 idempotency_keys = Table(
@@ -151,6 +179,7 @@ idempotency_keys = Table(
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("expires_at", DateTime(timezone=True), nullable=False),
     PrimaryKeyConstraint("scope", "key", name="idempotency_keys_pkey"),
+    Index("idempotency_keys_expiry_idx", "expires_at"),
 )
 
 booking_audit = Table(
@@ -167,6 +196,7 @@ booking_audit = Table(
     Column("old", JSONB),
     Column("new", JSONB),
     Column("at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Index("booking_audit_booking_idx", "booking_id", "id"),
 )
 
 waitlist_entries = Table(
@@ -189,8 +219,20 @@ waitlist_entries = Table(
     Column("booking_id", UUID(as_uuid=False)),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    CheckConstraint("check_out > check_in", name="waitlist_period"),
+    CheckConstraint(
+        "status IN ('waiting', 'offered', 'accepted', 'expired', 'cancelled')",
+        name="waitlist_status",
+    ),
+    Index("waitlist_queue_idx", "resource_id", "status", text("priority DESC"), "created_at"),
+    Index(
+        "waitlist_offer_expiry_idx",
+        "offer_expires_at",
+        postgresql_where=text("status = 'offered'"),
+    ),
 )
 
 outbox = outbox_table(metadata)
 inbox = inbox_table(metadata)
 deliveries = deliveries_table(metadata)
+rate_limit_windows = rate_limit_table(metadata)

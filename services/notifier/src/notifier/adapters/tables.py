@@ -22,6 +22,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 
 from messaging.tables import deliveries_table, inbox_table, outbox_table
+from service_kit.audit import audit_log_table
 
 metadata = MetaData()
 
@@ -143,3 +144,4 @@ delivery_attempts = Table(
 outbox = outbox_table(metadata)
 inbox = inbox_table(metadata)
 deliveries = deliveries_table(metadata)
+audit_log = audit_log_table(metadata)

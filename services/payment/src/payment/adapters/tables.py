@@ -8,6 +8,7 @@ from sqlalchemy import (
     DateTime,
     ForeignKey,
     Identity,
+    Index,
     Integer,
     MetaData,
     Numeric,
@@ -29,7 +30,7 @@ payments = Table(
     metadata,
     Column("id", UUID(as_uuid=False), primary_key=True),
     Column("tenant_id", Text),
-    Column("booking_id", Text, nullable=False, index=True),
+    Column("booking_id", Text, nullable=False),
     Column("payment_key", Text, nullable=False, unique=True),  # the booking id, or a later key
     Column("amount", Numeric(18, 6), nullable=False),
     Column("currency", Text, nullable=False),
@@ -62,6 +63,9 @@ payments = Table(
         "refunded_amount >= 0 AND refunded_amount <= captured_amount AND captured_amount <= amount",
         name="payments_refunds_within_capture",
     ),
+    Index("payments_booking_idx", "booking_id", "created_at"),
+    Index("payments_provider_ref_idx", "provider", "provider_ref"),
+    Index("payments_pay_by_idx", "pay_by", postgresql_where=text("status = 'requires_action'")),
 )
 
 refunds = Table(
@@ -89,11 +93,13 @@ provider_calls = Table(
     Column("tenant_id", Text, server_default=text(tenancy.ACTING_TENANT_DEFAULT)),
     Column("provider", Text),
     Column("operation", Text, nullable=False),
-    Column("idempotency_key", Text, nullable=False, index=True),
+    Column("idempotency_key", Text, nullable=False),
     Column("result", JSONB),
     Column("error", Text),
     Column("duration_ms", Integer),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Index("provider_calls_key_idx", "idempotency_key"),
+    Index("provider_calls_payment_idx", "payment_id"),
 )
 
 provider_events = Table(

@@ -5,16 +5,19 @@ from sqlalchemy import (
     CheckConstraint,
     Column,
     DateTime,
+    Index,
     Integer,
     MetaData,
     Numeric,
     Table,
     Text,
     func,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 
 from messaging.tables import deliveries_table, inbox_table, outbox_table
+from service_kit.audit import audit_log_table
 
 metadata = MetaData()
 
@@ -35,6 +38,7 @@ rate_plans = Table(
     CheckConstraint(
         "(resource_id IS NULL) <> (venue_id IS NULL)", name="rate_plans_resource_or_venue"
     ),
+    Index("rate_plans_venue_idx", "venue_id", postgresql_where=text("active")),
 )
 
 quotes = Table(
@@ -42,7 +46,7 @@ quotes = Table(
     metadata,
     Column("id", UUID(as_uuid=False), primary_key=True),
     Column("tenant_id", Text),
-    Column("booking_id", Text, index=True),  # null for a REST quote
+    Column("booking_id", Text),  # null for a REST quote
     Column("quote_key", Text, unique=True),  # a saga's quote: the booking id, or a later key
     Column("resource_id", Text),
     Column("rate_plan_id", UUID(as_uuid=False), nullable=False),
@@ -55,8 +59,10 @@ quotes = Table(
     Column("valid_until", DateTime(timezone=True)),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     CheckConstraint("total >= 0", name="quotes_total_not_negative"),
+    Index("quotes_booking_idx", "booking_id"),
 )
 
 outbox = outbox_table(metadata)
 inbox = inbox_table(metadata)
 deliveries = deliveries_table(metadata)
+audit_log = audit_log_table(metadata)
