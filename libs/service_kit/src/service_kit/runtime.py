@@ -9,9 +9,9 @@ import logging
 import signal
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, Depends, FastAPI, Request
 from prometheus_client import Gauge
 from sqlalchemy import MetaData, Table, text
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -41,6 +41,15 @@ class Wiring:
     engine: AsyncEngine
     outbox: Outbox
     inbox: Inbox
+
+
+def wiring_of(request: Request) -> Wiring:
+    """The process's wiring, for routes written as module-level functions."""
+    wiring: Wiring = request.app.state.wiring
+    return wiring
+
+
+AppWiring = Annotated[Wiring, Depends(wiring_of)]
 
 
 @dataclass
@@ -88,7 +97,7 @@ class ServiceDefinition:
 
     def web_app(self, wiring: Wiring | None = None) -> FastAPI:
         wiring = wiring or self.wire()
-        return create_app(
+        app = create_app(
             title=self.title or f"{self.name} service",
             service=self.name,
             engine=wiring.engine,
@@ -97,6 +106,8 @@ class ServiceDefinition:
             authenticate=self.authenticated_api,
             rate_limited=self.rate_limited_api,
         )
+        app.state.wiring = wiring
+        return app
 
     def relay(self, wiring: Wiring) -> OutboxRelay:
         s = wiring.settings

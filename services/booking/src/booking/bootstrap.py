@@ -74,7 +74,7 @@ def _routers(wiring: Wiring) -> list[APIRouter]:
     places = Places(InventoryClient(_settings(wiring).inventory_url))
     return [
         routes.router(wiring, places),
-        actions.router(wiring),
+        actions.api,
         modify.router(wiring, places),
         waitlist.router(wiring, places),
     ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
-from booking.domain.saga import (
+from booking.domain.saga_engine import (
     Decision,
     SagaData,
     SagaState,

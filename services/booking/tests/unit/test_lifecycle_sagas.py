@@ -7,7 +7,8 @@ from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
-from booking.domain.saga import (
+from booking.domain.saga_data import SagaData
+from booking.domain.saga_engine import (
     Decision,
     SagaState,
     SagaStatus,
@@ -18,7 +19,6 @@ from booking.domain.saga import (
     start,
     state_to_json,
 )
-from booking.domain.saga_data import SagaData
 from booking.domain.sagas import (
     CANCEL_BOOKING,
     CREATE_BOOKING,

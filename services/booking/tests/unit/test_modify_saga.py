@@ -10,8 +10,15 @@ from decimal import Decimal
 
 import pytest
 
-from booking.domain.saga import SagaState, SagaStatus, on_reply, on_timeout, retry_parked, start
 from booking.domain.saga_data import SagaData
+from booking.domain.saga_engine import (
+    SagaState,
+    SagaStatus,
+    on_reply,
+    on_timeout,
+    retry_parked,
+    start,
+)
 from booking.domain.sagas import MODIFY_BOOKING
 from contracts.base import Money, Reply
 from contracts.common import SagaCommand

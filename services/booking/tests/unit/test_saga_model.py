@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
-from booking.domain.saga import (
+from booking.domain.saga_engine import (
     Decision,
     SagaData,
     SagaDefinition,

@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from booking.adapters import orchestrator, repository
 from booking.adapters.orchestrator import Timing, saga_data_of
 from booking.domain.booking import BookingStatus
-from booking.domain.saga import start
+from booking.domain.saga_engine import start
 from booking.domain.sagas import LATE_PAYMENT, LATE_PAYMENT_REFUND
 from contracts.payment import LatePaymentReceived
 from messaging.outbox import Outbox

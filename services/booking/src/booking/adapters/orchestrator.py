@@ -16,8 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from booking.adapters import lifecycle, repository
 from booking.adapters.repository import SAGA, LockedSaga
 from booking.domain.booking import BookingStatus
-from booking.domain.saga import Decision, Participant, SagaState, SagaStatus
 from booking.domain.saga_data import SagaData
+from booking.domain.saga_engine import Decision, Participant, SagaState, SagaStatus
 from booking.domain.sagas import (
     CANCEL_BOOKING,
     CREATE_BOOKING,

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import Row, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from booking.domain.saga import SagaState, state_to_json
+from booking.domain.saga_engine import SagaState, state_to_json
 from booking.domain.sagas import load_state
 from service_kit.audit import Actor, changes, row_params
 

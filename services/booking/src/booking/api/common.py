@@ -1,5 +1,5 @@
-"""What every booking route shares: who may see a booking, versions as ETags, the
-Idempotency-Key protocol, and the public shape of a booking."""
+"""What every booking route shares: the Idempotency-Key protocol, list cursors and the public
+shape of a booking (who may see a booking and its versions are ``booking.usecases.rules``)."""
 
 from __future__ import annotations
 
@@ -8,23 +8,22 @@ import binascii
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
+from fastapi import Depends
 from fastapi.responses import JSONResponse
 from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from booking.adapters import idempotency, repository
+from booking.adapters import idempotency
 from booking.api.schemas import BookingPublic
-from booking.domain.booking import IllegalTransition
+from booking.settings import BookingSettings
+from booking.usecases.rules import etag
+from booking.usecases.unit_of_work import UnitsOfWork
 from contracts.base import Money
-from service_kit.auth import Principal
 from service_kit.ids import canonical_uuid
 from service_kit.problems import Problem
-
-
-def not_found(booking_id: str) -> Problem:
-    return Problem(404, "booking-not-found", "Booking not found", f"No booking {booking_id}.")
+from service_kit.runtime import AppWiring
 
 
 def public(row: Row[Any]) -> BookingPublic:
@@ -39,64 +38,20 @@ def public(row: Row[Any]) -> BookingPublic:
     return BookingPublic(**data, total=money(amount), paid=money(paid), refunded=money(refunded))
 
 
-def etag(version: int) -> str:
-    return f'"{version}"'
+def units_of_work(wiring: AppWiring) -> UnitsOfWork:
+    settings = wiring.settings
+    assert isinstance(settings, BookingSettings)
+    return UnitsOfWork(wiring.engine, wiring.outbox, settings)
 
 
-async def visible(
-    conn: AsyncConnection, booking_id: str, who: Principal, *, lock: bool = False
-) -> Row[Any]:
-    """The booking, if the caller may see it: of the caller's tenant and, for a guest, their
-    own. Anything else is the same 404 as an id that does not exist."""
-    canonical = canonical_uuid(booking_id)
-    row = (
-        await repository.load(conn, canonical, lock=lock, tenant=who.tenant) if canonical else None
-    )
-    if row is None or (not who.is_staff and row.guest_id != who.subject):
-        raise not_found(booking_id)
-    return row
+# The booking service's units of work, for a route: ``async with units.begin() as uow``.
+Units = Annotated[UnitsOfWork, Depends(units_of_work)]
 
 
-def check_if_match(if_match: str | None, row: Row[Any], *, required: bool) -> None:
-    """Optimistic locking: ``If-Match`` must name the booking's current version (its ETag)."""
-    if if_match is None:
-        if required:
-            raise Problem(
-                428,
-                "precondition-required",
-                "If-Match required",
-                "Send If-Match with the booking's ETag (its version) to change it.",
-            )
-        return
-    tags = {t.strip().removeprefix("W/") for t in if_match.split(",")}
-    if "*" not in tags and etag(row.version) not in tags:
-        raise Problem(
-            412,
-            "version-mismatch",
-            "The booking changed",
-            f"The booking is at version {row.version}; read it again and retry.",
-            current_version=row.version,
-        )
-
-
-def illegal(exc: IllegalTransition) -> Problem:
-    return Problem(
-        409,
-        "illegal-transition",
-        "Not possible in this status",
-        f"A {exc.current.value} booking cannot become {exc.wanted.value}.",
-        current_status=exc.current.value,
-        allowed=[s.value for s in exc.allowed],
-    )
-
-
-def busy() -> Problem:
-    return Problem(
-        409,
-        "booking-busy",
-        "Another change is in progress",
-        "The booking has an operation in progress; try again when it has finished.",
-        headers={"Retry-After": "1"},
+def answer(booking: Row[Any]) -> JSONResponse:
+    """The booking as stored, with its version as the ETag."""
+    return JSONResponse(
+        public(booking).model_dump(mode="json"), headers={"ETag": etag(booking.version)}
     )
 
 

@@ -17,22 +17,15 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from booking.adapters import lifecycle, orchestrator, repository
 from booking.adapters.orchestrator import saga_data_of
-from booking.api.common import (
-    Outcome,
-    busy,
-    check_if_match,
-    etag,
-    idempotent,
-    public,
-    visible,
-)
+from booking.api.common import Outcome, idempotent, public
 from booking.api.places import Places
 from booking.api.routes import LEASE_S
 from booking.api.schemas import BookingPublic, ModifyIn, stay_error
 from booking.domain.booking import BookingStatus
-from booking.domain.saga import start
+from booking.domain.saga_engine import start
 from booking.domain.sagas import MODIFY_BOOKING
 from booking.settings import BookingSettings
+from booking.usecases.rules import busy, check_if_match, etag, visible
 from service_kit.audit import actor_of
 from service_kit.auth import BearerToken, Caller
 from service_kit.clock import db_now

@@ -17,8 +17,8 @@ from booking.adapters.orchestrator import Timing
 from booking.api.schemas import BookingCreate
 from booking.domain.booking import BookingStatus
 from booking.domain.reference import new_reference
-from booking.domain.saga import start
 from booking.domain.saga_data import SagaData
+from booking.domain.saga_engine import start
 from booking.domain.sagas import CREATE_BOOKING
 from booking.settings import BookingSettings
 from messaging.outbox import Outbox

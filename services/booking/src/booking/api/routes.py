@@ -13,17 +13,7 @@ from sqlalchemy import text
 
 from booking.adapters import lifecycle, repository
 from booking.api.admission import Admission
-from booking.api.common import (
-    Outcome,
-    check_if_match,
-    decode_cursor,
-    encode_cursor,
-    etag,
-    idempotent,
-    not_found,
-    public,
-    visible,
-)
+from booking.api.common import Outcome, decode_cursor, encode_cursor, idempotent, public
 from booking.api.opening import Opening
 from booking.api.places import Places
 from booking.api.schemas import (
@@ -38,6 +28,7 @@ from booking.api.schemas import (
 from booking.api.waiting import StatusWaiters
 from booking.domain.booking import IMMUTABLE, SETTLED, WAIT_ENDS, BookingStatus
 from booking.settings import BookingSettings
+from booking.usecases.rules import check_if_match, etag, not_found, visible
 from service_kit.audit import AuditEntry, actor_of
 from service_kit.auth import BearerToken, Caller, Principal, Staff
 from service_kit.db import raw_connector

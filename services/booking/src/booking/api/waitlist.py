@@ -13,7 +13,7 @@ from sqlalchemy import Row, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from booking.adapters import waitlist
-from booking.api.common import etag, public
+from booking.api.common import public
 from booking.api.opening import Opening
 from booking.api.places import Places
 from booking.api.schemas import (
@@ -25,6 +25,7 @@ from booking.api.schemas import (
     WaitlistJoin,
 )
 from booking.settings import BookingSettings
+from booking.usecases.rules import etag
 from contracts.booking import WaitlistOfferAccepted
 from contracts.topics import BOOKING_EVENTS
 from service_kit.audit import actor_of

@@ -1,4 +1,4 @@
-"""The booking's sagas, as tables of steps (the engine is ``booking.domain.saga``).
+"""The booking's sagas, as tables of steps (the engine is ``booking.domain.saga_engine``).
 
 create_booking                                      compensation
     reserve_capacity    (a hold, when given, is adopted) ──▶ release_capacity
@@ -47,8 +47,10 @@ from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
-from booking.domain.saga import (
+from booking.domain.saga_data import SagaData
+from booking.domain.saga_engine import (
     Compensation,
+    OnFailure,
     Participant,
     SagaDefinition,
     SagaState,
@@ -56,7 +58,6 @@ from booking.domain.saga import (
     Waiting,
     state_from_json,
 )
-from booking.domain.saga_data import SagaData
 from contracts.inventory import (
     CapacityReleased,
     CapacityReservationRejected,
@@ -290,7 +291,7 @@ CAPTURE = Step(
 
 CREATE_BOOKING = SagaDefinition(
     name="create_booking",
-    on_failure="compensate",
+    on_failure=OnFailure.COMPENSATE,
     steps=(RESERVE, PRICE, AUTHORIZE, CONFIRM_RESERVATION, CAPTURE),
 )
 
@@ -340,7 +341,7 @@ def _quote_refund(d: SagaData, step: str) -> QuoteRefund:
 
 CANCEL_BOOKING = SagaDefinition(
     name="cancel_booking",
-    on_failure="park",
+    on_failure=OnFailure.PARK,
     steps=(
         Step(
             name="quote_refund",
@@ -360,7 +361,7 @@ CANCEL_BOOKING = SagaDefinition(
 # The late payment's amount is the saga's ``refund_amount`` (what goes back if it cannot stay).
 LATE_PAYMENT = SagaDefinition(
     name="late_payment",
-    on_failure="compensate",
+    on_failure=OnFailure.COMPENSATE,
     steps=(RESERVE, CONFIRM_RESERVATION),
     recovery=(
         _refund_step(
@@ -373,7 +374,7 @@ LATE_PAYMENT = SagaDefinition(
 # modification that gave up on it): give it back.
 LATE_PAYMENT_REFUND = SagaDefinition(
     name="late_payment_refund",
-    on_failure="park",
+    on_failure=OnFailure.PARK,
     steps=(
         _refund_step(
             lambda d: d.refund_amount, "late_payment_not_used", key=lambda d: "late_payment"
@@ -381,11 +382,11 @@ LATE_PAYMENT_REFUND = SagaDefinition(
     ),
 )
 
-NO_SHOW = SagaDefinition(name="no_show", on_failure="park", steps=(RELEASE,))
+NO_SHOW = SagaDefinition(name="no_show", on_failure=OnFailure.PARK, steps=(RELEASE,))
 
 MODIFY_BOOKING = SagaDefinition(
     name="modify_booking",
-    on_failure="compensate",
+    on_failure=OnFailure.COMPENSATE,
     pivot=CAPTURE.name,
     steps=(
         RESERVE,

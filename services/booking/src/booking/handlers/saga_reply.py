@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from booking.adapters import orchestrator, repository, waitlist
 from booking.adapters.orchestrator import Timing
-from booking.domain.saga import on_reply
+from booking.domain.saga_engine import on_reply
 from contracts.base import Reply
 from contracts.inventory import CapacityReservationRejected, CapacityReserved
 from messaging.errors import PermanentError

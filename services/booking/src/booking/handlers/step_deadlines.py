@@ -29,7 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from booking.adapters import orchestrator, repository
 from booking.adapters.orchestrator import COMMAND_TOPICS, Timing
-from booking.domain.saga import on_timeout
+from booking.domain.saga_engine import on_timeout
 from contracts.topics import BOOKING_SAGA_REPLIES
 from messaging import admin, failpoints, logcontext, tracing
 from messaging.jobs import ItemSweep, periodic

@@ -52,6 +52,13 @@ class SagaStatus(StrEnum):
 ACTIVE = frozenset({SagaStatus.RUNNING, SagaStatus.COMPENSATING, SagaStatus.PARKED})
 
 
+class OnFailure(StrEnum):
+    """What a saga does when a step fails for good."""
+
+    COMPENSATE = "compensate"  # undo the steps done, in reverse (then its recovery steps)
+    PARK = "park"  # stop where it is for an operator (nothing it did may be undone)
+
+
 class Participant(StrEnum):
     INVENTORY = "inventory"
     PRICING = "pricing"
@@ -106,7 +113,7 @@ class Step:
 class SagaDefinition:
     name: str
     steps: tuple[Step, ...]
-    on_failure: str  # "compensate" | "park"
+    on_failure: OnFailure
     recovery: tuple[Step, ...] = ()  # forward steps after a compensated failure
     pivot: str | None = None  # failures of the steps after this one park
 
@@ -237,7 +244,11 @@ def _fail(state: SagaState, reason: str, detail: str, *, include_current: bool =
     """
     failed = replace(state, failure_reason=reason, failure_detail=detail, waiting=False)
     definition = state.definition
-    if definition.on_failure == "park" or state.in_recovery or definition.past_pivot(state.current):
+    if (
+        definition.on_failure is OnFailure.PARK
+        or state.in_recovery
+        or definition.past_pivot(state.current)
+    ):
         return _park(failed, f"parked on {state.current}: {reason}")
     names = list(reversed(state.completed))
     if include_current and state.definition.step(state.current) is not None:

@@ -1,0 +1,164 @@
+"""One transaction of the booking service, and everything a use case does inside it.
+
+A use case never sees a connection or the outbox: it asks its unit of work for the booking
+(tenancy and the guest's ownership are checked there), moves it through the status machine
+(row, history, ``booking.*`` event and audit entry together), starts or advances its sagas and
+sends commands. What it did is committed when the ``async with`` block ends, or none of it.
+
+:class:`UnitOfWork` is what use cases ask for; :class:`SqlUnitOfWork` does it in Postgres and
+the booking service's unit tests do it in memory.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any, Protocol
+
+from sqlalchemy import Row
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from booking.adapters import lifecycle, orchestrator, repository
+from booking.adapters.orchestrator import COMMAND_TOPICS, Timing, saga_data_of
+from booking.adapters.repository import LockedSaga
+from booking.domain.booking import BookingStatus
+from booking.domain.saga_engine import Decision, Participant, SagaDefinition, start
+from booking.settings import BookingSettings
+from booking.usecases.rules import check_visible
+from contracts.common import SagaCommand
+from messaging.outbox import Outbox
+from service_kit.audit import Actor
+from service_kit.auth import Principal
+from service_kit.clock import db_now
+from service_kit.ids import canonical_uuid
+
+
+class UnitOfWork(Protocol):
+    async def booking(self, booking_id: str, who: Principal) -> Row[Any]:
+        """The booking, locked for this transaction, if ``who`` may see it (404 otherwise)."""
+
+    async def now(self) -> datetime:
+        """The database's clock: the one that decides deadlines."""
+
+    async def move(
+        self,
+        booking: Row[Any],
+        wanted: BookingStatus,
+        actor: Actor,
+        *,
+        reason: str | None = None,
+        fields: dict[str, Any] | None = None,
+    ) -> Row[Any]:
+        """``booking`` becomes ``wanted`` (IllegalTransition when the status machine forbids
+        it), with its history, its ``booking.*`` event and an audit entry; the stored row."""
+
+    async def active_saga(self, booking_id: str) -> LockedSaga | None:
+        """The booking's running (or parked) saga, locked, if it has one."""
+
+    async def start_saga(self, booking: Row[Any], definition: SagaDefinition, **data: Any) -> None:
+        """A new saga of ``booking`` (its data taken from the row, with ``data`` changed) is
+        stored and its first command sent."""
+
+    async def advance(self, saga: LockedSaga, decision: Decision) -> None:
+        """Store what the saga engine decided for ``saga`` and send its command."""
+
+    async def next_saga_seq(self, booking_id: str) -> int:
+        """The number the booking's next saga will have."""
+
+    async def send(
+        self,
+        participant: Participant,
+        booking: Row[Any],
+        command: SagaCommand,
+        seq: int,
+        note: str,
+    ) -> None:
+        """A command to ``participant`` outside a saga's own steps, in the booking's saga log."""
+
+    async def audit(self, booking: Row[Any], action: str, actor: Actor) -> None:
+        """An audit entry for an action that changes nothing on the row itself."""
+
+
+@dataclass
+class SqlUnitOfWork:
+    conn: AsyncConnection
+    outbox: Outbox
+    timing: Timing
+
+    async def booking(self, booking_id: str, who: Principal) -> Row[Any]:
+        canonical = canonical_uuid(booking_id)
+        row = (
+            await repository.load(self.conn, canonical, lock=True, tenant=who.tenant)
+            if canonical
+            else None
+        )
+        return check_visible(row, booking_id, who)
+
+    async def now(self) -> datetime:
+        return await db_now(self.conn)
+
+    async def move(
+        self,
+        booking: Row[Any],
+        wanted: BookingStatus,
+        actor: Actor,
+        *,
+        reason: str | None = None,
+        fields: dict[str, Any] | None = None,
+    ) -> Row[Any]:
+        return await lifecycle.move(
+            self.conn, self.outbox, booking, wanted, actor, reason=reason, fields=fields
+        )
+
+    async def active_saga(self, booking_id: str) -> LockedSaga | None:
+        return await repository.lock_active_saga(self.conn, booking_id)
+
+    async def start_saga(self, booking: Row[Any], definition: SagaDefinition, **data: Any) -> None:
+        seq = await repository.next_saga_seq(self.conn, booking.id)
+        decision = start(definition, replace(saga_data_of(booking), **data), seq)
+        await orchestrator.begin(self.conn, self.outbox, booking.id, decision, self.timing)
+
+    async def advance(self, saga: LockedSaga, decision: Decision) -> None:
+        await orchestrator.apply(self.conn, self.outbox, saga, decision, self.timing)
+
+    async def next_saga_seq(self, booking_id: str) -> int:
+        return await repository.next_saga_seq(self.conn, booking_id)
+
+    async def send(
+        self,
+        participant: Participant,
+        booking: Row[Any],
+        command: SagaCommand,
+        seq: int,
+        note: str,
+    ) -> None:
+        await self.outbox.add(
+            self.conn, topic=COMMAND_TOPICS[participant], key=booking.id, message=command
+        )
+        await repository.log(
+            self.conn, booking.id, "command", command.ce_type(), command.step, note, seq
+        )
+
+    async def audit(self, booking: Row[Any], action: str, actor: Actor) -> None:
+        await repository.audit(self.conn, booking.id, booking.tenant_id, action, actor, None, None)
+
+
+@dataclass(frozen=True)
+class UnitsOfWork:
+    """Where a route gets its units of work: ``async with units.begin() as uow``."""
+
+    engine: AsyncEngine
+    outbox: Outbox
+    settings: BookingSettings
+
+    @asynccontextmanager
+    async def begin(self) -> AsyncIterator[SqlUnitOfWork]:
+        async with self.engine.begin() as conn:
+            yield self.on(conn)
+
+    def on(self, conn: AsyncConnection) -> SqlUnitOfWork:
+        """A unit of work in a transaction someone else began (the Idempotency-Key protocol
+        begins its own)."""
+        return SqlUnitOfWork(conn, self.outbox, self.settings.timing)

@@ -1,0 +1,139 @@
+"""The booking service's unit of work in memory: bookings in a dict, and a record of what the
+use case did (moves, sagas started and advanced, commands sent, audit entries). It keeps the
+rules the SQL one keeps: a booking is read within the caller's tenant and shown to a guest only
+if it is theirs (the same ``check_visible``), a move goes through the status machine and bumps
+the version, and a booking has at most one active saga."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime
+from typing import Any
+
+from booking.adapters.repository import LockedSaga
+from booking.domain.booking import STAMPS, BookingStatus, transition
+from booking.domain.saga_data import SagaData
+from booking.domain.saga_engine import Decision, Participant, SagaDefinition, start
+from booking.usecases.rules import check_visible
+from contracts.common import SagaCommand
+from service_kit.audit import Actor
+from service_kit.auth import Principal
+
+NOW = datetime(2027, 3, 1, 9, 0, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class Booking:
+    """The fields of a booking row the use cases read."""
+
+    id: str
+    tenant_id: str = "t-1"
+    guest_id: str = "g-1"
+    status: str = BookingStatus.CONFIRMED.value
+    version: int = 1
+    resource_id: str = "r-1"
+    check_in: date = date(2027, 3, 10)
+    check_out: date = date(2027, 3, 12)
+    starts_at: datetime | None = None
+    payment_method: str = "card"
+    payment_id: str | None = "p-1"
+    cancel_reason: str | None = None
+    cancelled_by: str | None = None
+    cancelled_at: datetime | None = None
+    checked_in_at: datetime | None = None
+    completed_at: datetime | None = None
+    no_show_at: datetime | None = None
+
+
+def saga_data(booking: Booking) -> SagaData:
+    return SagaData(
+        booking_id=booking.id,
+        resource_id=booking.resource_id,
+        check_in=booking.check_in,
+        check_out=booking.check_out,
+        party={"adults": 2, "children": 0, "infants": 0},
+        payment_method=booking.payment_method,
+        tenant_id=booking.tenant_id,
+        payment_id=booking.payment_id,
+        cancelled_at=booking.cancelled_at,
+    )
+
+
+@dataclass
+class MemoryUnitOfWork:
+    bookings: dict[str, Booking] = field(default_factory=dict)
+    sagas: dict[str, LockedSaga] = field(default_factory=dict)  # the active one, by booking
+    now_is: datetime = NOW
+    moves: list[tuple[str, str, str | None]] = field(default_factory=list)
+    started: list[tuple[str, SagaData]] = field(default_factory=list)
+    advanced: list[Decision] = field(default_factory=list)
+    sent: list[tuple[Participant, SagaCommand, str]] = field(default_factory=list)
+    audited: list[tuple[str, str]] = field(default_factory=list)
+
+    def add(self, booking: Booking) -> Booking:
+        self.bookings[booking.id] = booking
+        return booking
+
+    def run_saga(self, booking: Booking, definition: SagaDefinition) -> LockedSaga:
+        """``booking`` has a saga of ``definition`` in its first step."""
+        state = start(definition, saga_data(booking)).state
+        saga = LockedSaga(id=f"s-{booking.id}", booking_id=booking.id, state=state)
+        self.sagas[booking.id] = saga
+        return saga
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.moves or self.started or self.advanced or self.sent or self.audited)
+
+    async def booking(self, booking_id: str, who: Principal) -> Any:
+        found = self.bookings.get(booking_id)
+        mine = found if found is not None and found.tenant_id == who.tenant else None
+        return check_visible(mine, booking_id, who)  # type: ignore[arg-type]
+
+    async def now(self) -> datetime:
+        return self.now_is
+
+    async def move(
+        self,
+        booking: Any,
+        wanted: BookingStatus,
+        actor: Actor,
+        *,
+        reason: str | None = None,
+        fields: dict[str, Any] | None = None,
+    ) -> Any:
+        transition(BookingStatus(booking.status), wanted)
+        changes: dict[str, Any] = {**(fields or {}), "status": wanted.value}
+        if wanted in STAMPS:
+            changes[STAMPS[wanted]] = self.now_is
+        moved = replace(booking, version=booking.version + 1, **changes)
+        self.bookings[moved.id] = moved
+        self.moves.append((moved.id, wanted.value, reason))
+        self.audited.append((moved.id, f"status:{wanted.value}"))
+        return moved
+
+    async def active_saga(self, booking_id: str) -> LockedSaga | None:
+        return self.sagas.get(booking_id)
+
+    async def start_saga(self, booking: Any, definition: SagaDefinition, **data: Any) -> None:
+        assert booking.id not in self.sagas, "a booking has one active saga at most"
+        self.started.append((definition.name, replace(saga_data(booking), **data)))
+
+    async def advance(self, saga: LockedSaga, decision: Decision) -> None:
+        self.advanced.append(decision)
+
+    async def next_saga_seq(self, booking_id: str) -> int:
+        return 2
+
+    async def send(
+        self,
+        participant: Participant,
+        booking: Any,
+        command: SagaCommand,
+        seq: int,
+        note: str,
+    ) -> None:
+        self.sent.append((participant, command, note))
+
+    async def audit(self, booking: Any, action: str, actor: Actor) -> None:
+        self.audited.append((booking.id, action))
