@@ -9,7 +9,7 @@ import logging
 import signal
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, FastAPI, Request
 from prometheus_client import Gauge
@@ -31,6 +31,7 @@ from service_kit.settings import ServiceSettings
 from service_kit.web import create_app
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 @dataclass
@@ -41,6 +42,14 @@ class Wiring:
     engine: AsyncEngine
     outbox: Outbox
     inbox: Inbox
+    # A service's own process-wide collaborators (a client of another service, with its
+    # connection pool), by type: ``wiring.extras[Places] = ...``, then ``wiring.of(Places)``.
+    extras: dict[type, Any] = field(default_factory=dict)
+
+    def of(self, kind: type[T]) -> T:
+        found = self.extras[kind]
+        assert isinstance(found, kind)
+        return found
 
 
 def wiring_of(request: Request) -> Wiring:

@@ -72,10 +72,11 @@ def _idempotency_key_expiry(wiring: Wiring) -> Callable[[], Awaitable[None]]:
 def _routers(wiring: Wiring) -> list[APIRouter]:
     # One inventory client (its connection pool and resource cache) for every route.
     places = Places(InventoryClient(_settings(wiring).inventory_url))
+    wiring.extras[Places] = places
     return [
         routes.router(wiring, places),
         actions.api,
-        modify.router(wiring, places),
+        modify.api,
         waitlist.router(wiring, places),
     ]
 

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
+from decimal import Decimal
 from typing import Any
 
+from booking.adapters.orchestrator import saga_data_of
 from booking.adapters.repository import LockedSaga
 from booking.domain.booking import STAMPS, BookingStatus, transition
 from booking.domain.saga_data import SagaData
@@ -34,9 +36,22 @@ class Booking:
     resource_id: str = "r-1"
     check_in: date = date(2027, 3, 10)
     check_out: date = date(2027, 3, 12)
+    venue_id: str | None = None
     starts_at: datetime | None = None
+    ends_at: datetime | None = None
+    timezone: str | None = None
+    slot_id: str | None = None
+    party: dict[str, int] = field(default_factory=lambda: {"adults": 2, "children": 0})
     payment_method: str = "card"
     payment_id: str | None = "p-1"
+    reservation_id: str | None = "res-1"
+    unit_id: str | None = None
+    quote_id: str | None = "q-1"
+    total_amount: Decimal | None = Decimal("300.00")
+    currency: str | None = "EUR"
+    paid_amount: Decimal | None = Decimal("300.00")
+    refunded_amount: Decimal | None = None
+    modification: dict[str, Any] | None = None
     cancel_reason: str | None = None
     cancelled_by: str | None = None
     cancelled_at: datetime | None = None
@@ -45,27 +60,14 @@ class Booking:
     no_show_at: datetime | None = None
 
 
-def saga_data(booking: Booking) -> SagaData:
-    return SagaData(
-        booking_id=booking.id,
-        resource_id=booking.resource_id,
-        check_in=booking.check_in,
-        check_out=booking.check_out,
-        party={"adults": 2, "children": 0, "infants": 0},
-        payment_method=booking.payment_method,
-        tenant_id=booking.tenant_id,
-        payment_id=booking.payment_id,
-        cancelled_at=booking.cancelled_at,
-    )
-
-
 @dataclass
 class MemoryUnitOfWork:
     bookings: dict[str, Booking] = field(default_factory=dict)
     sagas: dict[str, LockedSaga] = field(default_factory=dict)  # the active one, by booking
     now_is: datetime = NOW
     moves: list[tuple[str, str, str | None]] = field(default_factory=list)
-    started: list[tuple[str, SagaData]] = field(default_factory=list)
+    started: list[tuple[str, SagaData, int]] = field(default_factory=list)  # name, data, seq
+    bookkept: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
     advanced: list[Decision] = field(default_factory=list)
     sent: list[tuple[Participant, SagaCommand, str]] = field(default_factory=list)
     audited: list[tuple[str, str]] = field(default_factory=list)
@@ -76,14 +78,21 @@ class MemoryUnitOfWork:
 
     def run_saga(self, booking: Booking, definition: SagaDefinition) -> LockedSaga:
         """``booking`` has a saga of ``definition`` in its first step."""
-        state = start(definition, saga_data(booking)).state
+        state = start(definition, saga_data_of(booking)).state
         saga = LockedSaga(id=f"s-{booking.id}", booking_id=booking.id, state=state)
         self.sagas[booking.id] = saga
         return saga
 
     @property
     def changed(self) -> bool:
-        return bool(self.moves or self.started or self.advanced or self.sent or self.audited)
+        return bool(
+            self.moves
+            or self.bookkept
+            or self.started
+            or self.advanced
+            or self.sent
+            or self.audited
+        )
 
     async def booking(self, booking_id: str, who: Principal) -> Any:
         found = self.bookings.get(booking_id)
@@ -112,12 +121,27 @@ class MemoryUnitOfWork:
         self.audited.append((moved.id, f"status:{wanted.value}"))
         return moved
 
+    async def bookkeep(
+        self, booking: Any, changes: dict[str, Any], actor: Actor, action: str
+    ) -> Any:
+        kept = replace(booking, version=booking.version + 1, **changes)
+        self.bookings[kept.id] = kept
+        self.bookkept.append((kept.id, action, changes))
+        self.audited.append((kept.id, action))
+        return kept
+
     async def active_saga(self, booking_id: str) -> LockedSaga | None:
         return self.sagas.get(booking_id)
 
-    async def start_saga(self, booking: Any, definition: SagaDefinition, **data: Any) -> None:
+    def saga_data(self, booking: Any) -> SagaData:
+        return saga_data_of(booking)
+
+    async def start_saga(
+        self, booking: Any, definition: SagaDefinition, *, seq: int | None = None, **data: Any
+    ) -> None:
         assert booking.id not in self.sagas, "a booking has one active saga at most"
-        self.started.append((definition.name, replace(saga_data(booking), **data)))
+        seq = seq or await self.next_saga_seq(booking.id)
+        self.started.append((definition.name, replace(saga_data_of(booking), **data), seq))
 
     async def advance(self, saga: LockedSaga, decision: Decision) -> None:
         self.advanced.append(decision)

@@ -51,7 +51,7 @@ async def test_a_guest_cancels_their_confirmed_booking_and_the_cancel_saga_start
     assert cancelled.status == "cancelled" and cancelled.version == 2
     assert cancelled.cancel_reason == "plans" and cancelled.cancelled_by == "g-1"
     assert uow.moves == [("b-1", "cancelled", "plans")]
-    [(saga, data)] = uow.started
+    [(saga, data, _)] = uow.started
     assert saga == "cancel_booking" and data.cancelled_at == NOW  # the refund is quoted by it
 
 
@@ -149,7 +149,7 @@ async def test_a_no_show_before_the_start_is_refused_and_after_it_releases_by_a_
     uow.now_is = NOW + timedelta(minutes=6)
     gone = await mark_no_show(uow, MarkNoShow(**on("b-1", STAFF), reason="never came"))
     assert gone.status == "no_show" and uow.moves == [("b-1", "no_show", "never came")]
-    assert [name for name, _ in uow.started] == ["no_show"]
+    assert [name for name, _, _ in uow.started] == ["no_show"]
 
 
 async def test_a_no_show_with_a_saga_in_progress_is_busy() -> None:

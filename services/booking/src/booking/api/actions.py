@@ -9,10 +9,12 @@ one and answers with the booking.
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Header, Request, Response
 from fastapi.responses import JSONResponse
+from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from booking.api.common import Outcome, Units, answer, idempotent, public
@@ -20,16 +22,43 @@ from booking.api.routes import LEASE_S
 from booking.api.schemas import BookingPublic, CancelIn, StatusActionIn
 from booking.usecases import transitions
 from booking.usecases.cancel import CancelBooking, cancel_booking
+from booking.usecases.commands import OnBooking
 from booking.usecases.no_show import MarkNoShow, mark_no_show
 from booking.usecases.retry_saga import RetrySaga, retry_parked_saga
 from booking.usecases.rules import etag
+from booking.usecases.unit_of_work import UnitOfWork, UnitsOfWork
 from booking.usecases.verify_payment import VerifyTransfer, verify_transfer
 from service_kit.audit import actor_of
-from service_kit.auth import Admin, Caller, Staff
+from service_kit.auth import Admin, Caller, Principal, Staff
 from service_kit.fields import IF_MATCH_MAX, PathId
 from service_kit.ratelimit import RATE_LIMITED
 
 api = APIRouter(prefix="/api/v1", tags=["booking actions"])
+C = TypeVar("C", bound=OnBooking)
+
+
+def _on(booking_id: str, who: Principal, request: Request, if_match: str | None) -> dict[str, Any]:
+    """What every command on a booking names, from the request."""
+    return {
+        "booking_id": booking_id,
+        "who": who,
+        "actor": actor_of(request, who),
+        "if_match": if_match,
+    }
+
+
+def _reason(body: StatusActionIn | None) -> str | None:
+    return body.reason if body else None
+
+
+async def _run(
+    units: UnitsOfWork, use_case: Callable[[UnitOfWork, C], Awaitable[Row[Any]]], command: C
+) -> JSONResponse:
+    """``use_case`` in a unit of work of its own; the booking as it became, with its ETag."""
+    async with units.begin() as uow:
+        booking = await use_case(uow, command)
+    return answer(booking)
+
 
 IfMatch = Annotated[str | None, Header(max_length=IF_MATCH_MAX)]
 IdempotencyKey = Annotated[str | None, Header(max_length=255)]
@@ -90,16 +119,8 @@ async def check_in(
     if_match: IfMatch = None,
 ) -> Response:
     """Staff: the guest arrived (``confirmed`` → ``checked_in``)."""
-    command = transitions.CheckIn(
-        booking_id=booking_id,
-        who=who,
-        actor=actor_of(request, who),
-        if_match=if_match,
-        reason=body.reason if body else None,
-    )
-    async with units.begin() as uow:
-        booking = await transitions.move(uow, command)
-    return answer(booking)
+    command = transitions.CheckIn(**_on(booking_id, who, request, if_match), reason=_reason(body))
+    return await _run(units, transitions.move, command)
 
 
 @api.post("/bookings/{booking_id}/complete", response_model=BookingPublic)
@@ -112,16 +133,8 @@ async def complete(
     if_match: IfMatch = None,
 ) -> Response:
     """Staff: the stay or visit is over (``checked_in`` → ``completed``, immutable)."""
-    command = transitions.Complete(
-        booking_id=booking_id,
-        who=who,
-        actor=actor_of(request, who),
-        if_match=if_match,
-        reason=body.reason if body else None,
-    )
-    async with units.begin() as uow:
-        booking = await transitions.move(uow, command)
-    return answer(booking)
+    command = transitions.Complete(**_on(booking_id, who, request, if_match), reason=_reason(body))
+    return await _run(units, transitions.move, command)
 
 
 @api.post("/bookings/{booking_id}/no-show", response_model=BookingPublic)
@@ -135,16 +148,8 @@ async def no_show(
 ) -> Response:
     """Staff: the guest did not come (``confirmed`` → ``no_show``, only after the start).
     The capacity left is released; the payment is kept."""
-    command = MarkNoShow(
-        booking_id=booking_id,
-        who=who,
-        actor=actor_of(request, who),
-        if_match=if_match,
-        reason=body.reason if body else None,
-    )
-    async with units.begin() as uow:
-        booking = await mark_no_show(uow, command)
-    return answer(booking)
+    command = MarkNoShow(**_on(booking_id, who, request, if_match), reason=_reason(body))
+    return await _run(units, mark_no_show, command)
 
 
 @api.post(

@@ -7,8 +7,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from datetime import time as dtime
-from typing import Any
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo
+
+from fastapi import Depends
 
 from service_kit.inventory import (
     InventoryClient,
@@ -17,6 +19,7 @@ from service_kit.inventory import (
     inventory_problem,
 )
 from service_kit.problems import Problem
+from service_kit.runtime import AppWiring
 
 
 def _local(day: date, at: str | None, default: dtime, tz: str) -> datetime:
@@ -82,3 +85,11 @@ class Places:
             }
         place = {"timezone": tz, "venue_id": resource.get("venue_id"), "name": resource.get("name")}
         return place, when
+
+
+def places_of(wiring: AppWiring) -> Places:
+    return wiring.of(Places)
+
+
+# The process's one Places (its inventory client's connection pool), for a route.
+PlacesDep = Annotated[Places, Depends(places_of)]

@@ -7,10 +7,10 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from booking.domain.booking import stay_error
 from contracts.base import Money
 from service_kit.fields import Email, IsoDate, Phone
 
-MAX_NIGHTS = 365
 # A BCP 47 language tag as mail clients send them: 'en', 'pt-PT', 'zh-Hant-TW'.
 LOCALE = r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8}){0,3}$"
 NOTE = Field(default=None, max_length=2000)
@@ -20,15 +20,6 @@ PAYMENT_METHOD = Field(
     pattern=r"^(pm_[A-Za-z0-9_]+|bank_transfer)$",
     description="A card (``pm_card_visa``, ...) or ``bank_transfer`` (awaits payment).",
 )
-
-
-def stay_error(check_in: date, check_out: date) -> str | None:
-    """What is wrong with a stay's dates, if anything."""
-    if check_out <= check_in:
-        return "check_out must be after check_in"
-    if (check_out - check_in).days > MAX_NIGHTS:
-        return f"a stay is at most {MAX_NIGHTS} nights"
-    return None
 
 
 def check_time(slot_id: str | None, check_in: date | None, check_out: date | None) -> None:

@@ -15,7 +15,7 @@ still be had (the late-payment saga).
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 
 
@@ -95,3 +95,15 @@ def transition(
 def check_no_show(starts_at: datetime, now: datetime) -> None:
     if now < starts_at:
         raise NotYetStarted(f"the booking starts at {starts_at.isoformat()}")
+
+
+MAX_NIGHTS = 365
+
+
+def stay_error(check_in: date, check_out: date) -> str | None:
+    """What is wrong with a stay's dates, if anything."""
+    if check_out <= check_in:
+        return "check_out must be after check_in"
+    if (check_out - check_in).days > MAX_NIGHTS:
+        return f"a stay is at most {MAX_NIGHTS} nights"
+    return None

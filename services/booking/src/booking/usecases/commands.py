@@ -22,8 +22,9 @@ class OnBooking:
     if_match: str | None = None  # an ETag the booking must still have (412 otherwise)
 
 
-async def target(uow: UnitOfWork, command: OnBooking) -> Row[Any]:
-    """The booking ``command`` acts on, locked and at the version it names."""
+async def target(uow: UnitOfWork, command: OnBooking, *, versioned: bool = False) -> Row[Any]:
+    """The booking ``command`` acts on, locked and at the version it names (``versioned``: it
+    must name one, 428 otherwise)."""
     booking = await uow.booking(command.booking_id, command.who)
-    check_if_match(command.if_match, booking, required=False)
+    check_if_match(command.if_match, booking, required=versioned)
     return booking

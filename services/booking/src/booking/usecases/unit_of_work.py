@@ -24,9 +24,10 @@ from booking.adapters import lifecycle, orchestrator, repository
 from booking.adapters.orchestrator import COMMAND_TOPICS, Timing, saga_data_of
 from booking.adapters.repository import LockedSaga
 from booking.domain.booking import BookingStatus
+from booking.domain.saga_data import SagaData
 from booking.domain.saga_engine import Decision, Participant, SagaDefinition, start
 from booking.settings import BookingSettings
-from booking.usecases.rules import check_visible
+from booking.usecases.rules import check_visible, visible
 from contracts.common import SagaCommand
 from messaging.outbox import Outbox
 from service_kit.audit import Actor
@@ -54,12 +55,28 @@ class UnitOfWork(Protocol):
         """``booking`` becomes ``wanted`` (IllegalTransition when the status machine forbids
         it), with its history, its ``booking.*`` event and an audit entry; the stored row."""
 
+    async def bookkeep(
+        self, booking: Row[Any], changes: dict[str, Any], actor: Actor, action: str
+    ) -> Row[Any]:
+        """Facts that are no transition (a modification requested): a new version and an audit
+        entry, no event; the stored row."""
+
     async def active_saga(self, booking_id: str) -> LockedSaga | None:
         """The booking's running (or parked) saga, locked, if it has one."""
 
-    async def start_saga(self, booking: Row[Any], definition: SagaDefinition, **data: Any) -> None:
-        """A new saga of ``booking`` (its data taken from the row, with ``data`` changed) is
-        stored and its first command sent."""
+    def saga_data(self, booking: Row[Any]) -> SagaData:
+        """What a saga of ``booking`` starts from."""
+
+    async def start_saga(
+        self,
+        booking: Row[Any],
+        definition: SagaDefinition,
+        *,
+        seq: int | None = None,
+        **data: Any,
+    ) -> None:
+        """A new saga of ``booking`` (number ``seq``, by default the next; its data taken from
+        the row, with ``data`` changed) is stored and its first command sent."""
 
     async def advance(self, saga: LockedSaga, decision: Decision) -> None:
         """Store what the saga engine decided for ``saga`` and send its command."""
@@ -112,11 +129,26 @@ class SqlUnitOfWork:
             self.conn, self.outbox, booking, wanted, actor, reason=reason, fields=fields
         )
 
+    async def bookkeep(
+        self, booking: Row[Any], changes: dict[str, Any], actor: Actor, action: str
+    ) -> Row[Any]:
+        return await lifecycle.bookkeep(self.conn, booking, changes, actor, action, bump=True)
+
     async def active_saga(self, booking_id: str) -> LockedSaga | None:
         return await repository.lock_active_saga(self.conn, booking_id)
 
-    async def start_saga(self, booking: Row[Any], definition: SagaDefinition, **data: Any) -> None:
-        seq = await repository.next_saga_seq(self.conn, booking.id)
+    def saga_data(self, booking: Row[Any]) -> SagaData:
+        return saga_data_of(booking)
+
+    async def start_saga(
+        self,
+        booking: Row[Any],
+        definition: SagaDefinition,
+        *,
+        seq: int | None = None,
+        **data: Any,
+    ) -> None:
+        seq = seq or await repository.next_saga_seq(self.conn, booking.id)
         decision = start(definition, replace(saga_data_of(booking), **data), seq)
         await orchestrator.begin(self.conn, self.outbox, booking.id, decision, self.timing)
 
@@ -157,6 +189,11 @@ class UnitsOfWork:
     async def begin(self) -> AsyncIterator[SqlUnitOfWork]:
         async with self.engine.begin() as conn:
             yield self.on(conn)
+
+    async def read(self, booking_id: str, who: Principal) -> Row[Any]:
+        """The booking as it is now, unlocked, if ``who`` may see it (404 otherwise)."""
+        async with self.engine.connect() as conn:
+            return await visible(conn, booking_id, who)
 
     def on(self, conn: AsyncConnection) -> SqlUnitOfWork:
         """A unit of work in a transaction someone else began (the Idempotency-Key protocol
