@@ -6,6 +6,7 @@ the version, and a booking has at most one active saga."""
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -68,6 +69,8 @@ class MemoryUnitOfWork:
     moves: list[tuple[str, str, str | None]] = field(default_factory=list)
     started: list[tuple[str, SagaData, int]] = field(default_factory=list)  # name, data, seq
     bookkept: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
+    created: list[dict[str, Any]] = field(default_factory=list)  # the fields, as given
+    quotas_checked: list[str] = field(default_factory=list)  # guests
     advanced: list[Decision] = field(default_factory=list)
     sent: list[tuple[Participant, SagaCommand, str]] = field(default_factory=list)
     audited: list[tuple[str, str]] = field(default_factory=list)
@@ -86,7 +89,8 @@ class MemoryUnitOfWork:
     @property
     def changed(self) -> bool:
         return bool(
-            self.moves
+            self.created
+            or self.moves
             or self.bookkept
             or self.started
             or self.advanced
@@ -137,11 +141,20 @@ class MemoryUnitOfWork:
         return saga_data_of(booking)
 
     async def start_saga(
-        self, booking: Any, definition: SagaDefinition, *, seq: int | None = None, **data: Any
+        self, booking_id: str, definition: SagaDefinition, data: SagaData, *, seq: int | None = None
     ) -> None:
-        assert booking.id not in self.sagas, "a booking has one active saga at most"
-        seq = seq or await self.next_saga_seq(booking.id)
-        self.started.append((definition.name, replace(saga_data_of(booking), **data), seq))
+        assert booking_id not in self.sagas, "a booking has one active saga at most"
+        seq = seq or await self.next_saga_seq(booking_id)
+        self.started.append((definition.name, data, seq))
+
+    async def create(self, fields: dict[str, Any], actor: Actor) -> Any:
+        known = {f.name for f in dataclasses.fields(Booking)}
+        booking = Booking(**{k: v for k, v in fields.items() if k in known})
+        self.created.append(fields)
+        return self.add(booking)
+
+    async def check_unpaid_quota(self, who: Principal, guest_id: str) -> None:
+        self.quotas_checked.append(guest_id)
 
     async def advance(self, saga: LockedSaga, decision: Decision) -> None:
         self.advanced.append(decision)

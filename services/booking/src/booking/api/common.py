@@ -16,11 +16,14 @@ from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from booking.adapters import idempotency
-from booking.api.schemas import BookingPublic
+from booking.api.schemas import BookingCreate, BookingPublic
 from booking.settings import BookingSettings
+from booking.usecases import open_booking
 from booking.usecases.rules import etag
 from booking.usecases.unit_of_work import UnitsOfWork
 from contracts.base import Money
+from service_kit.audit import Actor
+from service_kit.auth import Principal
 from service_kit.ids import canonical_uuid
 from service_kit.problems import Problem
 from service_kit.runtime import AppWiring
@@ -134,3 +137,34 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
     if canonical is None or at.tzinfo is None:
         raise bad
     return at, canonical
+
+
+def open_command(
+    body: BookingCreate, who: Principal, actor: Actor, guest_id: str
+) -> open_booking.OpenBooking:
+    """``POST /bookings``'s body (or an accepted offer's), as the open-booking command."""
+    return open_booking.OpenBooking(
+        who=who,
+        actor=actor,
+        guest_id=guest_id,
+        resource_id=body.resource_id,
+        slot_id=body.slot_id,
+        party=body.party.model_dump(mode="json"),
+        contact=body.guest.model_dump(mode="json", exclude={"id"}),
+        payment_method=body.payment_method,
+        special_requests=body.special_requests,
+        dietary_notes=body.dietary_notes,
+        accessibility_notes=body.accessibility_notes,
+        hold_id=body.hold_id,
+    )
+
+
+def opened_at(place: dict[str, Any], when: dict[str, Any]) -> open_booking.Place:
+    """What ``Places.resolve`` answered, as the open-booking use case takes it."""
+    return open_booking.Place(
+        venue_id=place["venue_id"], timezone=place["timezone"], name=place.get("name"), when=when
+    )
+
+
+def open_terms(settings: BookingSettings) -> open_booking.Terms:
+    return open_booking.Terms(settings.payment_deadline_s, settings.claim_hold_s)

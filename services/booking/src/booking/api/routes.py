@@ -13,8 +13,16 @@ from sqlalchemy import text
 
 from booking.adapters import lifecycle, repository
 from booking.api.admission import Admission
-from booking.api.common import Outcome, decode_cursor, encode_cursor, idempotent, public
-from booking.api.opening import Opening
+from booking.api.common import (
+    Outcome,
+    decode_cursor,
+    encode_cursor,
+    idempotent,
+    open_command,
+    open_terms,
+    opened_at,
+    public,
+)
 from booking.api.places import Places
 from booking.api.schemas import (
     BookingCreate,
@@ -28,7 +36,9 @@ from booking.api.schemas import (
 from booking.api.waiting import StatusWaiters
 from booking.domain.booking import IMMUTABLE, SETTLED, WAIT_ENDS, BookingStatus
 from booking.settings import BookingSettings
+from booking.usecases.open_booking import guest_of, open_booking
 from booking.usecases.rules import check_if_match, etag, not_found, visible
+from booking.usecases.unit_of_work import SqlUnitOfWork
 from service_kit.audit import AuditEntry, actor_of
 from service_kit.auth import BearerToken, Caller, Principal, Staff
 from service_kit.db import raw_connector
@@ -55,23 +65,12 @@ def router(wiring: Wiring, places: Places) -> APIRouter:
     outbox = wiring.outbox
     settings = wiring.settings
     assert isinstance(settings, BookingSettings)
-    timing = settings.timing
-    opening = Opening(outbox, settings, timing)
     admission = Admission(
         engine,
         settings.max_in_flight_sagas,
         max_late=settings.admission_max_late_sagas,
         late_after_s=settings.admission_late_after_s,
     )
-
-    def guest_of(body: BookingCreate, who: Principal) -> str:
-        if not who.is_staff:
-            if body.guest.id not in (None, who.subject):
-                raise Problem(
-                    403, "forbidden", "Forbidden", "A guest books only in their own name."
-                )
-            return who.subject
-        return body.guest.id or who.subject
 
     async def load_visible(booking_id: str, who: Principal) -> Any:
         async with engine.connect() as conn:
@@ -96,7 +95,7 @@ def router(wiring: Wiring, places: Places) -> APIRouter:
         seconds: 201 when the saga has ended (confirmed, rejected, ...), 202 when it still runs
         or waits for the guest to pay (``awaiting_payment``, with ``payment_deadline``). 503
         with ``Retry-After`` while too many bookings are in progress (nothing is written)."""
-        guest_id = guest_of(body, who)
+        guest_id = guest_of(who, body.guest.id)
         place, when = await places.resolve(
             body.resource_id,
             body.slot_id,
@@ -107,11 +106,12 @@ def router(wiring: Wiring, places: Places) -> APIRouter:
         payload = body.model_dump(mode="json")
         actor = actor_of(request, who)
 
+        command = open_command(body, who, actor, guest_id)
+        at, terms = opened_at(place, when), open_terms(settings)
+
         async def work(conn: Any) -> Outcome:
             await admission.admit()  # new work only: a replayed key still gets its answer
-            row = await opening.open(
-                conn, body, who=who, actor=actor, guest_id=guest_id, place=place, when=when
-            )
+            row = await open_booking(SqlUnitOfWork(conn, outbox, settings), command, at, terms)
             return Outcome(202, public(row).model_dump(mode="json"), row.id)
 
         scope = f"{who.tenant}:{who.subject}:POST /bookings"

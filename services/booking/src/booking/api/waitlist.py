@@ -13,8 +13,7 @@ from sqlalchemy import Row, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from booking.adapters import waitlist
-from booking.api.common import public
-from booking.api.opening import Opening
+from booking.api.common import open_command, open_terms, opened_at, public
 from booking.api.places import Places
 from booking.api.schemas import (
     BookingCreate,
@@ -25,7 +24,9 @@ from booking.api.schemas import (
     WaitlistJoin,
 )
 from booking.settings import BookingSettings
+from booking.usecases.open_booking import open_booking
 from booking.usecases.rules import etag
+from booking.usecases.unit_of_work import SqlUnitOfWork
 from contracts.booking import WaitlistOfferAccepted
 from contracts.topics import BOOKING_EVENTS
 from service_kit.audit import actor_of
@@ -80,7 +81,6 @@ def router(wiring: Wiring, places: Places) -> APIRouter:
     outbox = wiring.outbox
     settings = wiring.settings
     assert isinstance(settings, BookingSettings)
-    opening = Opening(outbox, settings, settings.timing)
 
     @api.post(
         "/waitlist",
@@ -230,14 +230,12 @@ def router(wiring: Wiring, places: Places) -> APIRouter:
                 dietary_notes=body.dietary_notes,
                 accessibility_notes=body.accessibility_notes,
             )
-            row = await opening.open(
-                conn,
-                booking,
-                who=who,
-                actor=actor_of(request, who),
-                guest_id=entry.guest_id,
-                place=place,
-                when=when,
+            command = open_command(booking, who, actor_of(request, who), entry.guest_id)
+            row = await open_booking(
+                SqlUnitOfWork(conn, outbox, settings),
+                command,
+                opened_at(place, when),
+                open_terms(settings),
             )
             await waitlist.update(conn, entry.id, status="accepted", booking_id=row.id)
             await outbox.add(

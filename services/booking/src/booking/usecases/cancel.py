@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy import Row
@@ -47,7 +47,8 @@ async def cancel_booking(uow: UnitOfWork, command: CancelBooking) -> Row[Any]:
         fields={"cancel_reason": command.reason, "cancelled_by": command.actor.subject},
     )
     if not creating:
-        await uow.start_saga(cancelled, CANCEL_BOOKING, cancelled_at=cancelled.cancelled_at)
+        data = replace(uow.saga_data(cancelled), cancelled_at=cancelled.cancelled_at)
+        await uow.start_saga(cancelled.id, CANCEL_BOOKING, data)
     elif saga is not None:  # it stops and gives back what it took (refunded if a transfer came)
         await uow.advance(saga, abort(saga.state, CANCELLED))
     return cancelled

@@ -5,7 +5,7 @@ shows the modification's progress."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from typing import Any
 
@@ -106,10 +106,8 @@ async def modify_booking(
         "requested_by": command.who.subject,
     }
     booking = await uow.bookkeep(booking, {"modification": modification}, command.actor, "modify")
-    await uow.start_saga(
-        booking,
-        MODIFY_BOOKING,
-        seq=seq,
+    data = replace(
+        before,
         **new,
         timezone=timezone,
         claim_key=f"{booking.id}#{seq}",
@@ -124,4 +122,5 @@ async def modify_booking(
         pay_by=now + timedelta(seconds=terms.payment_deadline_s),
         hold_seconds=terms.claim_hold_s,
     )
+    await uow.start_saga(booking.id, MODIFY_BOOKING, data, seq=seq)
     return booking

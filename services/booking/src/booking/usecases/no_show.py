@@ -34,5 +34,5 @@ async def mark_no_show(uow: UnitOfWork, command: MarkNoShow) -> Row[Any]:
     if await uow.active_saga(booking.id) is not None:
         raise busy()
     moved = await uow.move(booking, BookingStatus.NO_SHOW, command.actor, reason=command.reason)
-    await uow.start_saga(moved, NO_SHOW)
+    await uow.start_saga(moved.id, NO_SHOW, uow.saga_data(moved))
     return moved

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from booking.adapters import lifecycle, orchestrator, repository
 from booking.adapters.orchestrator import COMMAND_TOPICS, Timing, saga_data_of
+from booking.adapters.quotas import unpaid_quota
 from booking.adapters.repository import LockedSaga
 from booking.domain.booking import BookingStatus
 from booking.domain.saga_data import SagaData
@@ -41,7 +42,14 @@ class UnitOfWork(Protocol):
         """The booking, locked for this transaction, if ``who`` may see it (404 otherwise)."""
 
     async def now(self) -> datetime:
-        """The database's clock: the one that decides deadlines."""
+        """The database's clock (the transaction's start): the one that decides deadlines."""
+
+    async def create(self, fields: dict[str, Any], actor: Actor) -> Row[Any]:
+        """A new booking (version 1) with its first history entry, ``booking.created`` and an
+        audit entry; the stored row."""
+
+    async def check_unpaid_quota(self, who: Principal, guest_id: str) -> None:
+        """409 when the guest already has as many unpaid bank-transfer bookings as allowed."""
 
     async def move(
         self,
@@ -68,15 +76,10 @@ class UnitOfWork(Protocol):
         """What a saga of ``booking`` starts from."""
 
     async def start_saga(
-        self,
-        booking: Row[Any],
-        definition: SagaDefinition,
-        *,
-        seq: int | None = None,
-        **data: Any,
+        self, booking_id: str, definition: SagaDefinition, data: SagaData, *, seq: int | None = None
     ) -> None:
-        """A new saga of ``booking`` (number ``seq``, by default the next; its data taken from
-        the row, with ``data`` changed) is stored and its first command sent."""
+        """A new saga of the booking (number ``seq``, by default the next) is stored and its
+        first command sent."""
 
     async def advance(self, saga: LockedSaga, decision: Decision) -> None:
         """Store what the saga engine decided for ``saga`` and send its command."""
@@ -102,7 +105,12 @@ class UnitOfWork(Protocol):
 class SqlUnitOfWork:
     conn: AsyncConnection
     outbox: Outbox
-    timing: Timing
+    settings: BookingSettings
+    _now: datetime | None = field(default=None, init=False)
+
+    @property
+    def timing(self) -> Timing:
+        return self.settings.timing
 
     async def booking(self, booking_id: str, who: Principal) -> Row[Any]:
         canonical = canonical_uuid(booking_id)
@@ -114,7 +122,17 @@ class SqlUnitOfWork:
         return check_visible(row, booking_id, who)
 
     async def now(self) -> datetime:
-        return await db_now(self.conn)
+        if self._now is None:  # now() is the transaction's start: one query is enough
+            self._now = await db_now(self.conn)
+        return self._now
+
+    async def create(self, fields: dict[str, Any], actor: Actor) -> Row[Any]:
+        booking = await repository.insert_booking(self.conn, fields)
+        await lifecycle.created(self.conn, self.outbox, booking, actor)
+        return booking
+
+    async def check_unpaid_quota(self, who: Principal, guest_id: str) -> None:
+        await unpaid_quota(self.settings).enforce(self.conn, who, guest_id)
 
     async def move(
         self,
@@ -141,16 +159,13 @@ class SqlUnitOfWork:
         return saga_data_of(booking)
 
     async def start_saga(
-        self,
-        booking: Row[Any],
-        definition: SagaDefinition,
-        *,
-        seq: int | None = None,
-        **data: Any,
+        self, booking_id: str, definition: SagaDefinition, data: SagaData, *, seq: int | None = None
     ) -> None:
-        seq = seq or await repository.next_saga_seq(self.conn, booking.id)
-        decision = start(definition, replace(saga_data_of(booking), **data), seq)
-        await orchestrator.begin(self.conn, self.outbox, booking.id, decision, self.timing)
+        seq = seq or await repository.next_saga_seq(self.conn, booking_id)
+        decision = start(definition, data, seq)
+        await orchestrator.begin(
+            self.conn, self.outbox, booking_id, decision, self.timing, now=await self.now()
+        )
 
     async def advance(self, saga: LockedSaga, decision: Decision) -> None:
         await orchestrator.apply(self.conn, self.outbox, saga, decision, self.timing)
@@ -198,4 +213,4 @@ class UnitsOfWork:
     def on(self, conn: AsyncConnection) -> SqlUnitOfWork:
         """A unit of work in a transaction someone else began (the Idempotency-Key protocol
         begins its own)."""
-        return SqlUnitOfWork(conn, self.outbox, self.settings.timing)
+        return SqlUnitOfWork(conn, self.outbox, self.settings)
