@@ -8,7 +8,9 @@ from fastapi import APIRouter
 
 from booking.adapters import idempotency, tables
 from booking.api import actions, modify, routes, waitlist
+from booking.api.admission import Admission
 from booking.api.places import Places
+from booking.api.waiting import StatusWaiters
 from booking.handlers import (
     payment_events,
     saga_gauges,
@@ -24,6 +26,7 @@ from contracts.registry import REGISTRY
 from contracts.topics import BOOKING_SAGA_REPLIES, INVENTORY_EVENTS, PAYMENT_EVENTS
 from messaging.jobs import periodic
 from messaging.runner import Subscription
+from service_kit.db import raw_connector
 from service_kit.inventory import InventoryClient
 from service_kit.runtime import ServiceDefinition, Wiring
 
@@ -71,14 +74,20 @@ def _idempotency_key_expiry(wiring: Wiring) -> Callable[[], Awaitable[None]]:
 
 def _routers(wiring: Wiring) -> list[APIRouter]:
     # One inventory client (its connection pool and resource cache) for every route.
-    places = Places(InventoryClient(_settings(wiring).inventory_url))
+    settings = _settings(wiring)
+    places = Places(InventoryClient(settings.inventory_url))
     wiring.extras[Places] = places
-    return [
-        routes.router(wiring, places),
-        actions.api,
-        modify.api,
-        waitlist.router(wiring, places),
-    ]
+    wiring.extras[Admission] = Admission(
+        wiring.engine,
+        settings.max_in_flight_sagas,
+        max_late=settings.admission_max_late_sagas,
+        late_after_s=settings.admission_late_after_s,
+    )
+    wiring.extras[StatusWaiters] = StatusWaiters(
+        raw_connector(settings.database_url.get_secret_value(), settings.db_timeouts),
+        settings.max_prefer_waiters,
+    )
+    return [routes.api, actions.api, modify.api, waitlist.api]
 
 
 def _background(wiring: Wiring) -> list[Callable[[], Awaitable[None]]]:

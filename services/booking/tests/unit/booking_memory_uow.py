@@ -17,7 +17,7 @@ from booking.adapters.repository import LockedSaga
 from booking.domain.booking import STAMPS, BookingStatus, transition
 from booking.domain.saga_data import SagaData
 from booking.domain.saga_engine import Decision, Participant, SagaDefinition, start
-from booking.usecases.rules import check_visible
+from booking.usecases.rules import check_entry_visible, check_visible
 from contracts.common import SagaCommand
 from service_kit.audit import Actor
 from service_kit.auth import Principal
@@ -53,12 +53,39 @@ class Booking:
     paid_amount: Decimal | None = Decimal("300.00")
     refunded_amount: Decimal | None = None
     modification: dict[str, Any] | None = None
+    guest: dict[str, Any] = field(
+        default_factory=lambda: {"name": "Ana", "email": "ana@example.com", "locale": None}
+    )
+    special_requests: str | None = None
+    dietary_notes: str | None = None
     cancel_reason: str | None = None
     cancelled_by: str | None = None
     cancelled_at: datetime | None = None
     checked_in_at: datetime | None = None
     completed_at: datetime | None = None
     no_show_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Entry:
+    """The fields of a waitlist entry the use cases read."""
+
+    id: str
+    tenant_id: str = "t-1"
+    guest_id: str = "g-1"
+    resource_id: str = "r-1"
+    slot_id: str | None = None
+    check_in: date = date(2027, 3, 10)
+    check_out: date = date(2027, 3, 12)
+    party: dict[str, int] = field(default_factory=lambda: {"adults": 2, "children": 0})
+    priority: int = 0
+    contact: dict[str, Any] = field(
+        default_factory=lambda: {"name": "Ana", "email": "ana@example.com", "locale": None}
+    )
+    status: str = "waiting"
+    hold_id: str | None = None
+    offer_expires_at: datetime | None = None
+    booking_id: str | None = None
 
 
 @dataclass
@@ -70,7 +97,12 @@ class MemoryUnitOfWork:
     started: list[tuple[str, SagaData, int]] = field(default_factory=list)  # name, data, seq
     bookkept: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
     created: list[dict[str, Any]] = field(default_factory=list)  # the fields, as given
+    updated: list[tuple[str, tuple[str, ...]]] = field(default_factory=list)  # id, changed
     quotas_checked: list[str] = field(default_factory=list)  # guests
+    entries: dict[str, Entry] = field(default_factory=dict)
+    offers_asked: list[str] = field(default_factory=list)  # entry ids
+    offers_released: list[str] = field(default_factory=list)
+    announced: list[Any] = field(default_factory=list)
     advanced: list[Decision] = field(default_factory=list)
     sent: list[tuple[Participant, SagaCommand, str]] = field(default_factory=list)
     audited: list[tuple[str, str]] = field(default_factory=list)
@@ -90,6 +122,10 @@ class MemoryUnitOfWork:
     def changed(self) -> bool:
         return bool(
             self.created
+            or self.offers_asked
+            or self.offers_released
+            or self.announced
+            or self.updated
             or self.moves
             or self.bookkept
             or self.started
@@ -124,6 +160,15 @@ class MemoryUnitOfWork:
         self.moves.append((moved.id, wanted.value, reason))
         self.audited.append((moved.id, f"status:{wanted.value}"))
         return moved
+
+    async def update(
+        self, booking: Any, fields: dict[str, Any], actor: Actor, *, changed: tuple[str, ...]
+    ) -> Any:
+        updated = replace(booking, version=booking.version + 1, **fields)
+        self.bookings[updated.id] = updated
+        self.updated.append((updated.id, changed))
+        self.audited.append((updated.id, "update"))
+        return updated
 
     async def bookkeep(
         self, booking: Any, changes: dict[str, Any], actor: Actor, action: str
@@ -174,3 +219,32 @@ class MemoryUnitOfWork:
 
     async def audit(self, booking: Any, action: str, actor: Actor) -> None:
         self.audited.append((booking.id, action))
+
+    # -- the waitlist ------------------------------------------------------------------------
+
+    async def entry(self, entry_id: str, who: Principal) -> Any:
+        found = self.entries.get(entry_id)
+        mine = found if found is not None and found.tenant_id == who.tenant else None
+        return check_entry_visible(mine, entry_id, who)  # type: ignore[arg-type]
+
+    async def check_entry_quota(self, who: Principal, guest_id: str) -> None:
+        self.quotas_checked.append(guest_id)
+
+    async def add_entry(self, fields: dict[str, Any]) -> Any:
+        entry = Entry(id=f"e-{len(self.entries) + 1}", **fields)
+        self.entries[entry.id] = entry
+        return entry
+
+    async def update_entry(self, entry: Any, **changes: Any) -> Any:
+        changed = replace(entry, **changes)
+        self.entries[changed.id] = changed
+        return changed
+
+    async def ask_for_offers(self, entries: list[Any], offer_s: float) -> None:
+        self.offers_asked += [e.id for e in entries]
+
+    async def release_offer(self, entry: Any) -> None:
+        self.offers_released.append(entry.id)
+
+    async def announce_entry(self, entry: Any, event: Any) -> None:
+        self.announced.append(event)

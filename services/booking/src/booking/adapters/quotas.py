@@ -19,3 +19,18 @@ def unpaid_quota(settings: BookingSettings) -> GuestQuota:
         what="unpaid bank-transfer bookings",
         remedy="Pay one, or cancel one, first.",
     )
+
+
+def entry_quota(settings: BookingSettings) -> GuestQuota:
+    """Waiting entries per guest: at most BOOKING_GUEST_MAX_WAITLIST_ENTRIES (409
+    waitlist-entry-quota-exceeded)."""
+    return GuestQuota(
+        name="waitlist-entry",
+        limit=settings.guest_max_waitlist_entries,
+        count_sql=(
+            "SELECT count(*) FROM waitlist_entries WHERE tenant_id = :tenant "
+            "AND guest_id = :guest AND status IN ('waiting', 'offered')"
+        ),
+        what="waitlist entries",
+        remedy="Leave one first.",
+    )

@@ -82,6 +82,29 @@ async def load(
     ).first()
 
 
+async def listed(
+    conn: AsyncConnection,
+    *,
+    tenant: str,
+    guest_id: str | None,
+    resource_id: str | None,
+    statuses: list[str] | None,
+    limit: int,
+) -> list[Row[Any]]:
+    """A tenant's entries (a guest's, when given), in queue order."""
+    rows = await conn.execute(
+        text(
+            f"SELECT {COLUMNS} FROM waitlist_entries WHERE tenant_id = :t "
+            "AND (CAST(:g AS text) IS NULL OR guest_id = :g) "
+            "AND (CAST(:r AS text) IS NULL OR resource_id = :r) "
+            "AND (CAST(:s AS text[]) IS NULL OR status = ANY(CAST(:s AS text[]))) "
+            "ORDER BY priority DESC, created_at, id LIMIT :n"
+        ),
+        {"t": tenant, "g": guest_id, "r": resource_id, "s": statuses, "n": limit},
+    )
+    return list(rows.all())
+
+
 async def update(conn: AsyncConnection, entry_id: str, **changes: Any) -> Row[Any]:
     sets = ", ".join(f"{k} = :{k}" for k in changes)
     return (

@@ -22,6 +22,18 @@ def not_found(booking_id: str) -> Problem:
     return Problem(404, "booking-not-found", "Booking not found", f"No booking {booking_id}.")
 
 
+def entry_not_found(entry_id: str) -> Problem:
+    return Problem(404, "waitlist-entry-not-found", "Not found", f"No waitlist entry {entry_id}.")
+
+
+def check_entry_visible(entry: Row[Any] | None, entry_id: str, who: Principal) -> Row[Any]:
+    """A waitlist entry (read within the caller's tenant) the caller may see: staff their
+    tenant's, a guest their own; anything else is 404."""
+    if entry is None or (not who.is_staff and entry.guest_id != who.subject):
+        raise entry_not_found(entry_id)
+    return entry
+
+
 def etag(version: int) -> str:
     return f'"{version}"'
 

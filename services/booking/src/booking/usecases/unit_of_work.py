@@ -20,16 +20,18 @@ from typing import Any, Protocol
 from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from booking.adapters import lifecycle, orchestrator, repository
+from booking.adapters import lifecycle, orchestrator, repository, waitlist
 from booking.adapters.orchestrator import COMMAND_TOPICS, Timing, saga_data_of
-from booking.adapters.quotas import unpaid_quota
+from booking.adapters.quotas import entry_quota, unpaid_quota
 from booking.adapters.repository import LockedSaga
 from booking.domain.booking import BookingStatus
 from booking.domain.saga_data import SagaData
 from booking.domain.saga_engine import Decision, Participant, SagaDefinition, start
 from booking.settings import BookingSettings
-from booking.usecases.rules import check_visible, visible
+from booking.usecases.rules import check_entry_visible, check_visible, visible
+from contracts.booking import WaitlistEvent
 from contracts.common import SagaCommand
+from contracts.topics import BOOKING_EVENTS
 from messaging.outbox import Outbox
 from service_kit.audit import Actor
 from service_kit.auth import Principal
@@ -62,6 +64,12 @@ class UnitOfWork(Protocol):
     ) -> Row[Any]:
         """``booking`` becomes ``wanted`` (IllegalTransition when the status machine forbids
         it), with its history, its ``booking.*`` event and an audit entry; the stored row."""
+
+    async def update(
+        self, booking: Row[Any], fields: dict[str, Any], actor: Actor, *, changed: tuple[str, ...]
+    ) -> Row[Any]:
+        """A change that is no transition (contact details, notes): a new version,
+        ``booking.updated`` naming what ``changed``, an audit entry; the stored row."""
 
     async def bookkeep(
         self, booking: Row[Any], changes: dict[str, Any], actor: Actor, action: str
@@ -99,6 +107,29 @@ class UnitOfWork(Protocol):
 
     async def audit(self, booking: Row[Any], action: str, actor: Actor) -> None:
         """An audit entry for an action that changes nothing on the row itself."""
+
+    # -- the waitlist ------------------------------------------------------------------------
+
+    async def entry(self, entry_id: str, who: Principal) -> Row[Any]:
+        """The waitlist entry, locked, if ``who`` may see it (404 otherwise)."""
+
+    async def check_entry_quota(self, who: Principal, guest_id: str) -> None:
+        """409 when the guest already waits as often as allowed."""
+
+    async def add_entry(self, fields: dict[str, Any]) -> Row[Any]:
+        """A new waiting entry; the stored row."""
+
+    async def update_entry(self, entry: Row[Any], **changes: Any) -> Row[Any]:
+        """The entry changed; the stored row."""
+
+    async def ask_for_offers(self, entries: list[Row[Any]], offer_s: float) -> None:
+        """A hold request to inventory for each entry, in queue order."""
+
+    async def release_offer(self, entry: Row[Any]) -> None:
+        """The offer's hold is given back to inventory."""
+
+    async def announce_entry(self, entry: Row[Any], event: WaitlistEvent) -> None:
+        """An event of the entry on ``booking.events``, keyed by the entry."""
 
 
 @dataclass
@@ -147,6 +178,13 @@ class SqlUnitOfWork:
             self.conn, self.outbox, booking, wanted, actor, reason=reason, fields=fields
         )
 
+    async def update(
+        self, booking: Row[Any], fields: dict[str, Any], actor: Actor, *, changed: tuple[str, ...]
+    ) -> Row[Any]:
+        return await lifecycle.update(
+            self.conn, self.outbox, booking, fields, actor, changed=changed
+        )
+
     async def bookkeep(
         self, booking: Row[Any], changes: dict[str, Any], actor: Actor, action: str
     ) -> Row[Any]:
@@ -191,6 +229,33 @@ class SqlUnitOfWork:
     async def audit(self, booking: Row[Any], action: str, actor: Actor) -> None:
         await repository.audit(self.conn, booking.id, booking.tenant_id, action, actor, None, None)
 
+    async def entry(self, entry_id: str, who: Principal) -> Row[Any]:
+        canonical = canonical_uuid(entry_id)
+        found = (
+            await waitlist.load(self.conn, canonical, tenant=who.tenant, lock=True)
+            if canonical
+            else None
+        )
+        return check_entry_visible(found, entry_id, who)
+
+    async def check_entry_quota(self, who: Principal, guest_id: str) -> None:
+        await entry_quota(self.settings).enforce(self.conn, who, guest_id)
+
+    async def add_entry(self, fields: dict[str, Any]) -> Row[Any]:
+        return await waitlist.insert(self.conn, fields)
+
+    async def update_entry(self, entry: Row[Any], **changes: Any) -> Row[Any]:
+        return await waitlist.update(self.conn, entry.id, **changes)
+
+    async def ask_for_offers(self, entries: list[Row[Any]], offer_s: float) -> None:
+        await waitlist.ask_for_offers(self.conn, self.outbox, entries, offer_s)
+
+    async def release_offer(self, entry: Row[Any]) -> None:
+        await waitlist.release_hold(self.conn, self.outbox, entry)
+
+    async def announce_entry(self, entry: Row[Any], event: WaitlistEvent) -> None:
+        await self.outbox.add(self.conn, topic=BOOKING_EVENTS, key=entry.id, message=event)
+
 
 @dataclass(frozen=True)
 class UnitsOfWork:
@@ -209,6 +274,13 @@ class UnitsOfWork:
         """The booking as it is now, unlocked, if ``who`` may see it (404 otherwise)."""
         async with self.engine.connect() as conn:
             return await visible(conn, booking_id, who)
+
+    async def read_entry(self, entry_id: str, who: Principal) -> Row[Any]:
+        """The waitlist entry as it is now, unlocked, if ``who`` may see it (404 otherwise)."""
+        canonical = canonical_uuid(entry_id)
+        async with self.engine.connect() as conn:
+            found = await waitlist.load(conn, canonical, tenant=who.tenant) if canonical else None
+        return check_entry_visible(found, entry_id, who)
 
     def on(self, conn: AsyncConnection) -> SqlUnitOfWork:
         """A unit of work in a transaction someone else began (the Idempotency-Key protocol
