@@ -19,7 +19,7 @@ METRIC_MODULES = [
     "messaging.runner",
     "messaging.jobs",
     "booking.adapters.orchestrator",
-    "booking.api.admission",
+    "booking.adapters.admission",
     "booking.handlers.saga_gauges",
     "notifier.dispatch",
 ]

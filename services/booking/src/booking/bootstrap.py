@@ -7,10 +7,10 @@ from collections.abc import Awaitable, Callable
 from fastapi import APIRouter
 
 from booking.adapters import idempotency, tables
+from booking.adapters.admission import Admission
+from booking.adapters.waiting import StatusWaiters
 from booking.api import actions, modify, routes, waitlist
-from booking.api.admission import Admission
 from booking.api.places import Places
-from booking.api.waiting import StatusWaiters
 from booking.handlers import (
     payment_events,
     saga_gauges,

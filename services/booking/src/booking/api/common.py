@@ -16,6 +16,8 @@ from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from booking.adapters import idempotency
+from booking.adapters.admission import Admission
+from booking.adapters.waiting import StatusWaiters
 from booking.api.schemas import BookingCreate, BookingPublic
 from booking.settings import BookingSettings
 from booking.usecases import open_booking
@@ -49,6 +51,22 @@ def units_of_work(wiring: AppWiring) -> UnitsOfWork:
 
 # The booking service's units of work, for a route: ``async with units.begin() as uow``.
 Units = Annotated[UnitsOfWork, Depends(units_of_work)]
+
+
+def admission_of(wiring: AppWiring) -> Admission:
+    return wiring.of(Admission)
+
+
+# The web process's one admission control (its count is read at most once a second).
+AdmissionDep = Annotated[Admission, Depends(admission_of)]
+
+
+def waiters_of(wiring: AppWiring) -> StatusWaiters:
+    return wiring.of(StatusWaiters)
+
+
+# The web process's one listener for booking status changes (``Prefer: wait``).
+WaitersDep = Annotated[StatusWaiters, Depends(waiters_of)]
 
 
 def answer(booking: Row[Any]) -> JSONResponse:

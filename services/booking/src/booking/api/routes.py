@@ -12,10 +12,11 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from booking.adapters import queries, repository
-from booking.api.admission import AdmissionDep
 from booking.api.common import (
+    AdmissionDep,
     Outcome,
     Units,
+    WaitersDep,
     decode_cursor,
     encode_cursor,
     idempotent,
@@ -34,7 +35,6 @@ from booking.api.schemas import (
     StatusChange,
     TimelineEntry,
 )
-from booking.api.waiting import WaitersDep
 from booking.domain.booking import SETTLED, WAIT_ENDS, BookingStatus
 from booking.usecases.open_booking import guest_of, open_booking
 from booking.usecases.rules import check_visible, etag

@@ -19,16 +19,13 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Annotated
 
-from fastapi import Depends
 from prometheus_client import Gauge
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from messaging import tenancy
 from service_kit.problems import Problem
-from service_kit.runtime import AppWiring
 
 IN_FLIGHT = Gauge(
     "sagas_in_flight",
@@ -87,11 +84,3 @@ class Admission:
                 "The platform is finishing the bookings it has; try again shortly.",
                 headers={"Retry-After": str(self.retry_after_s)},
             )
-
-
-def admission_of(wiring: AppWiring) -> Admission:
-    return wiring.of(Admission)
-
-
-# The web process's one admission control (its count is read at most once a second).
-AdmissionDep = Annotated[Admission, Depends(admission_of)]

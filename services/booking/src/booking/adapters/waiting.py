@@ -15,13 +15,10 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from typing import Annotated, Any
+from typing import Any
 
 import asyncpg
-from fastapi import Depends
 from prometheus_client import Gauge
-
-from service_kit.runtime import AppWiring
 
 log = logging.getLogger(__name__)
 
@@ -118,11 +115,3 @@ class StatusWaiters:
                 await self._keeper
         if self._listener is not None and not self._listener.is_closed():
             await self._listener.close()
-
-
-def waiters_of(wiring: AppWiring) -> StatusWaiters:
-    return wiring.of(StatusWaiters)
-
-
-# The web process's one listener for booking status changes (``Prefer: wait``).
-WaitersDep = Annotated[StatusWaiters, Depends(waiters_of)]
