@@ -17,12 +17,32 @@ from booking.adapters.repository import LockedSaga
 from booking.domain.booking import STAMPS, BookingStatus, transition
 from booking.domain.saga_data import SagaData
 from booking.domain.saga_engine import Decision, Participant, SagaDefinition, start
+from booking.usecases.open_booking import Place, Terms
 from booking.usecases.rules import check_entry_visible, check_visible
 from contracts.common import SagaCommand
 from service_kit.audit import Actor
-from service_kit.auth import Principal
+from service_kit.auth import Principal, Role
 
 NOW = datetime(2027, 3, 1, 9, 0, tzinfo=UTC)
+
+# Who asks, in the tests of the use cases.
+GUEST = Principal(subject="g-1", tenant="t-1", roles=frozenset({Role.GUEST}))
+OTHER_GUEST = Principal(subject="g-2", tenant="t-1", roles=frozenset({Role.GUEST}))
+STAFF = Principal(subject="desk", tenant="t-1", roles=frozenset({Role.STAFF}))
+ADMIN = Principal(subject="boss", tenant="t-1", roles=frozenset({Role.ADMIN}))
+# A two-night stay as inventory resolves it, and the terms bookings are opened under.
+STAY = Place(
+    venue_id="v-1",
+    timezone="Europe/Lisbon",
+    name="Casa Azul",
+    when={
+        "check_in": date(2027, 3, 10),
+        "check_out": date(2027, 3, 12),
+        "starts_at": None,
+        "ends_at": None,
+    },
+)
+TERMS = Terms(payment_deadline_s=1800, claim_hold_s=2400)
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from dataclasses import replace
 from datetime import timedelta
 
 import pytest
-from booking_memory_uow import NOW, Booking, MemoryUnitOfWork
+from booking_memory_uow import ADMIN, GUEST, NOW, OTHER_GUEST, STAFF, Booking, MemoryUnitOfWork
 
 from booking.domain.booking import BookingStatus
 from booking.domain.saga_engine import Participant, SagaStatus
@@ -24,10 +24,6 @@ from service_kit.auth import Principal, Role
 from service_kit.problems import Problem
 
 S = BookingStatus
-GUEST = Principal(subject="g-1", tenant="t-1", roles=frozenset({Role.GUEST}))
-OTHER_GUEST = Principal(subject="g-2", tenant="t-1", roles=frozenset({Role.GUEST}))
-STAFF = Principal(subject="desk", tenant="t-1", roles=frozenset({Role.STAFF}))
-ADMIN = Principal(subject="boss", tenant="t-1", roles=frozenset({Role.ADMIN}))
 OTHER_TENANT_STAFF = Principal(subject="desk", tenant="t-2", roles=frozenset({Role.STAFF}))
 
 

@@ -8,16 +8,14 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from booking_memory_uow import NOW, Booking, MemoryUnitOfWork
+from booking_memory_uow import GUEST, NOW, Booking, MemoryUnitOfWork
 
 from booking.domain.booking import BookingStatus
 from booking.domain.sagas import NO_SHOW
 from booking.usecases.modify import ModifyBooking, Terms, modify_booking, new_time
 from service_kit.audit import Actor
-from service_kit.auth import Principal, Role
 from service_kit.problems import Problem
 
-GUEST = Principal(subject="g-1", tenant="t-1", roles=frozenset({Role.GUEST}))
 TERMS = Terms(payment_deadline_s=1800, claim_hold_s=2400)
 LATER = {"check_in": date(2027, 3, 11), "check_out": date(2027, 3, 14)}
 

@@ -6,27 +6,13 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
-from booking_memory_uow import NOW, MemoryUnitOfWork
+from booking_memory_uow import GUEST, NOW, STAFF, STAY, TERMS, MemoryUnitOfWork
 
-from booking.usecases.open_booking import OpenBooking, Place, Terms, guest_of, open_booking
+from booking.usecases.open_booking import OpenBooking, Place, guest_of, open_booking
 from service_kit.audit import Actor
-from service_kit.auth import Principal, Role
+from service_kit.auth import Principal
 from service_kit.problems import Problem
 
-GUEST = Principal(subject="g-1", tenant="t-1", roles=frozenset({Role.GUEST}))
-STAFF = Principal(subject="desk", tenant="t-1", roles=frozenset({Role.STAFF}))
-TERMS = Terms(payment_deadline_s=1800, claim_hold_s=2400)
-STAY = Place(
-    venue_id="v-1",
-    timezone="Europe/Lisbon",
-    name="Casa Azul",
-    when={
-        "check_in": date(2027, 3, 10),
-        "check_out": date(2027, 3, 12),
-        "starts_at": None,
-        "ends_at": None,
-    },
-)
 SLOT = Place(
     venue_id=None,
     timezone="Europe/Lisbon",

@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from booking_memory_uow import Booking, MemoryUnitOfWork
+from booking_memory_uow import GUEST, Booking, MemoryUnitOfWork
 
 from booking.domain.booking import BookingStatus
 from booking.usecases.update_details import UpdateDetails, update_details
 from service_kit.audit import Actor
-from service_kit.auth import Principal, Role
 from service_kit.problems import Problem
-
-GUEST = Principal(subject="g-1", tenant="t-1", roles=frozenset({Role.GUEST}))
 
 
 def details(**fields: object) -> UpdateDetails:

@@ -5,9 +5,8 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import pytest
-from booking_memory_uow import NOW, Entry, MemoryUnitOfWork
+from booking_memory_uow import GUEST, NOW, OTHER_GUEST, STAFF, STAY, TERMS, Entry, MemoryUnitOfWork
 
-from booking.usecases.open_booking import Place, Terms
 from booking.usecases.waitlist import (
     AcceptOffer,
     JoinWaitlist,
@@ -18,24 +17,8 @@ from booking.usecases.waitlist import (
 )
 from contracts.booking import WaitlistOfferAccepted
 from service_kit.audit import Actor
-from service_kit.auth import Principal, Role
+from service_kit.auth import Principal
 from service_kit.problems import Problem
-
-GUEST = Principal(subject="g-1", tenant="t-1", roles=frozenset({Role.GUEST}))
-OTHER = Principal(subject="g-2", tenant="t-1", roles=frozenset({Role.GUEST}))
-STAFF = Principal(subject="desk", tenant="t-1", roles=frozenset({Role.STAFF}))
-STAY = Place(
-    venue_id="v-1",
-    timezone="Europe/Lisbon",
-    name="Casa Azul",
-    when={
-        "check_in": date(2027, 3, 10),
-        "check_out": date(2027, 3, 12),
-        "starts_at": None,
-        "ends_at": None,
-    },
-)
-TERMS = Terms(payment_deadline_s=1800, claim_hold_s=2400)
 
 
 def joining(who: Principal, guest_id: str | None = None, priority: int = 0) -> JoinWaitlist:
@@ -102,7 +85,7 @@ async def test_another_guests_entry_is_not_found() -> None:
     uow = MemoryUnitOfWork()
     uow.entries["e-1"] = Entry(id="e-1")
     with pytest.raises(Problem) as caught:
-        await leave_waitlist(uow, LeaveWaitlist(entry_id="e-1", who=OTHER))
+        await leave_waitlist(uow, LeaveWaitlist(entry_id="e-1", who=OTHER_GUEST))
     assert (caught.value.status, caught.value.type) == (404, "waitlist-entry-not-found")
 
 
