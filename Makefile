@@ -3,7 +3,7 @@
 PY := .venv/bin/python
 BIN := .venv/bin
 
-.PHONY: bootstrap images run demo token test test-fast lint fmt bench chaos schemas asyncapi contracts-baseline openapi chart-data dashboard clean
+.PHONY: bootstrap images run demo token test test-fast lint fmt bench chaos schemas asyncapi contracts-baseline openapi chart-data dashboard sagas clean
 
 bootstrap:
 	@bash scripts/bootstrap.sh
@@ -41,6 +41,7 @@ lint: bootstrap
 	$(PY) -m devstack.chartdata --check
 	$(PY) -m devstack.dashboard --check
 	$(PY) -m devstack.alerts --check
+	$(PY) -m devstack.sagadocs --check
 
 fmt: bootstrap
 	$(BIN)/ruff check --fix .
@@ -76,6 +77,9 @@ alerts: bootstrap  # deploy/helm/booking-platform/files/prometheus-rules.yaml, f
 
 dashboard: bootstrap  # deploy/helm/booking-platform/files/grafana-dashboard.json, from devstack/dashboard.py
 	$(PY) -m devstack.dashboard
+
+sagas: bootstrap  # docs/sagas.md: every saga drawn from its definition (Mermaid)
+	$(PY) -m devstack.sagadocs
 
 clean:
 	rm -rf .local .pytest_cache .mypy_cache .ruff_cache
